@@ -1,0 +1,327 @@
+//! The `portreg` command line, as a library function so the Rust binary, the
+//! Python package and the npm package all run the very same CLI.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State};
+
+mod table;
+
+const AFTER_HELP: &str = "\
+Examples:
+  portreg lease web                 lease a port for \"web\" (held by your shell)
+  PORT=$(portreg lease api) && ./serve --port \"$PORT\"
+  portreg list                      what is held and reserved, for people
+  portreg list --all --json         everything, for scripts
+  portreg get web                   print web's port (exit 1 if unknown)
+  portreg reserve db 5432 -d 'postgres, pinned'
+  portreg release web               make web idle (its port is remembered)
+
+Registry: $PORTREG_HOME, else ~/.portreg (or --registry DIR).
+Exit codes: 0 ok, 1 not found / nothing to do, 2 usage or invalid input,
+3 LEASE_HELD, 4 PORT_TAKEN, 5 PORT_BUSY, 6 NO_FREE_PORT, 7 NOT_HOLDER,
+8 REGISTRY_CORRUPT, 9 REGISTRY_VERSION, 10 PERMISSION, 11 IO, 12 PROCESS,
+13 INTERNAL.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portreg",
+    version,
+    about = "Named port leases for local services, shared by every language",
+    long_about = "portreg gives each named service a port from one registry that every process \
+                  of yours shares (Rust, C, Python, Node, shell). A lease is held by a live \
+                  process; when it exits the name turns idle and keeps its port for next time.",
+    after_help = AFTER_HELP,
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Registry directory (default: $PORTREG_HOME, else ~/.portreg)
+    #[arg(long, global = true, value_name = "DIR")]
+    registry: Option<PathBuf>,
+    /// Print JSON for scripts instead of text for people
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Lease a port for NAME and print it; the holder is the calling shell or script
+    #[command(
+        after_help = "Examples:\n  portreg lease web\n  portreg lease api --port 8000          # 8000 if free, else another\n  portreg lease api --port 8000 --exact  # 8000 or fail\n  PORT=$(portreg lease web) && python -m http.server \"$PORT\""
+    )]
+    Lease {
+        name: String,
+        /// Preferred port (a preference unless --exact)
+        #[arg(long, value_name = "P", value_parser = parse_port)]
+        port: Option<u16>,
+        /// Fail (PORT_TAKEN / PORT_BUSY) instead of moving off --port
+        #[arg(long, requires = "port")]
+        exact: bool,
+        /// Where to allocate a new port, LOW-HIGH
+        #[arg(long, value_name = "A-B", value_parser = parse_range)]
+        range: Option<PortRange>,
+        /// Holder process (default: the parent of this command, i.e. your shell or script)
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// A description shown by `list`
+        #[arg(short = 'd', long = "description", value_name = "TEXT")]
+        description: Option<String>,
+        /// Extra facts, KEY=VALUE (repeatable): project dir, health URL...
+        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+        meta: Vec<(String, String)>,
+    },
+    /// Release NAME: it turns idle and remembers its port
+    Release { name: String },
+    /// Print NAME's port (exit 1 if the registry does not know NAME)
+    Get { name: String },
+    /// List held and reserved names (--all adds idle ones)
+    List {
+        /// Include idle names (their holder is gone; the port is remembered)
+        #[arg(long, short = 'a')]
+        all: bool,
+    },
+    /// Pin NAME to PORT (no process needed); running it again is harmless
+    Reserve {
+        name: String,
+        #[arg(value_parser = parse_port)]
+        port: u16,
+        /// A description shown by `list`
+        #[arg(short = 'd', long = "description", value_name = "TEXT")]
+        description: Option<String>,
+    },
+    /// Remove NAME from the registry
+    Forget {
+        name: String,
+        /// Forget it even while a live process holds it
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a port that is free right now (leases nothing: prefer `lease`)
+    Find {
+        #[arg(long, value_name = "A-B", value_parser = parse_range)]
+        range: Option<PortRange>,
+    },
+    /// Drop leases whose holder has died (exit 1 if there were none)
+    Clean,
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    portreg_core::allocate::parse_port(s).map_err(|e| format!("{e} [{}]", e.code()))
+}
+
+fn parse_range(s: &str) -> Result<PortRange, String> {
+    s.parse::<PortRange>()
+        .map_err(|e| format!("{e} [{}]", e.code()))
+}
+
+fn parse_meta(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+/// What a command asks `run` to print and exit with.
+struct Outcome {
+    code: i32,
+}
+
+impl Outcome {
+    fn ok() -> Outcome {
+        Outcome { code: 0 }
+    }
+    fn nothing() -> Outcome {
+        Outcome { code: 1 }
+    }
+}
+
+/// Runs the CLI on `argv` (program name first) and returns the exit status.
+/// Output goes to this process's stdout and stderr.
+pub fn run<I, T>(argv: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(o) => o.code,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("portreg: error: {e} [{}]", e.code());
+            e.code().exit_code()
+        }
+    }
+}
+
+fn open(g: &Global) -> portreg_core::Result<Registry> {
+    match &g.registry {
+        Some(p) => Registry::open(p),
+        None => Registry::open_default(),
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, v);
+    let _ = writeln!(out);
+}
+
+fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
+    let g = &cli.global;
+    let reg = open(g)?;
+    match cli.command {
+        Command::Lease {
+            name,
+            port,
+            exact,
+            range,
+            pid,
+            description,
+            meta,
+        } => {
+            let mut req = LeaseRequest::new(name);
+            req.port = port;
+            req.exact = exact;
+            req.range = range;
+            req.pid = Some(pid.unwrap_or_else(|| nix::unistd::getppid().as_raw() as u32));
+            req.description = description;
+            if !meta.is_empty() {
+                req.meta = Some(meta.into_iter().collect());
+            }
+            let lease = reg.lease(&req)?;
+            if g.json {
+                let entry = reg.get(&lease.name)?;
+                print_json(&entry);
+            } else {
+                println!("{}", lease.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Release { name } => match reg.release(&name, Actor::Force)? {
+            Released::Released { port, pid } => {
+                if g.json {
+                    print_json(
+                        &serde_json::json!({"name": name, "released": true, "port": port, "pid": pid}),
+                    );
+                } else {
+                    println!("released {name} (port {port}, was held by pid {pid})");
+                }
+                Ok(Outcome::ok())
+            }
+            Released::NotHeld => {
+                if g.json {
+                    print_json(&serde_json::json!({"name": name, "released": false}));
+                } else {
+                    eprintln!("portreg: {name} is not held by any live process; nothing to do");
+                }
+                Ok(Outcome::nothing())
+            }
+        },
+        Command::Get { name } => match reg.get(&name)? {
+            Some(e) => {
+                if g.json {
+                    print_json(&e);
+                } else {
+                    println!("{}", e.port);
+                }
+                Ok(Outcome::ok())
+            }
+            None => {
+                if g.json {
+                    println!("null");
+                }
+                eprintln!("portreg: {name:?} is not in the registry; `portreg list --all` shows the names it knows");
+                Ok(Outcome::nothing())
+            }
+        },
+        Command::List { all } => {
+            let entries: Vec<Entry> = reg.list()?;
+            let total = entries.len();
+            let shown: Vec<Entry> = entries
+                .into_iter()
+                .filter(|e| all || e.state != State::Idle)
+                .collect();
+            if g.json {
+                print_json(&shown);
+            } else {
+                let hidden = total - shown.len();
+                table::print_entries(&shown, hidden);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Reserve {
+            name,
+            port,
+            description,
+        } => {
+            let e = reg.reserve(&name, port, description.as_deref())?;
+            if g.json {
+                print_json(&e);
+            } else {
+                println!("reserved {} on port {}", e.name, e.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Forget { name, force } => {
+            let e = reg.forget(&name, force)?;
+            if g.json {
+                print_json(&e);
+            } else {
+                println!("forgot {} (port {})", e.name, e.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Find { range } => {
+            let port = reg.find_free(range)?;
+            if g.json {
+                print_json(&serde_json::json!({ "port": port }));
+            } else {
+                println!("{port}");
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Clean => {
+            let cleaned = reg.clean()?;
+            if g.json {
+                print_json(&cleaned);
+            } else if cleaned.is_empty() {
+                eprintln!("portreg: every lease has a live holder; nothing to clean");
+            } else {
+                for c in &cleaned {
+                    match c.port {
+                        Some(p) => println!(
+                            "dropped {} (port {p}): holder pid {} is gone",
+                            c.name, c.pid
+                        ),
+                        None => {
+                            println!("dropped a lease on unknown name {} (pid {})", c.name, c.pid)
+                        }
+                    }
+                }
+            }
+            Ok(if cleaned.is_empty() {
+                Outcome::nothing()
+            } else {
+                Outcome::ok()
+            })
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Names, entries and holders: the records of the registry and the views of
+//! them that every surface returns (same field names in every language).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Longest name accepted.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Checks a service name against DESIGN.md's rule and returns it unchanged.
+pub fn validate_name(name: &str) -> Result<&str> {
+    let why = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > MAX_NAME_LEN {
+        Some("it is longer than 64 characters")
+    } else if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        Some("it must start with a letter or digit")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        Some("it contains a character other than letters, digits, '.', '_' and '-'")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::InvalidName {
+            name: name.to_string(),
+            why,
+        }),
+        None => Ok(name),
+    }
+}
+
+/// The case-folded key a name is stored under (`Frontend` and `frontend` are one name).
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// The state of an entry, derived from the two registry files, never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Held by a live process.
+    Active,
+    /// Its holder is gone; the port is remembered for the name.
+    Idle,
+    /// Pinned to a port by a person; no process needed.
+    Reserved,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Idle => "idle",
+            State::Reserved => "reserved",
+        }
+    }
+}
+
+/// The process holding a lease. `pid` plus `start_time` identify it (a reused
+/// pid has another start time); the rest is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    /// Process start time, seconds since the Unix epoch.
+    pub start_time: u64,
+    /// Executable name, e.g. `python3`.
+    #[serde(default)]
+    pub exe: String,
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub cwd: String,
+    /// When the lease was taken (RFC 3339, UTC).
+    pub since: String,
+}
+
+/// A durable record of `registry.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredEntry {
+    pub name: String,
+    pub port: u16,
+    #[serde(default)]
+    pub reserved: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
+    pub created: String,
+    pub changed: String,
+}
+
+/// A live record of `leases.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LeaseRecord {
+    pub name: String,
+    pub holder: Holder,
+}
+
+/// What `get`, `list` and every `--json` return for one name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    pub port: u16,
+    pub state: State,
+    pub holder: Option<Holder>,
+    pub reserved: bool,
+    pub description: Option<String>,
+    pub meta: BTreeMap<String, String>,
+    pub created: String,
+    pub changed: String,
+}
+
+impl Entry {
+    pub(crate) fn from_stored(e: &StoredEntry, holder: Option<Holder>) -> Entry {
+        let state = match (&holder, e.reserved) {
+            (Some(_), _) => State::Active,
+            (None, true) => State::Reserved,
+            (None, false) => State::Idle,
+        };
+        Entry {
+            name: e.name.clone(),
+            port: e.port,
+            state,
+            holder,
+            reserved: e.reserved,
+            description: e.description.clone(),
+            meta: e.meta.clone(),
+            created: e.created.clone(),
+            changed: e.changed.clone(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A port leased to a name for a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub name: String,
+    pub port: u16,
+    pub holder: Holder,
+    /// True when the caller already held this lease and got it back unchanged.
+    pub existing: bool,
+}
+
+impl Lease {
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// What `release` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The lease was released; the name now remembers this port.
+    Released { port: u16, pid: u32 },
+    /// Nobody alive held the name; nothing to do.
+    NotHeld,
+}
+
+/// One stale lease dropped by `clean`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cleaned {
+    pub name: String,
+    pub port: Option<u16>,
+    pub pid: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in [
+            "a",
+            "frontend",
+            "my-project.db",
+            "9lives",
+            "A_b-c.d",
+            &"x".repeat(64),
+        ] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-x",
+            ".x",
+            "_x",
+            "a b",
+            "caf\u{e9}",
+            "a/b",
+            &"x".repeat(65),
+            "a:b",
+        ] {
+            let e = validate_name(bad).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidName, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! One error type for every registry operation, with the stable codes that
+//! every surface (CLI, C, Python, Node) spells the same way.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// The stable error codes of DESIGN.md. The numeric values are the C status
+/// numbers and are never reused: new codes go at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    InvalidName = 1,
+    InvalidPort = 2,
+    InvalidRange = 3,
+    NotFound = 4,
+    LeaseHeld = 5,
+    PortTaken = 6,
+    PortBusy = 7,
+    NoFreePort = 8,
+    NotHolder = 9,
+    RegistryCorrupt = 10,
+    RegistryVersion = 11,
+    Permission = 12,
+    Io = 13,
+    Process = 14,
+    Internal = 15,
+}
+
+impl ErrorCode {
+    /// Every code, in numeric order.
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::InvalidName,
+        ErrorCode::InvalidPort,
+        ErrorCode::InvalidRange,
+        ErrorCode::NotFound,
+        ErrorCode::LeaseHeld,
+        ErrorCode::PortTaken,
+        ErrorCode::PortBusy,
+        ErrorCode::NoFreePort,
+        ErrorCode::NotHolder,
+        ErrorCode::RegistryCorrupt,
+        ErrorCode::RegistryVersion,
+        ErrorCode::Permission,
+        ErrorCode::Io,
+        ErrorCode::Process,
+        ErrorCode::Internal,
+    ];
+
+    /// The DESIGN.md spelling, e.g. `LEASE_HELD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidName => "INVALID_NAME",
+            ErrorCode::InvalidPort => "INVALID_PORT",
+            ErrorCode::InvalidRange => "INVALID_RANGE",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::LeaseHeld => "LEASE_HELD",
+            ErrorCode::PortTaken => "PORT_TAKEN",
+            ErrorCode::PortBusy => "PORT_BUSY",
+            ErrorCode::NoFreePort => "NO_FREE_PORT",
+            ErrorCode::NotHolder => "NOT_HOLDER",
+            ErrorCode::RegistryCorrupt => "REGISTRY_CORRUPT",
+            ErrorCode::RegistryVersion => "REGISTRY_VERSION",
+            ErrorCode::Permission => "PERMISSION",
+            ErrorCode::Io => "IO",
+            ErrorCode::Process => "PROCESS",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// The CLI's exit status for this code (documented in the README):
+    /// 1 not found, 2 bad input (like a usage error), 3 and up for the rest.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorCode::NotFound => 1,
+            ErrorCode::InvalidName | ErrorCode::InvalidPort | ErrorCode::InvalidRange => 2,
+            ErrorCode::LeaseHeld => 3,
+            ErrorCode::PortTaken => 4,
+            ErrorCode::PortBusy => 5,
+            ErrorCode::NoFreePort => 6,
+            ErrorCode::NotHolder => 7,
+            ErrorCode::RegistryCorrupt => 8,
+            ErrorCode::RegistryVersion => 9,
+            ErrorCode::Permission => 10,
+            ErrorCode::Io => 11,
+            ErrorCode::Process => 12,
+            ErrorCode::Internal => 13,
+        }
+    }
+
+    /// Parses the DESIGN.md spelling back into a code.
+    pub fn from_name(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who holds a name that someone else asked for: enough for an app to say
+/// "already running on http://127.0.0.1:8070 (pid 1234)".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBy {
+    pub name: String,
+    pub pid: u32,
+    pub port: u16,
+    /// When the lease was taken (RFC 3339, UTC).
+    pub since: String,
+}
+
+/// A registry error. Every message says what went wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("invalid name {name:?}: {why}. Use 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. \"frontend\", \"my-app.api\")")]
+    InvalidName { name: String, why: &'static str },
+
+    #[error("invalid port {value:?}: {why}")]
+    InvalidPort { value: String, why: String },
+
+    #[error("invalid range {value:?}: {why}. Write it as LOW-HIGH, e.g. 8070-8999, with 1024 <= LOW <= HIGH <= 65535")]
+    InvalidRange { value: String, why: String },
+
+    #[error(
+        "{what} {name:?} is not in the registry; `portreg list --all` shows the names it knows"
+    )]
+    NotFound { what: &'static str, name: String },
+
+    #[error("{} is already leased by pid {} on port {} since {} (running at http://127.0.0.1:{}/); stop that process first (`portreg kill {}`) or use another name", .0.name, .0.pid, .0.port, .0.since, .0.port, .0.name)]
+    LeaseHeld(HeldBy),
+
+    #[error("port {port} is already taken by {other:?} in the registry ({state}); ask for another port, or `portreg forget {other}` if that name is no longer wanted")]
+    PortTaken {
+        port: u16,
+        other: String,
+        state: &'static str,
+    },
+
+    #[error("port {port} is in use by a process outside the registry{}; stop it (`portreg kill :{port}`) or ask for another port", match .process { Some(p) => format!(" ({p})"), None => String::new() })]
+    PortBusy { port: u16, process: Option<String> },
+
+    #[error("no free port in {low}-{high}: every port is held, reserved or in use; widen the range (--range, PORTREG_RANGE) or free some (`portreg clean`, `portreg forget NAME`)")]
+    NoFreePort { low: u16, high: u16 },
+
+    #[error("{name:?} is held by pid {pid}, not by pid {caller}; only the holder releases it (or force the release)")]
+    NotHolder { name: String, pid: u32, caller: u32 },
+
+    #[error("registry file {path} is corrupt: {why}; it has been kept as is; move it aside to start afresh")]
+    RegistryCorrupt { path: PathBuf, why: String },
+
+    #[error("registry file {path} has version {found}, newer than this portreg understands ({known}); it was read but will not be written. Upgrade portreg to change it")]
+    RegistryVersion {
+        path: PathBuf,
+        found: u64,
+        known: u64,
+    },
+
+    #[error("{0}")]
+    Permission(String),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Process(String),
+
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidName { .. } => ErrorCode::InvalidName,
+            Error::InvalidPort { .. } => ErrorCode::InvalidPort,
+            Error::InvalidRange { .. } => ErrorCode::InvalidRange,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::LeaseHeld(_) => ErrorCode::LeaseHeld,
+            Error::PortTaken { .. } => ErrorCode::PortTaken,
+            Error::PortBusy { .. } => ErrorCode::PortBusy,
+            Error::NoFreePort { .. } => ErrorCode::NoFreePort,
+            Error::NotHolder { .. } => ErrorCode::NotHolder,
+            Error::RegistryCorrupt { .. } => ErrorCode::RegistryCorrupt,
+            Error::RegistryVersion { .. } => ErrorCode::RegistryVersion,
+            Error::Permission(_) => ErrorCode::Permission,
+            Error::Io { .. } => ErrorCode::Io,
+            Error::Process(_) => ErrorCode::Process,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The live holder, for `LEASE_HELD`.
+    pub fn held_by(&self) -> Option<&HeldBy> {
+        match self {
+            Error::LeaseHeld(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        if source.kind() == std::io::ErrorKind::PermissionDenied {
+            return Error::Permission(format!(
+                "{}: {source}; check the owner and mode of the registry directory (it must be yours, mode 0700)",
+                context.into()
+            ));
+        }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

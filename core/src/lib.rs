@@ -1,0 +1,63 @@
+//! portreg-core: named port leases for local services, kept in one on-disk
+//! registry that every language shares.
+//!
+//! ```no_run
+//! let lease = portreg_core::lease("frontend")?;
+//! println!("serving on {}", lease.url());
+//! portreg_core::release("frontend")?;
+//! # Ok::<(), portreg_core::Error>(())
+//! ```
+
+pub mod allocate;
+mod entry;
+mod error;
+pub mod liveness;
+pub mod process;
+mod registry;
+mod store;
+
+pub use allocate::{PortRange, DEFAULT_RANGE};
+pub use entry::{validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN};
+pub use error::{Error, ErrorCode, HeldBy, Result};
+pub use registry::{default_dir, range_warnings, Actor, LeaseRequest, Registry};
+pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
+
+/// Leases a port for `name` in the default registry, held by this process.
+pub fn lease(name: &str) -> Result<Lease> {
+    Registry::open_default()?.lease(&LeaseRequest::new(name))
+}
+
+/// Releases this process's lease on `name` in the default registry.
+pub fn release(name: &str) -> Result<Released> {
+    Registry::open_default()?.release(name, Actor::me())
+}
+
+/// The entry for `name` in the default registry.
+pub fn get(name: &str) -> Result<Option<Entry>> {
+    Registry::open_default()?.get(name)
+}
+
+/// Every entry of the default registry.
+pub fn list() -> Result<Vec<Entry>> {
+    Registry::open_default()?.list()
+}
+
+/// Pins `name` to `port` in the default registry.
+pub fn reserve(name: &str, port: u16, description: Option<&str>) -> Result<Entry> {
+    Registry::open_default()?.reserve(name, port, description)
+}
+
+/// Removes `name` from the default registry.
+pub fn forget(name: &str) -> Result<Entry> {
+    Registry::open_default()?.forget(name, false)
+}
+
+/// A port free right now in the default registry's range.
+pub fn find_free() -> Result<u16> {
+    Registry::open_default()?.find_free(None)
+}
+
+/// Drops dead holders from the default registry.
+pub fn clean() -> Result<Vec<Cleaned>> {
+    Registry::open_default()?.clean()
+}

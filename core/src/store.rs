@@ -1,0 +1,388 @@
+//! The two registry files on disk: reading (with quarantine of a corrupt
+//! `registry.json`), atomic writes, and the per-user directory rules.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{name_key, validate_name, LeaseRecord, StoredEntry};
+use crate::error::{Error, Result};
+
+/// The file format version this code reads and writes.
+pub const FORMAT_VERSION: u64 = 1;
+pub const REGISTRY_FILE: &str = "registry.json";
+pub const LEASES_FILE: &str = "leases.json";
+pub const LOCK_FILE: &str = "registry.lock";
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// The durable facts, indexed by case-folded name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegData {
+    pub entries: Vec<StoredEntry>,
+    pub index: HashMap<String, usize>,
+    /// The version found on disk (FORMAT_VERSION for a new registry).
+    pub version: u64,
+}
+
+impl RegData {
+    pub fn from_entries(entries: Vec<StoredEntry>, version: u64) -> RegData {
+        let index = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (name_key(&e.name), i))
+            .collect();
+        RegData {
+            entries,
+            index,
+            version,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&StoredEntry> {
+        self.index.get(&name_key(name)).map(|&i| &self.entries[i])
+    }
+
+    pub fn insert(&mut self, e: StoredEntry) {
+        match self.index.get(&name_key(&e.name)) {
+            Some(&i) => self.entries[i] = e,
+            None => {
+                self.index.insert(name_key(&e.name), self.entries.len());
+                self.entries.push(e);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<StoredEntry> {
+        let i = self.index.remove(&name_key(name))?;
+        let e = self.entries.swap_remove(i);
+        if let Some(moved) = self.entries.get(i) {
+            self.index.insert(name_key(&moved.name), i);
+        }
+        Some(e)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RegistryFile<T> {
+    version: u64,
+    #[serde(default = "Vec::new")]
+    entries: Vec<T>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeasesFile<T> {
+    version: u64,
+    #[serde(default = "Vec::new")]
+    leases: Vec<T>,
+}
+
+/// How `registry.json` was found.
+pub(crate) enum RegRead {
+    Ok(RegData),
+    /// Does not parse, or breaks a rule a valid file keeps; the reason.
+    Corrupt(String),
+}
+
+/// Parses the bytes of `registry.json`. A newer version is read as far as
+/// possible (entries this code cannot read are skipped) and never written.
+pub(crate) fn parse_registry(bytes: &[u8]) -> RegRead {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        // An empty file is what a crash before the first write can leave only
+        // if something else made it; treat it as corrupt so the bytes are kept.
+        return RegRead::Corrupt("the file is empty".into());
+    }
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return RegRead::Corrupt(format!("not valid JSON ({e})")),
+    };
+    let Some(version) = value.get("version").and_then(|v| v.as_u64()) else {
+        return RegRead::Corrupt("no \"version\" number".into());
+    };
+    if version > FORMAT_VERSION {
+        let entries = value
+            .get("entries")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| serde_json::from_value::<StoredEntry>(e.clone()).ok())
+                    .filter(|e| validate_name(&e.name).is_ok() && e.port > 0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        return RegRead::Ok(RegData::from_entries(dedup(entries), version));
+    }
+    let file: RegistryFile<StoredEntry> = match serde_json::from_value(value) {
+        Ok(f) => f,
+        Err(e) => return RegRead::Corrupt(format!("unexpected content ({e})")),
+    };
+    let data = RegData::from_entries(file.entries, version);
+    if data.index.len() != data.entries.len() {
+        return RegRead::Corrupt("a name appears twice".into());
+    }
+    for e in &data.entries {
+        if let Err(err) = validate_name(&e.name) {
+            return RegRead::Corrupt(err.to_string());
+        }
+        if e.port == 0 {
+            return RegRead::Corrupt(format!("entry {:?} has port 0", e.name));
+        }
+    }
+    RegRead::Ok(data)
+}
+
+fn dedup(entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .into_iter()
+        .filter(|e| seen.insert(name_key(&e.name)))
+        .collect()
+}
+
+/// Serializes the durable facts, sorted by port then name, pretty-printed.
+pub(crate) fn serialize_registry(data: &RegData) -> Vec<u8> {
+    let mut refs: Vec<&StoredEntry> = data.entries.iter().collect();
+    refs.sort_by(|a, b| {
+        a.port
+            .cmp(&b.port)
+            .then_with(|| name_key(&a.name).cmp(&name_key(&b.name)))
+    });
+    let mut out = serde_json::to_vec_pretty(&RegistryFile {
+        version: FORMAT_VERSION,
+        entries: refs,
+    })
+    .expect("registry serializes");
+    out.push(b'\n');
+    out
+}
+
+/// How `leases.json` was found: records, the version, and a warning when it
+/// had to be treated as empty.
+pub(crate) struct LeasesRead {
+    pub records: Vec<LeaseRecord>,
+    pub version: u64,
+    pub warning: Option<String>,
+}
+
+pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    let empty = |warning| LeasesRead {
+        records: Vec::new(),
+        version: FORMAT_VERSION,
+        warning,
+    };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(empty(None));
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(empty(Some(format!(
+                "{} does not parse ({e}); treating it as \"nothing is held\"",
+                path.display()
+            ))))
+        }
+    };
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    let records = value
+        .get("leases")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| serde_json::from_value::<LeaseRecord>(r.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    if version == 0 {
+        return Ok(empty(Some(format!(
+            "{} has no version; treating it as \"nothing is held\"",
+            path.display()
+        ))));
+    }
+    Ok(LeasesRead {
+        records,
+        version,
+        warning: None,
+    })
+}
+
+pub(crate) fn serialize_leases(records: &[LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {
+    let mut refs: Vec<(&LeaseRecord, u16)> =
+        records.iter().map(|r| (r, port_of(&r.name))).collect();
+    refs.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.name.cmp(&b.0.name)));
+    let leases: Vec<&LeaseRecord> = refs.into_iter().map(|(r, _)| r).collect();
+    let mut out = serde_json::to_vec_pretty(&LeasesFile {
+        version: FORMAT_VERSION,
+        leases,
+    })
+    .expect("leases serialize");
+    out.push(b'\n');
+    out
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `target` atomically: a new temp file in the same
+/// directory (O_EXCL, 0600), then rename over the target. With `durable`, the
+/// temp file is fsynced before the rename and the directory after it.
+pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8], durable: bool) -> Result<()> {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{target}.{}.{n}.tmp", std::process::id()));
+    let dest = dir.join(target);
+    let result = (|| -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
+        drop(f);
+        fs::rename(&tmp, &dest)?;
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(format!("cannot write {}", dest.display()), e));
+    }
+    Ok(())
+}
+
+/// Moves a corrupt `registry.json` aside to `registry.json.corrupt-<unix-seconds>`
+/// (never overwriting an earlier one) and returns the new path.
+pub(crate) fn quarantine(dir: &Path) -> Result<PathBuf> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let from = dir.join(REGISTRY_FILE);
+    for k in 0.. {
+        let name = if k == 0 {
+            format!("{REGISTRY_FILE}.corrupt-{secs}")
+        } else {
+            format!("{REGISTRY_FILE}.corrupt-{secs}.{k}")
+        };
+        let to = dir.join(name);
+        // link + unlink: fails instead of overwriting an existing file.
+        match fs::hard_link(&from, &to) {
+            Ok(()) => {
+                fs::remove_file(&from)
+                    .map_err(|e| Error::io(format!("cannot move {} aside", from.display()), e))?;
+                let _ = File::open(dir).and_then(|d| d.sync_all());
+                return Ok(to);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::io(
+                    format!("cannot move {} aside", from.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    unreachable!()
+}
+
+/// Creates the registry directory (mode 0700) if needed and refuses one that
+/// another user owns or others can write.
+pub(crate) fn prepare_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.is_dir() {
+                    return Err(Error::io(
+                        format!(
+                            "cannot create registry directory {}: its parent {} does not exist; create it first or choose another path",
+                            dir.display(),
+                            parent.display()
+                        ),
+                        io::Error::from(io::ErrorKind::NotFound),
+                    ));
+                }
+            }
+            match fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("cannot create registry directory {}", dir.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+        Err(e) => {
+            return Err(Error::io(
+                format!("cannot read registry directory {}", dir.display()),
+                e,
+            ))
+        }
+        Ok(_) => {}
+    }
+    let meta =
+        fs::metadata(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    if !meta.is_dir() {
+        return Err(Error::io(
+            format!("registry path {} is not a directory", dir.display()),
+            io::Error::from(io::ErrorKind::AlreadyExists),
+        ));
+    }
+    check_owned(dir, &meta, "directory")?;
+    if meta.mode() & 0o022 != 0 {
+        return Err(Error::Permission(format!(
+            "registry directory {} is writable by other users (mode {:o}); a registry is private to one user. Fix it with: chmod 700 {}",
+            dir.display(),
+            meta.mode() & 0o777,
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_owned(path: &Path, meta: &fs::Metadata, what: &str) -> Result<()> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(Error::Permission(format!(
+            "registry {what} {} belongs to {} (uid {}), not to you ({}, uid {me}); a registry is never shared between users. Use your own (set PORTREG_HOME or --registry), or fix the owner: chown {} {}",
+            path.display(),
+            crate::liveness::user_name(meta.uid()),
+            meta.uid(),
+            crate::liveness::user_name(me),
+            crate::liveness::user_name(me),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Opens (creating, 0600) the lock file and checks it is ours.
+pub(crate) fn open_lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open lock file {}", path.display()), e))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    check_owned(&path, &meta, "lock file")?;
+    Ok(f)
+}
