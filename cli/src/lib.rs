@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State};
 
+mod run;
 mod table;
 
 const AFTER_HELP: &str = "\
@@ -114,6 +115,92 @@ enum Command {
     },
     /// Drop leases whose holder has died (exit 1 if there were none)
     Clean,
+    /// Who listens on PORT (or NAME's port), and which name claims it
+    #[command(
+        after_help = "Examples:\n  portreg who 8000\n  portreg who web\n  portreg who 8000 --json"
+    )]
+    Who {
+        /// A port number, or a name
+        target: String,
+    },
+    /// Entries whose port another process listens on (exit 1 if none)
+    Conflicts,
+    /// Stop NAME's holder or whatever listens on :PORT (SIGTERM, wait, SIGKILL)
+    #[command(
+        after_help = "Examples:\n  portreg kill web            # the process holding web\n  portreg kill :8000          # whatever listens on port 8000\n  portreg kill :8000 --timeout 3"
+    )]
+    Kill {
+        /// NAME, or :PORT
+        target: String,
+        /// Seconds to wait after SIGTERM before SIGKILL
+        #[arg(long, default_value_t = 10.0, value_name = "S")]
+        timeout: f64,
+    },
+    /// Lease NAME, run CMD on the port, release when it exits
+    #[command(
+        after_help = "CMD gets PORT, <NAME>_PORT and <NAME>_URL in its environment, and every {port}\n\
+in its arguments is replaced by the port (many dev servers ignore $PORT).\n\n\
+Examples:\n  portreg run api -- uvicorn app:app --port {port}\n  portreg run web -- npx vite --port {port} --strictPort\n  portreg run api --socket -- uvicorn app:app --fd 3   # socket handed over as fd 3"
+    )]
+    Run {
+        name: String,
+        /// Preferred port (a preference unless --exact)
+        #[arg(long, value_name = "P", value_parser = parse_port)]
+        port: Option<u16>,
+        /// Fail instead of moving off --port
+        #[arg(long, requires = "port")]
+        exact: bool,
+        /// Where to allocate a new port, LOW-HIGH
+        #[arg(long, value_name = "A-B", value_parser = parse_range)]
+        range: Option<PortRange>,
+        /// Bind the port here and hand the listening socket to CMD as fd 3
+        /// (systemd protocol: LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES=NAME)
+        #[arg(long)]
+        socket: bool,
+        /// Address the --socket listener binds
+        #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+        host: std::net::IpAddr,
+        /// Warn when CMD has not listened on its port after this many seconds (0: never)
+        #[arg(long, default_value_t = 30.0, value_name = "S")]
+        bind_timeout: f64,
+        /// A description shown by `list`
+        #[arg(short = 'd', long = "description", value_name = "TEXT")]
+        description: Option<String>,
+        /// The command and its arguments
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<OsString>,
+    },
+    /// Print NAME_PORT and NAME_URL for active and reserved names
+    #[command(
+        after_help = "Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json"
+    )]
+    Env {
+        /// sh (export lines), dotenv, or json
+        #[arg(long, value_enum, default_value = "sh")]
+        format: EnvFormat,
+        /// Only these names (default: every active and reserved one)
+        names: Vec<String>,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum EnvFormat {
+    Sh,
+    Dotenv,
+    Json,
+}
+
+fn seconds(s: f64, what: &str) -> portreg_core::Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s).map_err(|_| {
+        portreg_core::Error::Process(format!(
+            "{what} must be a number of seconds, 0 or more (got {s})"
+        ))
+    })
+}
+
+/// 'it'\''s' quoting for POSIX shells.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {
@@ -176,6 +263,15 @@ fn open(g: &Global) -> portreg_core::Result<Registry> {
         Some(p) => Registry::open(p),
         None => Registry::open_default(),
     }
+}
+
+/// An entry as `list --json` prints it: the entry's fields plus whether an
+/// active entry's port is being listened on.
+#[derive(serde::Serialize)]
+struct ListRow<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    listening: Option<bool>,
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {
@@ -255,12 +351,23 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         Command::List { all } => {
             let entries: Vec<Entry> = reg.list()?;
             let total = entries.len();
-            let shown: Vec<Entry> = entries
+            let shown: Vec<(Entry, Option<bool>)> = entries
                 .into_iter()
                 .filter(|e| all || e.state != State::Idle)
+                .map(|e| {
+                    let l = (e.state == State::Active).then(|| Registry::is_listening(e.port));
+                    (e, l)
+                })
                 .collect();
             if g.json {
-                print_json(&shown);
+                let rows: Vec<ListRow> = shown
+                    .iter()
+                    .map(|(entry, listening)| ListRow {
+                        entry,
+                        listening: *listening,
+                    })
+                    .collect();
+                print_json(&rows);
             } else {
                 let hidden = total - shown.len();
                 table::print_entries(&shown, hidden);
@@ -322,6 +429,117 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             } else {
                 Outcome::ok()
             })
+        }
+        Command::Who { target } => {
+            let who = if target.bytes().all(|b| b.is_ascii_digit()) {
+                reg.who(portreg_core::allocate::parse_port(&target)?)?
+            } else {
+                reg.who_name(&target)?
+            };
+            let found = !who.listeners.is_empty() || who.entry.is_some();
+            if g.json {
+                print_json(&who);
+            } else {
+                table::print_who(&who);
+            }
+            Ok(if found {
+                Outcome::ok()
+            } else {
+                Outcome::nothing()
+            })
+        }
+        Command::Conflicts => {
+            let conflicts = reg.conflicts()?;
+            if g.json {
+                print_json(&conflicts);
+            } else if conflicts.is_empty() {
+                eprintln!("portreg: no conflicts: no entry's port is taken by a process outside the registry");
+            } else {
+                table::print_conflicts(&conflicts);
+            }
+            Ok(if conflicts.is_empty() {
+                Outcome::nothing()
+            } else {
+                Outcome::ok()
+            })
+        }
+        Command::Kill { target, timeout } => {
+            let timeout = seconds(timeout, "--timeout")?;
+            let t: portreg_core::KillTarget = target.parse()?;
+            let reports = reg.kill(&t, timeout)?;
+            if g.json {
+                print_json(&reports);
+            } else if reports.is_empty() {
+                match &t {
+                    portreg_core::KillTarget::Name(n) => {
+                        eprintln!("portreg: {n} is not held by a live process; nothing to stop")
+                    }
+                    portreg_core::KillTarget::Port(p) => {
+                        eprintln!("portreg: nothing (that you can see) listens on port {p}; nothing to stop")
+                    }
+                }
+            } else {
+                for r in &reports {
+                    println!("{}", table::kill_line(r));
+                }
+            }
+            if reports.iter().any(|r| r.outcome == "survived") {
+                return Err(portreg_core::Error::Process(
+                    "a process survived SIGKILL".into(),
+                ));
+            }
+            Ok(if reports.is_empty() {
+                Outcome::nothing()
+            } else {
+                Outcome::ok()
+            })
+        }
+        Command::Run {
+            name,
+            port,
+            exact,
+            range,
+            socket,
+            host,
+            bind_timeout,
+            description,
+            cmd,
+        } => {
+            let mut req = LeaseRequest::new(name);
+            req.port = port;
+            req.exact = exact;
+            req.range = range;
+            req.description = description;
+            let bind_timeout = seconds(bind_timeout, "--bind-timeout")?;
+            let code = run::run(
+                &reg,
+                run::RunArgs {
+                    req,
+                    socket,
+                    host,
+                    bind_timeout,
+                    cmd,
+                },
+            )?;
+            Ok(Outcome { code })
+        }
+        Command::Env { format, names } => {
+            let vars = reg.env(&names)?;
+            let format = if g.json { EnvFormat::Json } else { format };
+            match format {
+                EnvFormat::Json => {
+                    let map: serde_json::Map<String, serde_json::Value> =
+                        vars.into_iter().map(|(k, v)| (k, v.into())).collect();
+                    print_json(&map);
+                }
+                EnvFormat::Sh => vars
+                    .iter()
+                    .for_each(|(k, v)| println!("export {k}={}", sh_quote(v))),
+                EnvFormat::Dotenv => vars
+                    .iter()
+                    .for_each(|(k, v)| println!("{k}={}", sh_quote(v))),
+            }
+            Ok(Outcome::ok())
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use portreg_core::Entry;
+use portreg_core::{Conflict, Entry, KillReport, State, Who};
 
 /// "3d 4h", "2h 5m", "4m 10s", "12s".
 pub fn format_age(since: &str) -> String {
@@ -25,17 +25,27 @@ pub fn format_age(since: &str) -> String {
     }
 }
 
-pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
+/// `listening` / `not listening yet` for active entries, `-` otherwise.
+pub fn listening_word(e: &Entry, listening: Option<bool>) -> &'static str {
+    match (e.state, listening) {
+        (State::Active, Some(true)) => "listening",
+        (State::Active, _) => "not listening yet",
+        _ => "-",
+    }
+}
+
+pub fn print_entries(entries: &[(Entry, Option<bool>)], hidden_idle: usize) {
     if entries.is_empty() {
         println!("no names are held or reserved");
     } else {
-        let rows: Vec<[String; 6]> = entries
+        let rows: Vec<[String; 7]> = entries
             .iter()
-            .map(|e| {
+            .map(|(e, l)| {
                 [
                     e.name.clone(),
                     e.port.to_string(),
                     e.state.as_str().to_string(),
+                    listening_word(e, *l).to_string(),
                     e.holder
                         .as_ref()
                         .map(|h| h.pid.to_string())
@@ -48,33 +58,42 @@ pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
                 ]
             })
             .collect();
-        let header = ["NAME", "PORT", "STATE", "PID", "UPTIME", "DESCRIPTION"];
+        let header = [
+            "NAME",
+            "PORT",
+            "STATE",
+            "SOCKET",
+            "PID",
+            "UPTIME",
+            "DESCRIPTION",
+        ];
         let mut w = header.map(str::len);
         for r in &rows {
             for (i, c) in r.iter().enumerate() {
                 w[i] = w[i].max(c.chars().count());
             }
         }
-        let line = |cells: [&str; 6]| {
-            let s = format!(
-                "{:<w0$}  {:>w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {}",
-                cells[0],
-                cells[1],
-                cells[2],
-                cells[3],
-                cells[4],
-                cells[5],
-                w0 = w[0],
-                w1 = w[1],
-                w2 = w[2],
-                w3 = w[3],
-                w4 = w[4]
-            );
-            println!("{}", s.trim_end());
+        let line = |cells: [&str; 7]| {
+            let mut out = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let pad = w[i].saturating_sub(c.chars().count());
+                // numbers right-aligned, words left-aligned
+                if matches!(i, 1 | 4 | 5) {
+                    out.push_str(&" ".repeat(pad));
+                    out.push_str(c);
+                } else {
+                    out.push_str(c);
+                    if i + 1 < cells.len() {
+                        out.push_str(&" ".repeat(pad));
+                    }
+                }
+                out.push_str("  ");
+            }
+            println!("{}", out.trim_end());
         };
         line(header);
         for r in &rows {
-            line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+            line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]]);
         }
     }
     if hidden_idle > 0 {
@@ -83,4 +102,89 @@ pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
             if hidden_idle == 1 { "" } else { "s" }
         );
     }
+}
+
+pub fn print_who(who: &Who) {
+    println!("port {}", who.port);
+    if who.listeners.is_empty() {
+        println!("  listening:  nobody (that you can see)");
+    }
+    for l in &who.listeners {
+        println!(
+            "  listening:  pid {} {} (user {}) on {}",
+            l.pid,
+            l.exe,
+            if l.user.is_empty() { "?" } else { &l.user },
+            l.addrs.join(", ")
+        );
+        if !l.cmdline.is_empty() {
+            println!("              {}", show_cmdline(&l.cmdline));
+        }
+    }
+    match &who.entry {
+        None => println!("  registry:   no name claims this port"),
+        Some(e) => {
+            let by = match &e.holder {
+                Some(h) => format!(
+                    ", held by pid {} ({}) for {}",
+                    h.pid,
+                    h.exe,
+                    format_age(&h.since)
+                ),
+                None => String::new(),
+            };
+            println!("  registry:   {} ({}{by})", e.name, e.state.as_str());
+        }
+    }
+}
+
+pub fn print_conflicts(conflicts: &[Conflict]) {
+    for c in conflicts {
+        let e = &c.entry;
+        let holder = match &e.holder {
+            Some(h) => format!("held by pid {}", h.pid),
+            None => e.state.as_str().to_string(),
+        };
+        println!(
+            "port {}: {} ({holder}) but also listened on by:",
+            e.port, e.name
+        );
+        for l in &c.listeners {
+            println!(
+                "  {}{}",
+                l.summary(),
+                if l.cmdline.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", show_cmdline(&l.cmdline))
+                }
+            );
+        }
+    }
+}
+
+pub fn kill_line(r: &KillReport) -> String {
+    let secs = r.waited_ms as f64 / 1000.0;
+    match r.outcome.as_str() {
+        "already gone" => format!("pid {} ({}) was already gone", r.pid, r.exe),
+        "exited" => format!(
+            "pid {} ({}): sent SIGTERM, exited after {secs:.1}s",
+            r.pid, r.exe
+        ),
+        "killed" => format!(
+            "pid {} ({}): sent SIGTERM, still running, sent SIGKILL; gone after {secs:.1}s",
+            r.pid, r.exe
+        ),
+        _ => format!(
+            "pid {} ({}): sent {}, still running after {secs:.1}s",
+            r.pid,
+            r.exe,
+            r.signals.join(" then ")
+        ),
+    }
+}
+
+/// A command line on one line: arguments joined by spaces, control characters escaped.
+pub fn show_cmdline(args: &[String]) -> String {
+    args.join(" ").escape_debug().to_string()
 }

@@ -118,6 +118,11 @@ pub enum Error {
     #[error("invalid name {name:?}: {why}. Use 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. \"frontend\", \"my-app.api\")")]
     InvalidName { name: String, why: &'static str },
 
+    #[error(
+        "names {a:?} and {b:?} both become {var}; rename one of them, or pass the names you want"
+    )]
+    NameClash { a: String, b: String, var: String },
+
     #[error("invalid port {value:?}: {why}")]
     InvalidPort { value: String, why: String },
 
@@ -179,7 +184,7 @@ impl Error {
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidName { .. } => ErrorCode::InvalidName,
+            Error::InvalidName { .. } | Error::NameClash { .. } => ErrorCode::InvalidName,
             Error::InvalidPort { .. } => ErrorCode::InvalidPort,
             Error::InvalidRange { .. } => ErrorCode::InvalidRange,
             Error::NotFound { .. } => ErrorCode::NotFound,

@@ -14,12 +14,15 @@ mod error;
 pub mod liveness;
 pub mod process;
 mod registry;
+mod services;
 mod store;
 
 pub use allocate::{PortRange, DEFAULT_RANGE};
 pub use entry::{validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN};
 pub use error::{Error, ErrorCode, HeldBy, Result};
+pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
 pub use registry::{default_dir, range_warnings, Actor, LeaseRequest, Registry};
+pub use services::EnvVar;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 
 /// Leases a port for `name` in the default registry, held by this process.

@@ -1,57 +1,304 @@
-//! Processes listening on ports, read from the kernel's socket tables through
-//! the `listeners` crate (never by parsing lsof or netstat).
+//! Processes and ports: who listens where (read from the kernel's socket
+//! tables through the `listeners` crate, never by parsing lsof or netstat),
+//! conflicts between the registry and reality, and stopping a process.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
 
-/// One listening TCP socket and its process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortListener {
+use nix::sys::signal::{kill as send_signal, Signal};
+use serde::{Deserialize, Serialize};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+use crate::entry::{Entry, Holder, State};
+use crate::error::{Error, Result};
+use crate::liveness;
+
+/// A process listening on a port, with every address it listens on there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerInfo {
     pub pid: u32,
-    pub name: String,
-    pub addr: SocketAddr,
+    pub exe: String,
+    pub cmdline: Vec<String>,
+    pub user: String,
+    /// e.g. `127.0.0.1`, `0.0.0.0`, `::1`, `::`
+    pub addrs: Vec<String>,
 }
 
-/// Every process listening on TCP `port` (exact match), sorted by pid and address.
-pub fn listeners_on(port: u16) -> Vec<PortListener> {
+impl ListenerInfo {
+    /// "pid 1234 python3 on ::1"
+    pub fn summary(&self) -> String {
+        format!("pid {} {} on {}", self.pid, self.exe, self.addrs.join(", "))
+    }
+}
+
+/// What `who` finds on a port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Who {
+    pub port: u16,
+    /// Processes listening on the port (empty when none can be seen).
+    pub listeners: Vec<ListenerInfo>,
+    /// The registry entry that claims the port (active or reserved; else an
+    /// idle one that remembers it), if any.
+    pub entry: Option<Entry>,
+}
+
+/// An entry whose port is listened on by a process other than its holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub entry: Entry,
+    pub listeners: Vec<ListenerInfo>,
+}
+
+/// What `kill` stops: a name's holder, or whatever listens on a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillTarget {
+    Name(String),
+    Port(u16),
+}
+
+impl FromStr for KillTarget {
+    type Err = Error;
+    /// `:8080` is a port, anything else a name.
+    fn from_str(s: &str) -> Result<KillTarget> {
+        match s.strip_prefix(':') {
+            Some(p) => Ok(KillTarget::Port(crate::allocate::parse_port(p)?)),
+            None => Ok(KillTarget::Name(crate::validate_name(s)?.to_string())),
+        }
+    }
+}
+
+/// How one process was stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillReport {
+    pub pid: u32,
+    pub exe: String,
+    /// Signals sent, in order: `["SIGTERM"]` or `["SIGTERM", "SIGKILL"]`.
+    pub signals: Vec<String>,
+    /// `exited` (after SIGTERM), `killed` (after SIGKILL) or `survived`.
+    pub outcome: String,
+    /// Milliseconds from SIGTERM until it was gone.
+    pub waited_ms: u64,
+}
+
+/// Every process listening on TCP `port` (exact match), one per pid.
+pub fn listeners_on(port: u16) -> Vec<ListenerInfo> {
+    listeners_by_port(Some(port))
+        .remove(&port)
+        .unwrap_or_default()
+}
+
+/// Listening TCP sockets grouped by port (all ports, or just `only`).
+pub fn listeners_by_port(only: Option<u16>) -> BTreeMap<u16, Vec<ListenerInfo>> {
     let Ok(all) = listeners::get_all() else {
-        return Vec::new();
+        return BTreeMap::new();
     };
-    let mut v: Vec<PortListener> = all
-        .into_iter()
-        .filter(|l| {
-            l.protocol == listeners::Protocol::TCP
-                && l.socket.port() == port
-                && l.state == listeners::SocketState::Listen
-        })
-        .map(|l| PortListener {
-            pid: l.process.pid,
-            name: l.process.name,
-            addr: l.socket,
-        })
-        .collect();
-    v.sort_by(|a, b| {
-        a.pid
-            .cmp(&b.pid)
-            .then_with(|| a.addr.to_string().cmp(&b.addr.to_string()))
-    });
-    v.dedup();
-    v
+    let mut raw: BTreeMap<(u16, u32), (String, Vec<SocketAddr>)> = BTreeMap::new();
+    for l in all {
+        if l.protocol != listeners::Protocol::TCP
+            || l.state != listeners::SocketState::Listen
+            || only.is_some_and(|p| p != l.socket.port())
+        {
+            continue;
+        }
+        let e = raw
+            .entry((l.socket.port(), l.process.pid))
+            .or_insert_with(|| (l.process.name, Vec::new()));
+        e.1.push(l.socket);
+    }
+    let mut out: BTreeMap<u16, Vec<ListenerInfo>> = BTreeMap::new();
+    for ((port, pid), (name, mut addrs)) in raw {
+        addrs.sort_by_key(|a| (a.is_ipv6(), a.ip()));
+        addrs.dedup();
+        let h = liveness::describe(pid).ok().flatten();
+        out.entry(port).or_default().push(ListenerInfo {
+            pid,
+            exe: h
+                .as_ref()
+                .map(|h| h.exe.clone())
+                .filter(|e| !e.is_empty())
+                .unwrap_or(name),
+            cmdline: h.as_ref().map(|h| h.cmdline.clone()).unwrap_or_default(),
+            user: h.map(|h| h.user).unwrap_or_default(),
+            addrs: addrs.iter().map(|a| a.ip().to_string()).collect(),
+        });
+    }
+    out
 }
 
-/// "pid 1234 python3 on [::1]:8080" for the first listener on `port`, when
-/// it can be seen (another user's sockets may not be).
+/// "pid 1234 python3 on ::1" for the first listener on `port`, when it can
+/// be seen (another user's sockets may not be).
 pub fn describe_listener(port: u16) -> Option<String> {
-    let l = listeners_on(port);
-    let first = l.first()?;
-    let addrs: Vec<String> = l
-        .iter()
-        .filter(|x| x.pid == first.pid)
-        .map(|x| x.addr.to_string())
-        .collect();
-    Some(format!(
-        "pid {} {} on {}",
-        first.pid,
-        first.name,
-        addrs.join(", ")
-    ))
+    listeners_on(port).first().map(ListenerInfo::summary)
+}
+
+/// True when `pid` is `ancestor` or one of its descendants (a server started
+/// by the script that holds the lease is the holder's, not a conflict).
+pub fn is_same_or_descendant(pid: u32, ancestor: u32) -> bool {
+    let Ok(mut sys) = System::new() else {
+        return false;
+    };
+    let mut cur = Pid::from_u32(pid);
+    for _ in 0..64 {
+        if cur.as_u32() == ancestor {
+            return true;
+        }
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[cur]),
+            false,
+            ProcessRefreshKind::nothing().without_tasks(),
+        );
+        match sys.process(cur).and_then(|p| p.parent()) {
+            Some(parent) if parent.as_u32() > 1 => cur = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Entries whose port another process listens on: anyone for idle and
+/// reserved entries, anyone outside the holder's process tree for active ones.
+pub fn find_conflicts(entries: &[Entry]) -> Vec<Conflict> {
+    let by_port = listeners_by_port(None);
+    let mut out = Vec::new();
+    for e in entries {
+        let Some(ls) = by_port.get(&e.port) else {
+            continue;
+        };
+        let foreign: Vec<ListenerInfo> = ls
+            .iter()
+            .filter(|l| match (&e.state, &e.holder) {
+                (State::Active, Some(h)) => !is_same_or_descendant(l.pid, h.pid),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        if !foreign.is_empty() {
+            out.push(Conflict {
+                entry: e.clone(),
+                listeners: foreign,
+            });
+        }
+    }
+    out
+}
+
+/// `WEB_PORT` / `WEB_URL` spelling of a name: upper-cased, `.` and `-` to `_`.
+pub fn env_prefix(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c == '.' || c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
+fn alive_same(pid: u32, start_time: Option<u64>) -> bool {
+    match liveness::start_times(&[pid]) {
+        Ok(m) => match (m.get(&pid), start_time) {
+            (Some(st), Some(want)) => *st == want,
+            (Some(_), None) => true,
+            (None, _) => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// Checks that `pid` may be signalled by this process: not pid 1, not
+/// ourselves, not another user's.
+pub fn check_killable(pid: u32) -> Result<()> {
+    if pid <= 1 {
+        return Err(Error::Process(format!(
+            "refusing to signal pid {pid}: that is the init process"
+        )));
+    }
+    if pid == std::process::id() {
+        return Err(Error::Process(
+            "refusing to signal portreg's own process".into(),
+        ));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if let Some(uid) = liveness::process_uid(pid)? {
+        if uid != me && me != 0 {
+            return Err(Error::Permission(format!(
+                "pid {pid} belongs to {} (uid {uid}), not to you; only that user (or root) can stop it",
+                liveness::user_name(uid)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM, wait up to `timeout`, then SIGKILL and wait up to one more
+/// second. `start_time`, when given, must still match before each signal, so
+/// a reused pid is never hit. Holds no lock while waiting.
+pub fn terminate(
+    pid: u32,
+    start_time: Option<u64>,
+    exe: &str,
+    timeout: Duration,
+) -> Result<KillReport> {
+    check_killable(pid)?;
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    let started = Instant::now();
+    let mut report = KillReport {
+        pid,
+        exe: exe.to_string(),
+        signals: Vec::new(),
+        outcome: "exited".into(),
+        waited_ms: 0,
+    };
+    let wait_gone = |limit: Duration| -> bool {
+        let until = Instant::now() + limit;
+        loop {
+            if !alive_same(pid, start_time) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    if !alive_same(pid, start_time) {
+        report.outcome = "already gone".into();
+        return Ok(report);
+    }
+    send(target, Signal::SIGTERM)?;
+    report.signals.push("SIGTERM".into());
+    if !wait_gone(timeout) {
+        if alive_same(pid, start_time) {
+            send(target, Signal::SIGKILL)?;
+            report.signals.push("SIGKILL".into());
+        }
+        report.outcome = if wait_gone(Duration::from_secs(1)) {
+            "killed"
+        } else {
+            "survived"
+        }
+        .into();
+    }
+    report.waited_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn send(pid: nix::unistd::Pid, sig: Signal) -> Result<()> {
+    match send_signal(pid, sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(nix::errno::Errno::EPERM) => Err(Error::Permission(format!(
+            "not allowed to signal pid {pid}; it belongs to another user"
+        ))),
+        Err(e) => Err(Error::Process(format!(
+            "cannot send {sig} to pid {pid}: {e}"
+        ))),
+    }
+}
+
+/// The holder of a name as a kill target.
+pub(crate) fn holder_target(h: &Holder) -> (u32, Option<u64>, String) {
+    (h.pid, Some(h.start_time), h.exe.clone())
 }

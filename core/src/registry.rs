@@ -803,3 +803,46 @@ pub fn range_warnings(reg: &Registry) -> Vec<String> {
         .into_iter()
         .collect()
 }
+
+impl Registry {
+    /// Makes `to_pid` the holder of a name the calling process holds (how
+    /// `portreg run` hands its lease to the child it started).
+    pub fn hand_over(&self, name: &str, to_pid: u32) -> Result<Lease> {
+        validate_name(name)?;
+        let me = std::process::id();
+        let mut holder = self.holder_for(to_pid)?;
+        self.write(|tx| {
+            let port = tx
+                .data
+                .get(name)
+                .map(|e| e.port)
+                .ok_or_else(|| Error::NotFound {
+                    what: "name",
+                    name: name.to_string(),
+                })?;
+            let key = name_key(name);
+            let rec = tx.leases.iter_mut().find(|r| name_key(&r.name) == key);
+            match rec {
+                Some(r) if r.holder.pid == me => {
+                    holder.since = r.holder.since.clone();
+                    r.holder = holder.clone();
+                    tx.leases_dirty = true;
+                    Ok(Lease {
+                        name: r.name.clone(),
+                        port,
+                        holder,
+                        existing: false,
+                    })
+                }
+                Some(r) => Err(Error::NotHolder {
+                    name: r.name.clone(),
+                    pid: r.holder.pid,
+                    caller: me,
+                }),
+                None => Err(Error::Process(format!(
+                    "{name} is not held by this process (pid {me}); lease it before handing it over"
+                ))),
+            }
+        })
+    }
+}

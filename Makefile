@@ -1,0 +1,20 @@
+# The few commands people run. `make help` lists them.
+.PHONY: help demo test lint bench build
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+demo: ## set everything up and run the demo: servers in several languages sharing one registry
+	@scripts/demo.sh
+
+test: ## set everything up and run every test suite (what CI runs)
+	@scripts/test.sh
+
+lint: ## formatting and lints only
+	@cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
+
+bench: ## benchmarks: print figures next to the floors they compare to
+	@scripts/bench.sh
+
+build: ## build the portreg binary (release)
+	@cargo build --release -p portreg-cli
