@@ -67,7 +67,7 @@ enum Command {
         #[arg(long, value_name = "P", value_parser = parse_port)]
         port: Option<u16>,
         /// Fail (PORT_TAKEN / PORT_BUSY) instead of moving off --port
-        #[arg(long, requires = "port")]
+        #[arg(long)]
         exact: bool,
         /// Where to allocate a new port, LOW-HIGH
         #[arg(long, value_name = "A-B", value_parser = parse_range)]
@@ -148,7 +148,7 @@ Examples:\n  portreg run api -- uvicorn app:app --port {port}\n  portreg run web
         #[arg(long, value_name = "P", value_parser = parse_port)]
         port: Option<u16>,
         /// Fail instead of moving off --port
-        #[arg(long, requires = "port")]
+        #[arg(long)]
         exact: bool,
         /// Where to allocate a new port, LOW-HIGH
         #[arg(long, value_name = "A-B", value_parser = parse_range)]

@@ -1,0 +1,273 @@
+//! The `portreg` command as a person or a script uses it: output, exit codes,
+//! the shared table of bad inputs, and who holds a lease taken from a shell.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+#[test]
+fn help_teaches_with_examples() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for want in [
+        "lease",
+        "release",
+        "list",
+        "reserve",
+        "forget",
+        "find",
+        "clean",
+        "Examples:",
+        "Exit codes:",
+    ] {
+        assert!(text.contains(want), "--help lacks {want}:\n{text}");
+    }
+    let out = Command::new(bin())
+        .args(["lease", "--help"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("--exact"));
+    let out = Command::new(bin()).arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    let reg = Reg::new();
+    assert_eq!(reg.run(&["get", "nobody"]).status.code(), Some(1));
+    assert_eq!(reg.run(&["lease", "bad name"]).status.code(), Some(2));
+    assert_eq!(
+        reg.run(&["lease", "x", "--port", "abc"]).status.code(),
+        Some(2)
+    );
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let held = reg.run(&["lease", "web", "--pid", &pid, "--range", "22200-22201"]);
+    assert!(held.status.success());
+    let port = stdout(&held).trim().to_string();
+    let again = reg.run(&["lease", "web", "--range", "22200-22201"]);
+    assert_eq!(again.status.code(), Some(3), "LEASE_HELD");
+    let msg = stderr(&again);
+    assert!(
+        msg.contains("[LEASE_HELD]") && msg.contains(&pid) && msg.contains(&port),
+        "{msg}"
+    );
+    assert_eq!(
+        reg.run(&["lease", "api", "--port", &port, "--exact"])
+            .status
+            .code(),
+        Some(4),
+        "PORT_TAKEN"
+    );
+    let l = std::net::TcpListener::bind("127.0.0.1:22202").unwrap();
+    let busy = reg.run(&["lease", "api", "--port", "22202", "--exact"]);
+    assert_eq!(busy.status.code(), Some(5), "PORT_BUSY");
+    assert!(
+        stderr(&busy).contains(&std::process::id().to_string()),
+        "names the process: {}",
+        stderr(&busy)
+    );
+    drop(l);
+    reg.run(&["lease", "b", "--range", "22200-22201"]);
+    assert_eq!(
+        reg.run(&["lease", "c", "--range", "22200-22201"])
+            .status
+            .code(),
+        Some(6),
+        "NO_FREE_PORT"
+    );
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_eq!(
+        reg.run(&["release", "web"]).status.code(),
+        Some(1),
+        "dead holder: nothing to release"
+    );
+}
+
+#[test]
+fn shared_error_table() {
+    let table: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/error-cases.json")).unwrap();
+    for case in table["cases"].as_array().unwrap() {
+        let reg = Reg::new();
+        let name = case["name"].as_str().unwrap_or("");
+        // flags first, then `--`, so a name like "-x" is taken as a name
+        let op = case["op"].as_str().unwrap();
+        let mut args: Vec<String> = vec![if op == "find_free" {
+            "find".into()
+        } else {
+            op.into()
+        }];
+        if op != "reserve" {
+            if let Some(p) = case.get("port") {
+                args.extend(["--port".into(), p.to_string()]);
+            }
+        }
+        if case["exact"] == true {
+            args.push("--exact".into());
+        }
+        if let Some(r) = case["range"].as_str() {
+            args.extend(["--range".into(), r.into()]);
+        }
+        args.push("--".into());
+        match op {
+            "lease" | "get" | "release" | "forget" => args.push(name.into()),
+            "reserve" => args.extend([name.into(), case["port"].to_string()]),
+            "find_free" => {}
+            op => panic!("unknown op {op}"),
+        }
+        let out = reg.cmd().args(&args).output().unwrap();
+        let code = case["code"].as_str().unwrap();
+        let want_exit = if code == "NOT_FOUND" { 1 } else { 2 };
+        assert_eq!(
+            out.status.code(),
+            Some(want_exit),
+            "{case}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains(&format!("[{code}]")),
+            "{case}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn lease_from_a_script_is_held_by_the_script() {
+    let reg = Reg::new();
+    let script = format!(
+        "PORT=$('{}' --registry '{}' lease web --range 22210-22219) || exit 9; echo \"$PORT\"; read line",
+        bin().display(),
+        reg.path.display()
+    );
+    let mut sh = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sh.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let e = reg.json(&["get", "web", "--json"]);
+    assert_eq!(e["state"], "active");
+    assert_eq!(e["port"].as_u64().unwrap() as u16, port);
+    assert_eq!(
+        e["holder"]["pid"].as_u64().unwrap() as u32,
+        sh.id(),
+        "the script holds it"
+    );
+    drop(sh.stdin.take()); // the script reads EOF and exits
+    sh.wait().unwrap();
+    let e = reg.json(&["get", "web", "--json"]);
+    assert_eq!(e["state"], "idle");
+    assert_eq!(e["holder"], serde_json::Value::Null);
+}
+
+#[test]
+fn list_table_and_json() {
+    let reg = Reg::new();
+    reg.run(&[
+        "lease",
+        "web",
+        "--range",
+        "22220-22229",
+        "-d",
+        "the front end",
+        "--meta",
+        "project=/src/web",
+    ]);
+    reg.run(&["reserve", "db", "22229", "-d", "postgres"]);
+    reg.run(&["lease", "gone", "--range", "22220-22229"]);
+    reg.run(&["release", "gone"]);
+    let out = reg.run(&["list"]);
+    let text = stdout(&out);
+    let header = text.lines().next().unwrap();
+    for col in [
+        "NAME",
+        "PORT",
+        "STATE",
+        "SOCKET",
+        "PID",
+        "UPTIME",
+        "DESCRIPTION",
+    ] {
+        assert!(header.contains(col), "{text}");
+    }
+    assert!(
+        text.contains("the front end")
+            && text.contains("not listening yet")
+            && text.contains("reserved")
+    );
+    assert!(
+        !text.contains("gone ") && text.contains("1 idle name not shown"),
+        "{text}"
+    );
+    let all = reg.json(&["list", "--all", "--json"]);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 3);
+    let web = all.iter().find(|e| e["name"] == "web").unwrap();
+    for field in [
+        "name",
+        "port",
+        "state",
+        "holder",
+        "reserved",
+        "description",
+        "meta",
+        "created",
+        "changed",
+    ] {
+        assert!(web.get(field).is_some(), "missing {field}: {web}");
+    }
+    assert_eq!(web["meta"]["project"], "/src/web");
+    for field in [
+        "pid",
+        "start_time",
+        "exe",
+        "cmdline",
+        "user",
+        "cwd",
+        "since",
+    ] {
+        assert!(web["holder"].get(field).is_some(), "holder lacks {field}");
+    }
+    assert_eq!(reg.run(&["forget", "gone"]).status.code(), Some(0));
+    assert_eq!(
+        reg.json(&["list", "--all", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // find never hands out a held or reserved port
+    let f: u16 = stdout(&reg.run(&["find", "--range", "22220-22229"]))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(f != 22229 && f != web["port"].as_u64().unwrap() as u16);
+}
+
+#[test]
+fn corrupt_file_warning_is_printed() {
+    let reg = Reg::new();
+    reg.run(&["lease", "web", "--range", "22230-22239"]);
+    std::fs::write(reg.path.join("registry.json"), b"{ not json").unwrap();
+    let out = reg.run(&["list"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("registry.json.corrupt-"),
+        "{}",
+        stderr(&out)
+    );
+}
