@@ -90,6 +90,8 @@ pub struct Registry {
     warnings: Mutex<Vec<String>>,
     print_warnings: AtomicBool,
     me: OnceLock<Holder>,
+    /// Ranges already checked against the ephemeral ports (warn once each).
+    warned_ranges: Mutex<HashSet<PortRange>>,
 }
 
 /// Where the default registry lives: `$PORTREG_HOME`, else `~/.portreg`.
@@ -118,16 +120,28 @@ fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// The state of one locked operation: both files, with dead holders already
-/// dropped from `leases`.
+/// The state of one locked operation. Lease records are checked for a live
+/// holder lazily, only where a decision depends on them (a targeted refresh
+/// of just those pids); records found dead are dropped as they are seen.
 struct Tx {
     data: Arc<RegData>,
     reg_dirty: bool,
-    leases: Vec<LeaseRecord>,
+    leases: Vec<Live>,
+    /// Set by an operation that changed the lease records itself.
     leases_dirty: bool,
+    /// Set when dead records were dropped (worth writing, but never an error
+    /// on a registry this version may not write).
+    pruned_dirty: bool,
     leases_version: u64,
     /// Lease records dropped because their holder died (or their name is gone).
     pruned: Vec<Cleaned>,
+    /// This process (pid, start time), alive by definition: no need to ask.
+    me: Option<(u32, u64)>,
+}
+
+struct Live {
+    rec: LeaseRecord,
+    checked: bool,
 }
 
 impl Tx {
@@ -136,39 +150,110 @@ impl Tx {
         Arc::make_mut(&mut self.data)
     }
 
-    fn record(&self, name: &str) -> Option<&LeaseRecord> {
+    /// Checks the not-yet-checked records that `which` selects, dropping the
+    /// ones whose holder is gone (or whose pid now belongs to another process).
+    fn verify(&mut self, which: impl Fn(&LeaseRecord) -> bool) -> Result<()> {
+        let me = self.me;
+        let pids: Vec<u32> = self
+            .leases
+            .iter()
+            .filter(|l| !l.checked && which(&l.rec))
+            .map(|l| l.rec.holder.pid)
+            .filter(|&p| me.is_none_or(|(mp, _)| mp != p))
+            .collect();
+        let alive = liveness::start_times(&pids)?;
+        let mut i = 0;
+        while i < self.leases.len() {
+            let l = &mut self.leases[i];
+            if l.checked || !which(&l.rec) {
+                i += 1;
+                continue;
+            }
+            let h = &l.rec.holder;
+            let live = match me {
+                Some((pid, st)) if pid == h.pid => st == h.start_time,
+                _ => alive.get(&h.pid) == Some(&h.start_time),
+            };
+            if live {
+                l.checked = true;
+                i += 1;
+            } else {
+                let dead = self.leases.remove(i).rec;
+                let port = self.data.get(&dead.name).map(|e| e.port);
+                self.pruned.push(Cleaned {
+                    name: dead.name,
+                    port,
+                    pid: dead.holder.pid,
+                });
+                self.pruned_dirty = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The live lease record of `name`, if any.
+    fn record(&mut self, name: &str) -> Result<Option<&LeaseRecord>> {
         let key = name_key(name);
-        self.leases.iter().find(|r| name_key(&r.name) == key)
+        self.verify(|r| name_key(&r.name) == key)?;
+        Ok(self
+            .leases
+            .iter()
+            .map(|l| &l.rec)
+            .find(|r| name_key(&r.name) == key))
+    }
+
+    fn records_mut(&mut self) -> impl Iterator<Item = &mut LeaseRecord> {
+        self.leases.iter_mut().map(|l| &mut l.rec)
+    }
+
+    fn push_record(&mut self, rec: LeaseRecord) {
+        self.leases.push(Live { rec, checked: true });
+        self.leases_dirty = true;
     }
 
     fn remove_record(&mut self, name: &str) -> Option<LeaseRecord> {
         let key = name_key(name);
-        let i = self.leases.iter().position(|r| name_key(&r.name) == key)?;
+        let i = self
+            .leases
+            .iter()
+            .position(|l| name_key(&l.rec.name) == key)?;
         self.leases_dirty = true;
-        Some(self.leases.remove(i))
+        Some(self.leases.remove(i).rec)
     }
 
+    /// The entry as callers see it; the records it depends on must have been
+    /// verified (`record` or `verify`) first.
     fn view(&self, e: &StoredEntry) -> Entry {
-        Entry::from_stored(e, self.record(&e.name).map(|r| r.holder.clone()))
+        let key = name_key(&e.name);
+        let holder = self
+            .leases
+            .iter()
+            .find(|l| l.checked && name_key(&l.rec.name) == key)
+            .map(|l| l.rec.holder.clone());
+        Entry::from_stored(e, holder)
     }
 
     /// Another name that holds (live) or reserves `port`.
-    fn taken_by_other(&self, port: u16, key: &str) -> Option<(String, &'static str)> {
-        for r in &self.leases {
-            if name_key(&r.name) != key && self.data.get(&r.name).map(|e| e.port) == Some(port) {
-                return Some((r.name.clone(), "active"));
-            }
+    fn taken_by_other(&mut self, port: u16, key: &str) -> Result<Option<(String, &'static str)>> {
+        let data = self.data.clone();
+        let claims = |r: &LeaseRecord| {
+            name_key(&r.name) != key && data.get(&r.name).map(|e| e.port) == Some(port)
+        };
+        self.verify(claims)?;
+        if let Some(l) = self.leases.iter().find(|l| claims(&l.rec)) {
+            return Ok(Some((l.rec.name.clone(), "active")));
         }
-        self.data
+        Ok(self
+            .data
             .entries
             .iter()
             .find(|e| e.reserved && e.port == port && name_key(&e.name) != key)
-            .map(|e| (e.name.clone(), "reserved"))
+            .map(|e| (e.name.clone(), "reserved")))
     }
 
     /// Checks a port asked for specifically (exact, or reserved).
-    fn check_specific(&self, port: u16, key: &str) -> Result<()> {
-        if let Some((other, state)) = self.taken_by_other(port, key) {
+    fn check_specific(&mut self, port: u16, key: &str) -> Result<()> {
+        if let Some((other, state)) = self.taken_by_other(port, key)? {
             return Err(Error::PortTaken { port, other, state });
         }
         match allocate::probe(port) {
@@ -180,13 +265,13 @@ impl Tx {
         }
     }
 
-    fn is_free(&self, port: u16, key: &str) -> bool {
-        self.taken_by_other(port, key).is_none() && allocate::probe(port) == Probe::Free
+    fn is_free(&mut self, port: u16, key: &str) -> Result<bool> {
+        Ok(self.taken_by_other(port, key)?.is_none() && allocate::probe(port) == Probe::Free)
     }
 
     /// The lowest free port of `range` that no other name remembers; failing
     /// that, the port an idle name has remembered longest.
-    fn fresh_port(&self, key: &str, range: PortRange) -> Result<u16> {
+    fn fresh_port(&mut self, key: &str, range: PortRange) -> Result<u16> {
         let remembered: HashSet<u16> = self
             .data
             .entries
@@ -202,23 +287,26 @@ impl Tx {
                 return Ok(port);
             }
         }
-        let held: HashSet<&str> = self.leases.iter().map(|r| r.name.as_str()).collect();
-        let mut idle: Vec<&StoredEntry> = self
+        // The range is otherwise full: the oldest idle name gives up its port.
+        self.verify(|_| true)?;
+        let held: HashSet<String> = self.leases.iter().map(|l| name_key(&l.rec.name)).collect();
+        let mut idle: Vec<StoredEntry> = self
             .data
             .entries
             .iter()
             .filter(|e| {
                 !e.reserved
                     && name_key(&e.name) != key
-                    && !held.contains(e.name.as_str())
+                    && !held.contains(&name_key(&e.name))
                     && range.contains(e.port)
                     && !allocate::is_bad_port(e.port)
             })
+            .cloned()
             .collect();
         idle.sort_by(|a, b| a.changed.cmp(&b.changed).then(a.port.cmp(&b.port)));
         let mut tried = HashSet::new();
         for e in idle {
-            if tried.insert(e.port) && self.is_free(e.port, key) {
+            if tried.insert(e.port) && self.is_free(e.port, key)? {
                 return Ok(e.port);
             }
         }
@@ -242,6 +330,7 @@ impl Registry {
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
             me: OnceLock::new(),
+            warned_ranges: Mutex::new(HashSet::new()),
         })
     }
 
@@ -363,53 +452,58 @@ impl Registry {
         if let Some(w) = read.warning {
             self.warn(w);
         }
-        let pids: Vec<u32> = read.records.iter().map(|r| r.holder.pid).collect();
-        let alive = liveness::start_times(&pids)?;
         let mut leases = Vec::with_capacity(read.records.len());
         let mut pruned = Vec::new();
         let mut seen = HashSet::new();
         for r in read.records {
-            let live = alive.get(&r.holder.pid) == Some(&r.holder.start_time);
-            let known = data.get(&r.name).map(|e| e.port);
-            if live && known.is_some() && seen.insert(name_key(&r.name)) {
-                leases.push(r);
+            // A record for a name the registry no longer has, or a second one
+            // for the same name, is dropped without asking about its process.
+            if data.get(&r.name).is_some() && seen.insert(name_key(&r.name)) {
+                leases.push(Live {
+                    rec: r,
+                    checked: false,
+                });
             } else {
                 pruned.push(Cleaned {
                     name: r.name,
-                    port: known,
+                    port: None,
                     pid: r.holder.pid,
                 });
             }
         }
+        let me = self
+            .me
+            .get()
+            .filter(|h| h.pid == std::process::id())
+            .map(|h| (h.pid, h.start_time));
         Ok(Some(Tx {
             data,
             reg_dirty: false,
-            leases_dirty: !pruned.is_empty(),
+            leases_dirty: false,
+            pruned_dirty: !pruned.is_empty(),
             leases,
             leases_version: read.version,
             pruned,
+            me,
         }))
     }
 
-    /// Runs `f` under the shared lock (plain reads).
-    fn read<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+    /// Runs `f` under the shared lock (plain reads); nothing is written.
+    fn read<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         {
             let lock = fd_lock::RwLock::new(store::open_lock(&self.dir)?);
             let _guard = lock
                 .read()
                 .map_err(|e| Error::io("cannot lock the registry", e))?;
-            if let Some(tx) = self.load(false)? {
-                return f(&tx);
+            if let Some(mut tx) = self.load(false)? {
+                return f(&mut tx);
             }
         }
         // registry.json is corrupt: moving it aside needs the exclusive lock.
-        self.write(|tx| {
-            tx.leases_dirty = false;
-            f(tx)
-        })
+        self.write(f)
     }
 
-    /// Runs `f` under the exclusive lock, then writes what it changed:
+    /// Runs `f` under the exclusive lock, then writes what changed:
     /// `registry.json` durably, `leases.json` atomically without fsync.
     fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let mut lock = fd_lock::RwLock::new(store::open_lock(&self.dir)?);
@@ -419,8 +513,14 @@ impl Registry {
         let mut tx = self
             .load(true)?
             .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
-        let pruned_only = tx.leases_dirty;
-        tx.leases_dirty = false;
+        // Under the exclusive lock nobody else can change the file: take the
+        // cached copy out so a change edits it in place instead of cloning it.
+        let file_bytes = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(|(b, _)| b);
         let out = f(&mut tx)?;
         let newer = tx.data.version.max(tx.leases_version);
         if newer > FORMAT_VERSION {
@@ -442,11 +542,14 @@ impl Registry {
             let bytes = store::serialize_registry(&tx.data);
             store::write_atomic(&self.dir, REGISTRY_FILE, &bytes, true)?;
             *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((bytes, tx.data.clone()));
+        } else if let Some(b) = file_bytes {
+            *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((b, tx.data.clone()));
         }
-        if tx.leases_dirty || pruned_only || tx.reg_dirty && !tx.leases.is_empty() {
+        if tx.leases_dirty || tx.pruned_dirty {
             let data = &tx.data;
+            let records: Vec<&LeaseRecord> = tx.leases.iter().map(|l| &l.rec).collect();
             let bytes =
-                store::serialize_leases(&tx.leases, |n| data.get(n).map(|e| e.port).unwrap_or(0));
+                store::serialize_leases(&records, |n| data.get(n).map(|e| e.port).unwrap_or(0));
             store::write_atomic(&self.dir, LEASES_FILE, &bytes, false)?;
         }
         Ok(out)
@@ -466,7 +569,13 @@ impl Registry {
             });
         }
         let range = req.range.unwrap_or(self.range);
-        if req.range.is_some() {
+        if req.range.is_some()
+            && self
+                .warned_ranges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(range)
+        {
             if let Some(w) = allocate::ephemeral_warning(&range) {
                 self.warn(w);
             }
@@ -474,7 +583,7 @@ impl Registry {
         let mut holder = self.holder_for(req.pid.unwrap_or_else(std::process::id))?;
         let key = name_key(&req.name);
         self.write(|tx| {
-            if let Some(rec) = tx.record(&req.name) {
+            if let Some(rec) = tx.record(&req.name)?.cloned() {
                 let port = tx.data.get(&req.name).map(|e| e.port).unwrap_or(0);
                 if rec.holder.pid == holder.pid && rec.holder.start_time == holder.start_time {
                     if req.exact && req.port != Some(port) {
@@ -516,17 +625,21 @@ impl Registry {
                     p
                 }
                 _ => {
-                    let remembered = existing
-                        .as_ref()
-                        .map(|e| e.port)
-                        .filter(|&p| req.range.is_none_or(|r| r.contains(p)))
-                        .filter(|&p| tx.is_free(p, &key));
-                    let preferred = || {
-                        req.port
-                            .filter(|&p| p >= 1024 && !allocate::is_bad_port(p))
-                            .filter(|&p| tx.is_free(p, &key))
-                    };
-                    match remembered.or_else(preferred) {
+                    let mut remembered = existing.as_ref().map(|e| e.port).filter(|&p| req.range.is_none_or(|r| r.contains(p)));
+                    if let Some(p) = remembered {
+                        if !tx.is_free(p, &key)? {
+                            remembered = None;
+                        }
+                    }
+                    let mut preferred = req.port.filter(|&p| p >= 1024 && !allocate::is_bad_port(p));
+                    if remembered.is_some() {
+                        preferred = None;
+                    } else if let Some(p) = preferred {
+                        if !tx.is_free(p, &key)? {
+                            preferred = None;
+                        }
+                    }
+                    match remembered.or(preferred) {
                         Some(p) => p,
                         None => tx.fresh_port(&key, range)?,
                     }
@@ -569,7 +682,7 @@ impl Registry {
                 }
             };
             holder.since = stamp;
-            tx.leases.push(LeaseRecord { name: name.clone(), holder: holder.clone() });
+            tx.push_record(LeaseRecord { name: name.clone(), holder: holder.clone() });
             tx.leases_dirty = true;
             Ok(Lease { name, port, holder, existing: false })
         })
@@ -587,7 +700,7 @@ impl Registry {
                     name: name.to_string(),
                 });
             }
-            let Some(rec) = tx.record(name) else {
+            let Some(rec) = tx.record(name)?.cloned() else {
                 return Ok(Released::NotHeld);
             };
             let pid = rec.holder.pid;
@@ -613,17 +726,24 @@ impl Registry {
     /// The entry for `name`, if the registry knows it.
     pub fn get(&self, name: &str) -> Result<Option<Entry>> {
         validate_name(name)?;
-        self.read(|tx| Ok(tx.data.get(name).map(|e| tx.view(e))))
+        self.read(|tx| {
+            let Some(e) = tx.data.get(name).cloned() else {
+                return Ok(None);
+            };
+            tx.record(name)?;
+            Ok(Some(tx.view(&e)))
+        })
     }
 
     /// Every entry, sorted by port then name.
     pub fn list(&self) -> Result<Vec<Entry>> {
         self.read(|tx| {
+            tx.verify(|_| true)?;
             let mut v: Vec<Entry> = tx.data.entries.iter().map(|e| tx.view(e)).collect();
-            v.sort_by(|a, b| {
+            v.sort_unstable_by(|a, b| {
                 a.port
                     .cmp(&b.port)
-                    .then_with(|| name_key(&a.name).cmp(&name_key(&b.name)))
+                    .then_with(|| store::cmp_names(&a.name, &b.name))
             });
             Ok(v)
         })
@@ -637,11 +757,11 @@ impl Registry {
         allocate::check_port(u64::from(port))?;
         let key = name_key(name);
         let entry = self.write(|tx| {
-            if let Some((other, state)) = tx.taken_by_other(port, &key) {
+            if let Some((other, state)) = tx.taken_by_other(port, &key)? {
                 return Err(Error::PortTaken { port, other, state });
             }
             let existing = tx.data.get(name).cloned();
-            if let (Some(rec), Some(e)) = (tx.record(name), &existing) {
+            if let (Some(rec), Some(e)) = (tx.record(name)?.cloned(), &existing) {
                 if e.port != port {
                     return Err(Error::LeaseHeld(HeldBy {
                         name: rec.name.clone(),
@@ -695,8 +815,9 @@ impl Registry {
                     name: name.to_string(),
                 });
             };
+            tx.record(name)?;
             let view = tx.view(&e);
-            if let Some(rec) = tx.record(name) {
+            if let Some(rec) = tx.record(name)?.cloned() {
                 if rec.holder.pid != std::process::id() {
                     if !force {
                         return Err(Error::LeaseHeld(HeldBy {
@@ -726,7 +847,10 @@ impl Registry {
     /// Drops every lease whose holder is gone (those entries turn idle) and
     /// leftovers of interrupted writes; returns what was dropped.
     pub fn clean(&self) -> Result<Vec<Cleaned>> {
-        let cleaned = self.write(|tx| Ok(std::mem::take(&mut tx.pruned)))?;
+        let cleaned = self.write(|tx| {
+            tx.verify(|_| true)?;
+            Ok(std::mem::take(&mut tx.pruned))
+        })?;
         if let Ok(rd) = std::fs::read_dir(&self.dir) {
             for ent in rd.flatten() {
                 let n = ent.file_name();
@@ -821,14 +945,16 @@ impl Registry {
                     name: name.to_string(),
                 })?;
             let key = name_key(name);
-            let rec = tx.leases.iter_mut().find(|r| name_key(&r.name) == key);
+            tx.record(name)?;
+            let rec = tx.records_mut().find(|r| name_key(&r.name) == key);
             match rec {
                 Some(r) if r.holder.pid == me => {
                     holder.since = r.holder.since.clone();
                     r.holder = holder.clone();
+                    let name = r.name.clone();
                     tx.leases_dirty = true;
                     Ok(Lease {
-                        name: r.name.clone(),
+                        name,
                         port,
                         holder,
                         existing: false,
