@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Rust: format, lints, and every core and CLI test (real processes, sockets, SIGKILL).
+# Rust: format, lints, and every core and CLI test (real processes, sockets,
+# SIGKILL, and the durable-write syscalls observed with strace).
 source "$(dirname "$0")/common.sh"
+need_apt strace strace
+export PORTREG_REQUIRE_STRACE=1
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `make demo`: builds everything, then runs real servers in several languages
+# that lease their ports from one registry, shows the race the peers lose
+# being won, a crash being noticed, and stops everything through portreg.
+source "$(dirname "$0")/common.sh"
+
+export PORTREG_HOME="$ROOT/.work/demo-registry"
+rm -rf "$PORTREG_HOME"
+mkdir -p "$ROOT/.work"
+
+step "build the portreg binary"
+cargo build -q -p portreg-cli
+PORTREG="$TARGET_DIR/debug/portreg"
+portreg() { "$PORTREG" "$@"; }
+echo "registry for this demo: $PORTREG_HOME"
+
+cleanup() {
+  # Stop every server the demo started, through portreg itself.
+  for name in $(portreg list --json 2>/dev/null | python3 -c 'import json,sys; [print(e["name"]) for e in json.load(sys.stdin) if e["state"]=="active"]'); do
+    portreg kill "$name" --timeout 3 >/dev/null 2>&1 || true
+  done
+  [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+step "servers in C, Python, Node and the shell each lease a port by name"
+scripts/demo-c.sh c-daemon
+# DEMO-LANGUAGES
+portreg run shell-web -d "python -m http.server started by portreg run" -- \
+  python3 -m http.server {port} --bind 127.0.0.1 > "$ROOT/.work/shell-web.log" 2>&1 &
+RUN_PID=$!
+for _ in $(seq 50); do portreg get shell-web >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 0.5
+
+step "twenty processes ask for a port at the same instant"
+gate="$ROOT/.work/demo-gate"; rm -f "$gate"
+pids=()
+for i in $(seq 1 20); do
+  ( while [ ! -e "$gate" ]; do :; done; exec "$PORTREG" lease "burst-$i" --pid $$ ) > "$ROOT/.work/burst-$i" &
+  pids+=($!)
+done
+sleep 0.3; touch "$gate"; wait "${pids[@]}"
+ports=$(cat "$ROOT"/.work/burst-* | sort -n)
+echo "ports handed out: $(echo $ports)"
+echo "distinct: $(echo "$ports" | sort -u | wc -l) of 20"
+rm -f "$ROOT"/.work/burst-* "$gate"
+for i in $(seq 1 20); do portreg forget "burst-$i" --force >/dev/null; done
+
+step "portreg list"
+portreg list
+
+step "every server answers on its leased port"
+portreg list --json | python3 -c '
+import json, sys, urllib.request
+for e in json.load(sys.stdin):
+    if e["state"] != "active":
+        continue
+    url = "http://127.0.0.1:%d/" % e["port"]
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = r.read(200).decode("utf-8", "replace").strip().splitlines()[0]
+            print("%-14s %s -> %d %s" % (e["name"], url, r.status, body[:60]))
+    except Exception as ex:
+        print("%-14s %s -> %s" % (e["name"], url, ex))
+'
+
+step "starting a second copy says where the first one runs"
+scripts/demo-c.sh c-daemon
+
+step "who listens on the C server's port, and the env for other tools"
+portreg who c-daemon
+portreg env
+
+step "a crash: SIGKILL the C server; the registry notices at the next operation"
+victim=$(portreg get c-daemon --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["holder"]["pid"])')
+kill -9 "$victim"
+sleep 0.3
+portreg list --all
+
+step "stop everything through portreg"
+for name in $(portreg list --json | python3 -c 'import json,sys; [print(e["name"]) for e in json.load(sys.stdin) if e["state"]=="active"]'); do
+  portreg kill "$name" --timeout 5
+done
+wait "$RUN_PID" 2>/dev/null || true
+RUN_PID=
+portreg list --all
+echo
+echo "demo finished"
