@@ -23,7 +23,28 @@ pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
 pub use registry::{default_dir, range_warnings, Actor, LeaseRequest, Registry};
 pub use services::EnvVar;
-pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
+pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, MAX_FILE_BYTES, REGISTRY_FILE};
+
+/// Entry points for fuzzing the file readers (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses bytes as `registry.json`: the number of entries, or why it is corrupt.
+    pub fn registry_file(bytes: &[u8]) -> Result<usize, String> {
+        match crate::store::parse_registry(bytes) {
+            crate::store::RegRead::Ok(d) => Ok(d.entries.len()),
+            crate::store::RegRead::Corrupt(why) => Err(why),
+        }
+    }
+
+    /// Parses bytes as `leases.json`: the records kept, or the warning given.
+    pub fn leases_file(bytes: &[u8]) -> Result<usize, String> {
+        let r = crate::store::parse_leases(bytes, std::path::Path::new("leases.json"));
+        match r.warning {
+            Some(w) => Err(w),
+            None => Ok(r.records.len()),
+        }
+    }
+}
 
 /// Leases a port for `name` in the default registry, held by this process.
 pub fn lease(name: &str) -> Result<Lease> {

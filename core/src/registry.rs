@@ -392,15 +392,21 @@ impl Registry {
     /// changed since the last call.
     fn load_registry(&self, exclusive: bool) -> Result<Option<Arc<RegData>>> {
         let path = self.dir.join(REGISTRY_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match store::read_capped(&path)? {
+            None => {
                 return Ok(Some(Arc::new(RegData::from_entries(
                     Vec::new(),
                     FORMAT_VERSION,
                 ))))
             }
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+            Some(Ok(b)) => b,
+            Some(Err(size)) => {
+                return self.quarantine_corrupt(
+                    &path,
+                    exclusive,
+                    &format!("it is {size} bytes, larger than any real registry"),
+                )
+            }
         };
         {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -426,22 +432,31 @@ impl Registry {
                 *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((bytes, data.clone()));
                 Ok(Some(data))
             }
-            RegRead::Corrupt(why) => {
-                if !exclusive {
-                    return Ok(None);
-                }
-                let moved = store::quarantine(&self.dir)?;
-                self.warn(format!(
-                    "{} was corrupt ({why}); it was moved aside to {} with its bytes intact, and the registry starts empty. Inspect or restore that file by hand",
-                    path.display(),
-                    moved.display()
-                ));
-                Ok(Some(Arc::new(RegData::from_entries(
-                    Vec::new(),
-                    FORMAT_VERSION,
-                ))))
-            }
+            RegRead::Corrupt(why) => self.quarantine_corrupt(&path, exclusive, &why),
         }
+    }
+
+    /// Moves a corrupt registry.json aside (under the exclusive lock; a
+    /// reader gets `None` and retries exclusively) and starts empty.
+    fn quarantine_corrupt(
+        &self,
+        path: &Path,
+        exclusive: bool,
+        why: &str,
+    ) -> Result<Option<Arc<RegData>>> {
+        if !exclusive {
+            return Ok(None);
+        }
+        let moved = store::quarantine(&self.dir)?;
+        self.warn(format!(
+            "{} was corrupt ({why}); it was moved aside to {} with its bytes intact, and the registry starts empty. Inspect or restore that file by hand",
+            path.display(),
+            moved.display()
+        ));
+        Ok(Some(Arc::new(RegData::from_entries(
+            Vec::new(),
+            FORMAT_VERSION,
+        ))))
     }
 
     fn load(&self, exclusive: bool) -> Result<Option<Tx>> {
@@ -625,7 +640,8 @@ impl Registry {
                     p
                 }
                 _ => {
-                    let mut remembered = existing.as_ref().map(|e| e.port).filter(|&p| req.range.is_none_or(|r| r.contains(p)));
+                    // The range only governs new allocation: a name keeps its port.
+                    let mut remembered = existing.as_ref().map(|e| e.port);
                     if let Some(p) = remembered {
                         if !tx.is_free(p, &key)? {
                             remembered = None;

@@ -185,30 +185,86 @@ pub(crate) struct LeasesRead {
     pub warning: Option<String>,
 }
 
-pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+/// Largest registry file read (a 10,000-entry registry is about 3 MB).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a registry file: `None` when it does not exist, `Err(size)` when it
+/// is larger than [`MAX_FILE_BYTES`] (never read into memory).
+pub(crate) fn read_capped(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, u64>>> {
+    use std::io::Read;
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > MAX_FILE_BYTES {
+        return Ok(Some(Err(len)));
+    }
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Some(Err(bytes.len() as u64)));
+    }
+    Ok(Some(Ok(bytes)))
+}
+
+pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
+    let bytes = match read_capped(path)? {
+        None => Vec::new(),
+        Some(Ok(b)) => b,
+        Some(Err(size)) => {
+            return Ok(LeasesRead {
+                records: Vec::new(),
+                version: FORMAT_VERSION,
+                warning: Some(format!(
+                    "{} is {size} bytes, far larger than any real one; treating it as \"nothing is held\"",
+                    path.display()
+                )),
+            })
+        }
+    };
+    Ok(parse_leases(&bytes, path))
+}
+
+/// Parses the bytes of `leases.json`; anything unreadable means "nothing is held".
+pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
     let empty = |warning| LeasesRead {
         records: Vec::new(),
         version: FORMAT_VERSION,
         warning,
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(empty(None));
+        return empty(None);
     }
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+    if let Ok(file) = serde_json::from_slice::<LeasesFile<LeaseRecord>>(bytes) {
+        if file.version >= 1 {
+            return LeasesRead {
+                records: file.leases,
+                version: file.version,
+                warning: None,
+            };
+        }
+    }
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            return Ok(empty(Some(format!(
+            return empty(Some(format!(
                 "{} does not parse ({e}); treating it as \"nothing is held\"",
                 path.display()
-            ))))
+            )))
         }
     };
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version == 0 {
+        return empty(Some(format!(
+            "{} has no version; treating it as \"nothing is held\"",
+            path.display()
+        )));
+    }
+    // A newer or partly unreadable file: keep every record this code can read.
     let records = value
         .get("leases")
         .and_then(|v| v.as_array())
@@ -218,17 +274,11 @@ pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
                 .collect()
         })
         .unwrap_or_default();
-    if version == 0 {
-        return Ok(empty(Some(format!(
-            "{} has no version; treating it as \"nothing is held\"",
-            path.display()
-        ))));
-    }
-    Ok(LeasesRead {
+    LeasesRead {
         records,
         version,
         warning: None,
-    })
+    }
 }
 
 pub(crate) fn serialize_leases(records: &[&LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {

@@ -1,0 +1,319 @@
+//! Model-based test: random sequences of lease / release / reserve / forget /
+//! kill-holder, with real holder processes (killed with a real SIGKILL),
+//! checked after every step against a simple in-memory model: no two active
+//! or reserved entries share a port, holders are right, nothing completed is
+//! lost, and every error is the one the rules predict.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command};
+
+use portreg_core::{Actor, ErrorCode, LeaseRequest, PortRange, Registry, Released, State};
+use proptest::prelude::*;
+
+const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
+const LOW: u16 = 21400;
+const HIGH: u16 = 21405;
+const SLOTS: usize = 3; // sleeper processes; slot 3 is this test process
+
+#[derive(Debug, Clone)]
+enum Op {
+    Lease {
+        name: usize,
+        holder: usize,
+        pref: Option<u16>,
+    },
+    Release {
+        name: usize,
+        holder: usize,
+    },
+    Reserve {
+        name: usize,
+        port: u16,
+    },
+    Forget {
+        name: usize,
+    },
+    KillHolder {
+        slot: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..NAMES.len(), 0..=SLOTS, prop::option::of(LOW..=HIGH + 2))
+            .prop_map(|(name, holder, pref)| Op::Lease { name, holder, pref }),
+        2 => (0..NAMES.len(), 0..=SLOTS).prop_map(|(name, holder)| Op::Release { name, holder }),
+        1 => (0..NAMES.len(), LOW..=HIGH + 2).prop_map(|(name, port)| Op::Reserve { name, port }),
+        1 => (0..NAMES.len()).prop_map(|name| Op::Forget { name }),
+        1 => (0..SLOTS).prop_map(|slot| Op::KillHolder { slot }),
+    ]
+}
+
+/// A holder: slot and generation (a replaced process is another holder).
+type Who = (usize, u32);
+
+#[derive(Debug, Clone)]
+struct M {
+    port: u16,
+    reserved: bool,
+    holder: Option<Who>,
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    reg: Registry,
+    procs: Vec<Child>,
+    gens: Vec<u32>,
+    model: BTreeMap<usize, M>,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(dir.path().join("reg")).unwrap();
+        reg.set_print_warnings(false);
+        let procs = (0..SLOTS).map(|_| sleeper()).collect();
+        World {
+            _dir: dir,
+            reg,
+            procs,
+            gens: vec![0; SLOTS + 1],
+            model: BTreeMap::new(),
+        }
+    }
+
+    fn pid(&self, slot: usize) -> u32 {
+        if slot == SLOTS {
+            std::process::id()
+        } else {
+            self.procs[slot].id()
+        }
+    }
+
+    fn who(&self, slot: usize) -> Who {
+        (slot, self.gens[slot])
+    }
+
+    /// A port another name holds or reserves.
+    fn taken(&self, port: u16, except: usize) -> bool {
+        self.model
+            .iter()
+            .any(|(&n, m)| n != except && m.port == port && (m.holder.is_some() || m.reserved))
+    }
+
+    fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        let range = PortRange::new(LOW, HIGH).unwrap();
+        match *op {
+            Op::Lease { name, holder, pref } => {
+                let mut req = LeaseRequest::new(NAMES[name])
+                    .range(range)
+                    .pid(self.pid(holder));
+                req.port = pref;
+                let got = self.reg.lease(&req);
+                let me = self.who(holder);
+                let cur = self.model.get(&name).cloned();
+                match cur.as_ref().and_then(|m| m.holder) {
+                    Some(h) if h != me => {
+                        prop_assert_eq!(got.unwrap_err().code(), ErrorCode::LeaseHeld);
+                        return Ok(());
+                    }
+                    Some(_) => {
+                        let l = got.unwrap();
+                        prop_assert!(l.existing);
+                        prop_assert_eq!(l.port, cur.unwrap().port);
+                        return Ok(());
+                    }
+                    None => {}
+                }
+                // which port the rules call for
+                let expect: Result<Option<u16>, ErrorCode> = match &cur {
+                    Some(m) if m.reserved => Ok(Some(m.port)),
+                    Some(m) if !self.taken(m.port, name) => Ok(Some(m.port)),
+                    _ => match pref.filter(|&p| !self.taken(p, name)) {
+                        Some(p) => Ok(Some(p)),
+                        None => {
+                            let fresh = (LOW..=HIGH).find(|p| {
+                                !self.model.iter().any(|(&n, m)| n != name && m.port == *p)
+                            });
+                            match fresh {
+                                Some(p) => Ok(Some(p)),
+                                // falls back to an idle name's port: any such, not taken
+                                None => {
+                                    let any = self.model.iter().any(|(&n, m)| {
+                                        n != name
+                                            && !m.reserved
+                                            && m.holder.is_none()
+                                            && (LOW..=HIGH).contains(&m.port)
+                                            && !self.taken(m.port, name)
+                                    });
+                                    if any {
+                                        Ok(None)
+                                    } else {
+                                        Err(ErrorCode::NoFreePort)
+                                    }
+                                }
+                            }
+                        }
+                    },
+                };
+                match (expect, got) {
+                    (Ok(want), Ok(l)) => {
+                        if let Some(p) = want {
+                            prop_assert_eq!(l.port, p, "lease {} {:?}", NAMES[name], op);
+                        }
+                        prop_assert!(
+                            !self.taken(l.port, name),
+                            "port {} handed out twice",
+                            l.port
+                        );
+                        let reserved = cur.map(|m| m.reserved).unwrap_or(false);
+                        self.model.insert(
+                            name,
+                            M {
+                                port: l.port,
+                                reserved,
+                                holder: Some(me),
+                            },
+                        );
+                    }
+                    (Err(code), Err(e)) => prop_assert_eq!(e.code(), code),
+                    (want, got) => prop_assert!(
+                        false,
+                        "{:?}: expected {:?}, got {:?}",
+                        op,
+                        want,
+                        got.map(|l| l.port)
+                    ),
+                }
+            }
+            Op::Release { name, holder } => {
+                let got = self.reg.release(NAMES[name], Actor::Pid(self.pid(holder)));
+                let me = self.who(holder);
+                match self.model.get_mut(&name) {
+                    None => prop_assert_eq!(got.unwrap_err().code(), ErrorCode::NotFound),
+                    Some(m) => match m.holder {
+                        None => prop_assert_eq!(got.unwrap(), Released::NotHeld),
+                        Some(h) if h != me => {
+                            prop_assert_eq!(got.unwrap_err().code(), ErrorCode::NotHolder)
+                        }
+                        Some(_) => {
+                            let released = matches!(got.unwrap(), Released::Released { port, .. } if port == m.port);
+                            prop_assert!(released, "release of a held name returns its port");
+                            m.holder = None;
+                        }
+                    },
+                }
+            }
+            Op::Reserve { name, port } => {
+                let got = self.reg.reserve(NAMES[name], port, None);
+                let held_elsewhere = self
+                    .model
+                    .get(&name)
+                    .is_some_and(|m| m.holder.is_some() && m.port != port);
+                if self.taken(port, name) {
+                    prop_assert_eq!(got.unwrap_err().code(), ErrorCode::PortTaken);
+                } else if held_elsewhere {
+                    prop_assert_eq!(got.unwrap_err().code(), ErrorCode::LeaseHeld);
+                } else {
+                    prop_assert_eq!(got.unwrap().port, port);
+                    let holder = self.model.get(&name).and_then(|m| m.holder);
+                    self.model.insert(
+                        name,
+                        M {
+                            port,
+                            reserved: true,
+                            holder,
+                        },
+                    );
+                }
+            }
+            Op::Forget { name } => {
+                let got = self.reg.forget(NAMES[name], false);
+                match self.model.get(&name) {
+                    None => prop_assert_eq!(got.unwrap_err().code(), ErrorCode::NotFound),
+                    Some(m) if m.holder.is_some_and(|h| h.0 != SLOTS) => {
+                        prop_assert_eq!(got.unwrap_err().code(), ErrorCode::LeaseHeld)
+                    }
+                    Some(_) => {
+                        got.unwrap();
+                        self.model.remove(&name);
+                    }
+                }
+            }
+            Op::KillHolder { slot } => {
+                self.procs[slot].kill().unwrap(); // SIGKILL
+                self.procs[slot].wait().unwrap();
+                self.procs[slot] = sleeper();
+                let dead = self.who(slot);
+                self.gens[slot] += 1;
+                for m in self.model.values_mut() {
+                    if m.holder == Some(dead) {
+                        m.holder = None;
+                    }
+                }
+            }
+        }
+        self.check()
+    }
+
+    /// The registry, read back, is exactly the model.
+    fn check(&self) -> Result<(), TestCaseError> {
+        let list = self.reg.list().unwrap();
+        prop_assert_eq!(
+            list.len(),
+            self.model.len(),
+            "{:?} vs {:?}",
+            list,
+            self.model
+        );
+        let mut claimed = std::collections::HashSet::new();
+        for e in &list {
+            let n = NAMES.iter().position(|x| *x == e.name).unwrap();
+            let m = &self.model[&n];
+            prop_assert_eq!(e.port, m.port, "{}", e.name);
+            prop_assert_eq!(e.reserved, m.reserved);
+            let want_state = match (m.holder, m.reserved) {
+                (Some(_), _) => State::Active,
+                (None, true) => State::Reserved,
+                (None, false) => State::Idle,
+            };
+            prop_assert_eq!(e.state, want_state, "{}", e.name);
+            prop_assert_eq!(
+                e.holder.as_ref().map(|h| h.pid),
+                m.holder.map(|(s, _)| self.pid(s))
+            );
+            if e.state != State::Idle {
+                prop_assert!(
+                    claimed.insert(e.port),
+                    "two active/reserved entries on port {}",
+                    e.port
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+fn sleeper() -> Child {
+    Command::new("sleep").arg("600").spawn().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn registry_matches_model(ops in prop::collection::vec(op(), 1..40)) {
+        let mut w = World::new();
+        for op in &ops {
+            w.step(op)?;
+        }
+    }
+}
