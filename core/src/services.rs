@@ -74,10 +74,18 @@ impl Registry {
                     .into_iter()
                     .collect()
             }
-            KillTarget::Port(port) => process::listeners_on(*port)
-                .into_iter()
-                .map(|l| (l.pid, None, l.exe))
-                .collect(),
+            KillTarget::Port(port) => {
+                let seen: Vec<_> = process::listeners_on(*port)
+                    .into_iter()
+                    .map(|l| (l.pid, None, l.exe))
+                    .collect();
+                if seen.is_empty() && Registry::is_listening(*port) {
+                    return Err(Error::Permission(format!(
+                        "port {port} is in use by a process portreg cannot see, most likely another user's; only that user (or root) can stop it"
+                    )));
+                }
+                seen
+            }
         };
         for (pid, _, _) in &victims {
             process::check_killable(*pid)?;

@@ -1,0 +1,235 @@
+//! Fault injection against the real binary: a write cut short by a file-size
+//! limit, an immutable directory, files and processes of another user, a
+//! missing parent. The previous registry always survives intact.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+
+use common::*;
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn require_root() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("PORTREG_REQUIRE_ROOT").is_none(),
+        "these tests need root (CI runs as root)"
+    );
+    eprintln!("not root: skipping (chown, chattr and setpriv need it)");
+    false
+}
+
+fn snapshot(reg: &Reg) -> Vec<u8> {
+    std::fs::read(reg.path.join("registry.json")).unwrap()
+}
+
+fn no_temp_files(reg: &Reg) {
+    let names: Vec<String> = std::fs::read_dir(&reg.path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+}
+
+#[test]
+fn write_cut_short_by_a_file_size_limit_is_io_and_changes_nothing() {
+    let reg = Reg::new();
+    for i in 0..20 {
+        let out = reg.run(&[
+            "lease",
+            &format!("svc-{i}"),
+            "--range",
+            "22500-22599",
+            "-d",
+            "padding words",
+        ]);
+        assert!(out.status.success());
+    }
+    let before = snapshot(&reg);
+    assert!(before.len() > 4000);
+    let out = Command::new("prlimit")
+        .arg("--fsize=2048")
+        .arg(bin())
+        .args(["--registry"])
+        .arg(&reg.path)
+        .args(["lease", "one-more", "--range", "22500-22599"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(11), "IO: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[IO]") && stderr(&out).contains("registry.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&reg), before, "the previous registry is intact");
+    no_temp_files(&reg);
+    assert_eq!(reg.run(&["get", "one-more"]).status.code(), Some(1));
+    // and without the limit it works
+    assert!(reg
+        .run(&["lease", "one-more", "--range", "22500-22599"])
+        .status
+        .success());
+}
+
+#[test]
+fn immutable_directory_is_refused_and_changes_nothing() {
+    if !require_root() {
+        return;
+    }
+    let reg = Reg::new();
+    assert!(reg
+        .run(&["lease", "web", "--range", "22600-22609"])
+        .status
+        .success());
+    let before = snapshot(&reg);
+    let chattr = |flag: &str| {
+        Command::new("chattr")
+            .arg(flag)
+            .arg(&reg.path)
+            .status()
+            .unwrap()
+    };
+    assert!(chattr("+i").success());
+    let out = reg.run(&["lease", "api", "--range", "22600-22609"]);
+    assert!(chattr("-i").success());
+    assert_eq!(out.status.code(), Some(10), "PERMISSION: {}", stderr(&out));
+    assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
+    assert_eq!(snapshot(&reg), before);
+    no_temp_files(&reg);
+}
+
+#[test]
+fn another_users_files_and_processes_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let reg = Reg::new();
+    assert!(reg
+        .run(&["lease", "web", "--range", "22610-22619"])
+        .status
+        .success());
+    // a lock file owned by another user
+    let lock = reg.path.join("registry.lock");
+    nix::unistd::chown(&lock, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let out = reg.run(&["list"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("registry.lock") && stderr(&out).contains("chown"),
+        "{}",
+        stderr(&out)
+    );
+    nix::unistd::chown(&lock, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    assert!(reg.run(&["list"]).status.success());
+
+    // the whole registry, seen by another user: refused, never shared
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin())
+            .arg("--registry")
+            .arg(&reg.path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    std::fs::set_permissions(
+        reg.path.parent().unwrap(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = as_nobody(&["list"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("never shared"), "{}", stderr(&out));
+
+    // killing another user's process: refused with a clear error
+    let nobody_reg = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(nobody_reg.path(), Some(65534), Some(65534)).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:22620").unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin())
+        .arg("--registry")
+        .arg(nobody_reg.path().join("reg"))
+        .args(["kill", ":22620"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another user"), "{}", stderr(&out));
+    drop(listener);
+    // a name whose holder is another user's process (root's sleep here)
+    let mut root_proc = Command::new("sleep").arg("30").spawn().unwrap();
+    let nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin())
+            .arg("--registry")
+            .arg(nobody_reg.path().join("reg"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let pid = root_proc.id().to_string();
+    assert!(
+        nobody(&["lease", "rootly", "--pid", &pid, "--range", "22621-22629"])
+            .status
+            .success()
+    );
+    let out = nobody(&["kill", "rootly", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&pid) && stderr(&out).contains("belongs to root"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        root_proc.try_wait().unwrap().is_none(),
+        "and it was not signalled"
+    );
+    root_proc.kill().unwrap();
+    root_proc.wait().unwrap();
+    assert_eq!(
+        std::fs::metadata(nobody_reg.path().join("reg"))
+            .unwrap()
+            .uid(),
+        65534
+    );
+}
+
+#[test]
+fn missing_parent_and_full_range_give_their_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .arg("--registry")
+        .arg(dir.path().join("no/such/parent/reg"))
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not exist") && stderr(&out).contains("[IO]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("no").exists(), "nothing was created");
+
+    let reg = Reg::new();
+    for n in ["a", "b", "c"] {
+        assert!(reg
+            .run(&["lease", n, "--range", "22630-22632"])
+            .status
+            .success());
+    }
+    let out = reg.run(&["lease", "d", "--range", "22630-22632"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        stderr(&out).contains("22630-22632") && stderr(&out).contains("widen the range"),
+        "{}",
+        stderr(&out)
+    );
+}
