@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# C ABI: the committed header matches the sources; the C tests, built as C99
+# and as C++ against both libportreg.so and libportreg.a, pass natively and
+# under valgrind (zero errors, zero leaks); the C example server works; and
+# the library installs and builds through pkg-config.
+source "$(dirname "$0")/common.sh"
+
+LIB="$TARGET_DIR/debug"
+CLI="$LIB/portreg"
+BUILD="$TARGET_DIR/c-tests"
+WARN=(-Wall -Wextra -Wpedantic -Werror)
+VALGRIND=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/portreg-test-c.XXXXXX")"
+servers=()
+cleanup() {
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# Nothing here may touch ~/.portreg, and ports stay in 23000-23999.
+export PORTREG_HOME="$work/home"
+export PORTREG_RANGE="23000-23999"
+export TMPDIR="$work"
+mkdir -p "$BUILD"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+step "tools"
+missing=()
+for tool in cc g++ valgrind python3 git; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] || fail "missing ${missing[*]}; install them (Debian: apt-get install -y build-essential valgrind python3 git)"
+if ! command -v pkg-config >/dev/null; then
+  echo "pkg-config is missing: installing it with apt-get"
+  apt-get update && apt-get install -y pkg-config
+fi
+echo "$(cc --version | head -1); $(g++ --version | head -1); $(valgrind --version); pkg-config $(pkg-config --version)"
+
+step "build libportreg and the portreg CLI"
+cargo build -p portreg-ffi -p portreg-cli --message-format=json-render-diagnostics > "$work/build.json"
+out_dir="$(python3 - "$work/build.json" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m.get("reason") == "build-script-executed" and "#portreg-ffi@" in m["package_id"]:
+        print(m["out_dir"])
+EOF
+)"
+[ -n "$out_dir" ] && [ -f "$out_dir/portreg.h" ] || fail "cargo did not report the header ffi/build.rs generates"
+ls -l "$LIB/libportreg.so" "$LIB/libportreg.a" | awk '{print $5, $9}'
+
+step "include/portreg.h is current"
+# A fresh generation from the sources of this build, compared byte for byte.
+cmp -s include/portreg.h "$out_dir/portreg.h" \
+  || { diff -u include/portreg.h "$out_dir/portreg.h" | head -40 || true; fail "include/portreg.h differs from what ffi/src generates; regenerate it: cp $out_dir/portreg.h include/portreg.h"; }
+# And what is committed: the build above rewrote the file if the sources changed.
+if git ls-files --error-unmatch include/portreg.h >/dev/null 2>&1; then
+  git diff --exit-code -- include/portreg.h || fail "the committed include/portreg.h is stale: commit the regenerated one"
+  echo "matches a fresh generation and the committed file"
+else
+  echo "matches a fresh generation (not committed yet, so there is no committed file to compare)"
+fi
+
+version="$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')"
+echo "Cargo.toml workspace version: $version"
+
+step "compile the C tests: C99 and C++, shared and static"
+tests=(test_api test_errors test_concurrent)
+binaries=()
+for t in "${tests[@]}"; do
+  for lang in c cxx; do
+    if [ "$lang" = c ]; then compile=(cc -std=c99); else compile=(g++ -x c++ -std=c++11); fi
+    # `-x none` ends `-x c++`, which would otherwise take libportreg.a for C++ source.
+    "${compile[@]}" "${WARN[@]}" -pthread -Iinclude "tests/c/$t.c" -x none -o "$BUILD/$t-$lang-shared" \
+      -L"$LIB" -lportreg -Wl,-rpath,"$LIB"
+    "${compile[@]}" "${WARN[@]}" -pthread -Iinclude "tests/c/$t.c" -x none -o "$BUILD/$t-$lang-static" \
+      "$LIB/libportreg.a" -lpthread -ldl -lm
+    binaries+=("$t-$lang-shared" "$t-$lang-static")
+  done
+done
+# The static binaries really carry the library; the shared ones load it.
+static_deps="$(ldd "$BUILD/test_api-c-static")"
+shared_deps="$(ldd "$BUILD/test_api-c-shared")"
+[[ "$static_deps" != *libportreg* ]] || fail "test_api-c-static links libportreg.so"
+[[ "$shared_deps" == *"$LIB/libportreg.so"* ]] || fail "test_api-c-shared does not load $LIB/libportreg.so"
+echo "built ${#binaries[@]} binaries in $BUILD"
+
+args_for() {
+  case "$1" in
+    test_api-*) echo "$CLI $version" ;;
+    test_errors-*) echo "tests/error-cases.json" ;;
+    test_concurrent-*) echo "$CLI" ;;
+  esac
+}
+
+step "run the C tests"
+for b in "${binaries[@]}"; do
+  # shellcheck disable=SC2046
+  "$BUILD/$b" $(args_for "$b") > "$work/$b.out" 2> "$work/$b.err" \
+    || { cat "$work/$b.out" "$work/$b.err"; fail "$b"; }
+  echo "$b: $(grep -h 'checks passed' "$work/$b.out")"
+done
+grep -h "cases of" "$work/test_errors-c-shared.out"
+grep -h "distinct ports" "$work/test_concurrent-c-shared.out"
+
+step "run the C tests under valgrind"
+for b in "${binaries[@]}"; do
+  log="$work/$b.valgrind"
+  # shellcheck disable=SC2046
+  if ! "${VALGRIND[@]}" --log-file="$log.%p" "$BUILD/$b" $(args_for "$b") > "$work/$b.vg.out" 2>&1; then
+    cat "$work/$b.vg.out" "$log".*
+    fail "$b under valgrind"
+  fi
+  # Forked children write their own logs (they exec before exiting); the test's is the one whose parent is this script.
+  main_log="$(grep -l "Parent PID: $$\$" "$log".* | head -1)"
+  [ -n "$main_log" ] || fail "$b: no valgrind log of the test process"
+  errors="$(sed -n 's/.*ERROR SUMMARY: //p' "$main_log")"
+  heap="$(sed -n 's/.*in use at exit: //p' "$main_log")"
+  definite="$(sed -n 's/.*definitely lost: //p' "$main_log")"
+  case "$errors" in "0 errors"*) ;; *) cat "$main_log"; fail "$b: valgrind reports $errors" ;; esac
+  echo "$b: ERROR SUMMARY: $errors; in use at exit: $heap${definite:+; definitely lost: $definite}"
+done
+
+step "valgrind catches a leak (so the check above can fail)"
+cc -std=c99 "${WARN[@]}" -Iinclude tests/c/valgrind_gate.c -o "$BUILD/valgrind_gate" \
+  -L"$LIB" -lportreg -Wl,-rpath,"$LIB"
+if "${VALGRIND[@]}" "$BUILD/valgrind_gate" "$work/gate" > "$work/gate.out" 2>&1; then
+  cat "$work/gate.out"; fail "valgrind passed a program that leaks"
+fi
+grep -q "definitely lost" "$work/gate.out" || { cat "$work/gate.out"; fail "valgrind failed, but not on the leak"; }
+echo "valgrind rejects valgrind_gate: $(grep -h 'definitely lost:' "$work/gate.out" | sed 's/^==[0-9]*== *//')"
+
+step "the C example server (examples/c/http_server.c)"
+cc -std=c99 "${WARN[@]}" -Iinclude examples/c/http_server.c -o "$BUILD/http_server" \
+  -L"$LIB" -lportreg -Wl,-rpath,"$LIB"
+g++ -x c++ -std=c++11 "${WARN[@]}" -Iinclude examples/c/http_server.c -x none -o "$BUILD/http_server-cxx" \
+  -L"$LIB" -lportreg -Wl,-rpath,"$LIB"
+example_home="$work/example-registry"
+name="c-example-test"
+start_server() {
+  PORTREG_HOME="$example_home" PORTREG_RANGE=23600-23699 "$BUILD/http_server" "$name" > "$1" 2>&1 &
+  servers+=($!)
+  server=$!
+  for _ in $(seq 100); do
+    grep -q "serving http" "$1" && return 0
+    kill -0 "$server" 2>/dev/null || { cat "$1"; fail "http_server exited at start"; }
+    sleep 0.1
+  done
+  cat "$1"; fail "http_server printed no URL within 10 s"
+}
+fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
+stop_and_check_released() {
+  kill "-$1" "$server"
+  wait "$server" || fail "http_server exited with status $? after SIG$1"
+  grep -q "released port $port" "$2" || { cat "$2"; fail "http_server did not say it released port $port"; }
+  # Released by the server itself, not merely dead: no lease record is left.
+  ! grep -q "\"$name\"" "$example_home/leases.json" || fail "the lease of $name is still recorded after SIG$1"
+  "$CLI" --registry "$example_home" list --all --json | python3 -c '
+import json, sys
+e = {x["name"]: x for x in json.load(sys.stdin)}[sys.argv[1]]
+assert e["state"] == "idle" and e["holder"] is None and e["port"] == int(sys.argv[2]), e' "$name" "$port" \
+    || fail "$name is not idle on port $port after SIG$1"
+}
+
+start_server "$work/server1.log"
+url="$(grep -o 'http://127.0.0.1:[0-9]*/' "$work/server1.log")"
+port="$(echo "$url" | grep -o '[0-9]*/$' | tr -d /)"
+cat "$work/server1.log"
+page="$(fetch "$url")"
+[[ "$page" == *"<h1>$name</h1>"* ]] || fail "the page does not name $name"
+[[ "$page" == *"pid $server"* ]] || fail "the page does not show pid $server"
+[ "$(fetch "${url}health")" = ok ] || fail "/health did not answer ok"
+[ "$("$CLI" --registry "$example_home" get "$name")" = "$port" ] || fail "portreg get $name is not $port"
+set +e
+PORTREG_HOME="$example_home" "$BUILD/http_server-cxx" "$name" > "$work/second.log" 2>&1
+second=$?
+set -e
+cat "$work/second.log"
+[ "$second" -eq 1 ] || fail "a second http_server for $name exited $second, not 1"
+grep -qx "$name: already running at http://127.0.0.1:$port (pid $server)" "$work/second.log" \
+  || fail "the second http_server did not point at the first"
+stop_and_check_released INT "$work/server1.log"
+echo "SIGINT: released, $name idle on $port"
+start_server "$work/server2.log"
+grep -q "serving http://127.0.0.1:$port/" "$work/server2.log" || fail "a restarted http_server did not get port $port back"
+stop_and_check_released TERM "$work/server2.log"
+echo "restart got port $port back; SIGTERM: released"
+
+step "install with scripts/install-c.sh, build with pkg-config"
+prefix="$work/prefix"
+PORTREG_PROFILE=debug scripts/install-c.sh "$prefix" > "$work/install.log" || { cat "$work/install.log"; fail "install-c.sh"; }
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+[ "$(pkg-config --modversion portreg)" = "$version" ] || fail "pkg-config --modversion portreg is not $version"
+echo "pkg-config --cflags --libs portreg: $(pkg-config --cflags --libs portreg)"
+# Exactly as documented, flags first; and the portable order, flags after the source.
+# shellcheck disable=SC2046
+cc $(pkg-config --cflags --libs portreg) tests/c/pkgconfig_smoke.c -o "$BUILD/pkgconfig_smoke"
+# shellcheck disable=SC2046
+cc -std=c99 "${WARN[@]}" tests/c/pkgconfig_smoke.c -o "$BUILD/pkgconfig_smoke2" $(pkg-config --cflags --libs portreg)
+# Static: Libs.private supplies what libportreg.a needs (-l:libportreg.a picks the archive).
+static_libs="$(pkg-config --static --libs portreg | sed 's/-lportreg\b/-l:libportreg.a/')"
+# shellcheck disable=SC2086
+cc -std=c99 "${WARN[@]}" tests/c/pkgconfig_smoke.c -o "$BUILD/pkgconfig_smoke_static" \
+  $(pkg-config --cflags portreg) $static_libs
+deps="$(LD_LIBRARY_PATH="$prefix/lib" ldd "$BUILD/pkgconfig_smoke")"
+[[ "$deps" == *"$prefix/lib/libportreg.so"* ]] || fail "pkgconfig_smoke does not load the installed libportreg.so"
+[[ "$(ldd "$BUILD/pkgconfig_smoke_static")" != *libportreg* ]] || fail "pkgconfig_smoke_static is not static"
+LD_LIBRARY_PATH="$prefix/lib" "$BUILD/pkgconfig_smoke" "$work/pkg-registry"
+LD_LIBRARY_PATH="$prefix/lib" "$BUILD/pkgconfig_smoke2" "$work/pkg-registry" > /dev/null
+"$BUILD/pkgconfig_smoke_static" "$work/pkg-registry" > /dev/null
+
+step "C suite passed"
