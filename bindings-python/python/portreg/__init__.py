@@ -1,0 +1,224 @@
+"""Named port leases for local services, from one registry every language shares.
+
+    import portreg
+
+    with portreg.lease("frontend") as lease:
+        serve(port=lease.port)          # lease.url == "http://127.0.0.1:8070"
+
+A lease is held by this process until ``release()``, the end of the ``with``
+block, or interpreter exit; if the process dies, the name turns idle and keeps
+its port for next time. The registry is ``$PORTREG_HOME``, else
+``~/.portreg``; ``Registry(path)`` opens another one and has the same methods
+as this module.
+"""
+
+from __future__ import annotations
+
+import atexit as _atexit
+import builtins as _builtins
+
+from ._errors import (
+    InternalError,
+    InvalidNameError,
+    InvalidPortError,
+    InvalidRangeError,
+    LeaseHeldError,
+    NoFreePortError,
+    NotFoundError,
+    NotHolderError,
+    PortBusyError,
+    PortregError,
+    PortregIOError,
+    PortregPermissionError,
+    PortregWarning,
+    PortTakenError,
+    ProcessError,
+    RegistryCorruptError,
+    RegistryVersionError,
+)
+from ._native import (
+    Cleaned,
+    Conflict,
+    Entry,
+    Holder,
+    KillReport,
+    Lease,
+    ListenerInfo,
+    Registry,
+    Who,
+    __version__,
+)
+from ._native import release_at_exit as _release_at_exit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+    RangeArg = Union[str, Tuple[int, int], None]
+
+__all__ = [
+    "__version__",
+    "lease",
+    "release",
+    "get",
+    "list",
+    "reserve",
+    "forget",
+    "find_free",
+    "clean",
+    "who",
+    "conflicts",
+    "kill",
+    "env",
+    "Registry",
+    "Lease",
+    "Entry",
+    "Holder",
+    "Cleaned",
+    "Who",
+    "ListenerInfo",
+    "Conflict",
+    "KillReport",
+    "PortregWarning",
+    "PortregError",
+    "InvalidNameError",
+    "InvalidPortError",
+    "InvalidRangeError",
+    "NotFoundError",
+    "LeaseHeldError",
+    "PortTakenError",
+    "PortBusyError",
+    "NoFreePortError",
+    "NotHolderError",
+    "RegistryCorruptError",
+    "RegistryVersionError",
+    "PortregPermissionError",
+    "PortregIOError",
+    "ProcessError",
+    "InternalError",
+]
+
+# Leases still held when the interpreter exits normally are released then; a
+# process that dies instead leaves them to liveness (the name turns idle).
+_atexit.register(_release_at_exit)
+
+
+def lease(
+    name: str,
+    port: Optional[int] = None,
+    exact: bool = False,
+    range: RangeArg = None,
+    description: Optional[str] = None,
+    meta: Optional[Mapping[str, str]] = None,
+) -> Lease:
+    """Lease a port for ``name``, held by this process, and return the ``Lease``.
+
+    The port is, in order: the name's reserved port, the port it remembers,
+    ``port`` if free (or exactly ``port`` with ``exact=True``, else
+    ``PortTakenError`` / ``PortBusyError``), then the lowest free port of
+    ``range`` ("LOW-HIGH" or ``(low, high)``; default ``$PORTREG_RANGE``,
+    else 8070-8999). Leasing a name this process already holds returns the
+    same lease; a name another live process holds raises ``LeaseHeldError``
+    (with ``.pid``, ``.port``, ``.url``). ``description`` and ``meta`` (a
+    str-to-str mapping) are stored with the name.
+    """
+    return Registry().lease(
+        name,
+        port=port,
+        exact=exact,
+        range=range,
+        description=description,
+        meta=meta,
+    )
+
+
+def release(name: str, force: bool = False) -> bool:
+    """Release ``name``: it turns idle and remembers its port.
+
+    Returns True if a lease was released, False if no live process held it.
+    Only the holder may release (``NotHolderError``) unless ``force=True``,
+    which releases any holder of the same user. ``NotFoundError`` if the
+    registry does not know the name.
+    """
+    return Registry().release(name, force=force)
+
+
+def get(name: str) -> Optional[Entry]:
+    """Return the ``Entry`` for ``name``, or None if the registry does not know it."""
+    return Registry().get(name)
+
+
+def list() -> _builtins.list[Entry]:
+    """Return every entry (active, idle and reserved), sorted by port."""
+    return Registry().list()
+
+
+def reserve(name: str, port: int, description: Optional[str] = None) -> Entry:
+    """Pin ``name`` to ``port`` (no process needed) and return its entry.
+
+    Reserving the same name on the same port again is not an error. Raises
+    ``PortTakenError`` if another name holds or reserves the port.
+    """
+    return Registry().reserve(name, port, description=description)
+
+
+def forget(name: str, force: bool = False) -> Entry:
+    """Remove ``name`` from the registry and return the entry it had.
+
+    A name held by another live process raises ``LeaseHeldError`` unless
+    ``force=True``. ``NotFoundError`` if the registry does not know the name.
+    """
+    return Registry().forget(name, force=force)
+
+
+def find_free(range: RangeArg = None) -> int:
+    """Return a port that is free right now in ``range``, leasing nothing.
+
+    Prefer ``lease``: only a lease stops another process from taking the
+    same port before you bind it.
+    """
+    return Registry().find_free(range)
+
+
+def clean() -> _builtins.list[Cleaned]:
+    """Drop leases whose holder has died (their names turn idle) and return them."""
+    return Registry().clean()
+
+
+def who(target: Union[int, str]) -> Who:
+    """Return who listens on a port (an int) or on a name's port (a str).
+
+    ``Who.listeners`` names every process listening there (pid, exe, command
+    line, user, addresses), whether or not it holds a lease; ``Who.entry`` is
+    the registry entry claiming the port, or None. A name the registry does
+    not know raises ``NotFoundError``.
+    """
+    return Registry().who(target)
+
+
+def conflicts() -> _builtins.list[Conflict]:
+    """Return the entries whose port is listened on by a process other than their holder."""
+    return Registry().conflicts()
+
+
+def kill(target: Union[str, int], timeout: float = 10) -> _builtins.list[KillReport]:
+    """Stop a name's holder, or whatever listens on a port, and report how.
+
+    ``target`` is a name, ``":PORT"`` or an int port. Sends SIGTERM, waits up
+    to ``timeout`` seconds, then SIGKILL. A holder is signalled only after its
+    pid and start time are checked; pid 1 and this process are never
+    signalled; another user's process raises ``PortregPermissionError``. An
+    empty list means there was nothing to stop.
+    """
+    return Registry().kill(target, timeout)
+
+
+def env(names: Optional[Sequence[str]] = None) -> Dict[str, str]:
+    """Return ``<NAME>_PORT`` and ``<NAME>_URL`` for every active and reserved name.
+
+    With ``names`` (a list or tuple of names), just those; each must exist.
+    The variable prefix is the name upper-cased with ``.`` and ``-`` turned
+    into ``_``; two names that spell the same variable raise
+    ``InvalidNameError``.
+    """
+    return Registry().env(names)

@@ -1,0 +1,235 @@
+//! Core `Registry` to the Python `Registry` class: one core call per method,
+//! made with the GIL released.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portreg_core::{Actor, KillTarget, LeaseRequest, Registry, Released};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyString};
+
+use crate::convert;
+use crate::errors::{check, emit_warnings};
+use crate::lease::{untrack, PyLease};
+use crate::types::{PyCleaned, PyConflict, PyEntry, PyKillReport, PyWho};
+
+/// A registry opened on a directory (default: $PORTREG_HOME, else ~/.portreg).
+/// Every method takes the registry lock for its own duration only, so one
+/// Registry can be shared by threads, and many processes can share the
+/// directory.
+#[pyclass(module = "portreg", name = "Registry", frozen)]
+pub struct PyRegistry {
+    inner: Arc<Registry>,
+}
+
+impl PyRegistry {
+    /// Runs `f` on the core registry with the GIL released, then converts
+    /// its error and re-issues its warnings.
+    fn call<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl Send + FnOnce(&Registry) -> portreg_core::Result<T>,
+    ) -> PyResult<T> {
+        let reg = &*self.inner;
+        let r = py.detach(|| f(reg));
+        let out = check(py, r)?;
+        emit_warnings(py, reg)?;
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl PyRegistry {
+    /// Opens (creating if needed) the registry in `path`, or the default one.
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+        let reg = py.detach(|| match path {
+            Some(p) => Registry::open(p),
+            None => Registry::open_default(),
+        });
+        let reg = check(py, reg)?;
+        reg.set_print_warnings(false);
+        Ok(PyRegistry {
+            inner: Arc::new(reg),
+        })
+    }
+
+    /// The registry directory.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.inner.path().to_path_buf()
+    }
+
+    /// The (low, high) range new ports come from when a call names none
+    /// (PORTREG_RANGE, else config.toml's `range`, else 8070-8999).
+    #[getter]
+    fn default_range(&self) -> (u16, u16) {
+        let r = self.inner.default_range();
+        (r.low, r.high)
+    }
+
+    /// Leases a port for `name`, held by this process; see `portreg.lease`.
+    #[pyo3(signature = (name, port=None, exact=false, range=None, description=None, meta=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn lease(
+        &self,
+        py: Python<'_>,
+        name: String,
+        port: Option<&Bound<'_, PyAny>>,
+        exact: bool,
+        range: Option<&Bound<'_, PyAny>>,
+        description: Option<String>,
+        meta: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyLease> {
+        let req = LeaseRequest {
+            name,
+            port: convert::opt_port(port)?,
+            exact,
+            range: convert::range(range)?,
+            pid: None,
+            description,
+            meta: convert::meta(meta)?,
+        };
+        let reg = &*self.inner;
+        let r = py.detach(|| reg.lease(&req));
+        let lease = PyLease::new(check(py, r)?, self.inner.clone());
+        emit_warnings(py, reg)?;
+        Ok(lease)
+    }
+
+    /// Releases `name`; see `portreg.release`.
+    #[pyo3(signature = (name, force=false))]
+    fn release(&self, py: Python<'_>, name: &str, force: bool) -> PyResult<bool> {
+        let actor = if force { Actor::Force } else { Actor::me() };
+        let r = self.call(py, |reg| reg.release(name, actor))?;
+        untrack(&self.inner, name);
+        Ok(matches!(r, Released::Released { .. }))
+    }
+
+    /// The entry for `name`, or None; see `portreg.get`.
+    fn get(&self, py: Python<'_>, name: &str) -> PyResult<Option<PyEntry>> {
+        Ok(self.call(py, |reg| reg.get(name))?.map(PyEntry))
+    }
+
+    /// Every entry, sorted by port; see `portreg.list`.
+    fn list(&self, py: Python<'_>) -> PyResult<Vec<PyEntry>> {
+        Ok(self
+            .call(py, |reg| reg.list())?
+            .into_iter()
+            .map(PyEntry)
+            .collect())
+    }
+
+    /// Pins `name` to `port`; see `portreg.reserve`.
+    #[pyo3(signature = (name, port, description=None))]
+    fn reserve(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        port: &Bound<'_, PyAny>,
+        description: Option<&str>,
+    ) -> PyResult<PyEntry> {
+        let port = convert::port(port)?;
+        self.call(py, |reg| reg.reserve(name, port, description))
+            .map(PyEntry)
+    }
+
+    /// Removes `name` from the registry; see `portreg.forget`.
+    #[pyo3(signature = (name, force=false))]
+    fn forget(&self, py: Python<'_>, name: &str, force: bool) -> PyResult<PyEntry> {
+        let e = self.call(py, |reg| reg.forget(name, force))?;
+        untrack(&self.inner, name);
+        Ok(PyEntry(e))
+    }
+
+    /// A port free right now, leasing nothing; see `portreg.find_free`.
+    #[pyo3(signature = (range=None))]
+    fn find_free(&self, py: Python<'_>, range: Option<&Bound<'_, PyAny>>) -> PyResult<u16> {
+        let range = convert::range(range)?;
+        self.call(py, |reg| reg.find_free(range))
+    }
+
+    /// Drops leases whose holder died; see `portreg.clean`.
+    fn clean(&self, py: Python<'_>) -> PyResult<Vec<PyCleaned>> {
+        Ok(self
+            .call(py, |reg| reg.clean())?
+            .into_iter()
+            .map(PyCleaned)
+            .collect())
+    }
+
+    /// Who listens on a port (int) or on a name's port (str), and which
+    /// entry claims it; see `portreg.who`.
+    fn who(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<PyWho> {
+        if target.is_instance_of::<PyString>() {
+            let name: String = target.extract()?;
+            return self.call(py, |reg| reg.who_name(&name)).map(PyWho);
+        }
+        let port = convert::port(target)?;
+        self.call(py, |reg| reg.who(port)).map(PyWho)
+    }
+
+    /// Entries whose port another process listens on; see `portreg.conflicts`.
+    fn conflicts(&self, py: Python<'_>) -> PyResult<Vec<PyConflict>> {
+        Ok(self
+            .call(py, |reg| reg.conflicts())?
+            .into_iter()
+            .map(PyConflict)
+            .collect())
+    }
+
+    /// Stops a name's holder or whatever listens on a port; see `portreg.kill`.
+    #[pyo3(signature = (target, timeout=10.0))]
+    fn kill(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        timeout: f64,
+    ) -> PyResult<Vec<PyKillReport>> {
+        let target = if target.is_instance_of::<PyString>() {
+            check(py, target.extract::<String>()?.parse::<KillTarget>())?
+        } else if target.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err(
+                "kill target is a name, \":PORT\" or an int port, not bool",
+            ));
+        } else {
+            KillTarget::Port(convert::port(target)?)
+        };
+        let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
+            PyValueError::new_err(format!(
+                "timeout must be a number of seconds, 0 or more (got {timeout})"
+            ))
+        })?;
+        Ok(self
+            .call(py, |reg| reg.kill(&target, timeout))?
+            .into_iter()
+            .map(PyKillReport)
+            .collect())
+    }
+
+    /// `<NAME>_PORT` and `<NAME>_URL` variables; see `portreg.env`.
+    #[pyo3(signature = (names=None))]
+    fn env<'py>(
+        &self,
+        py: Python<'py>,
+        names: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let names = names.unwrap_or_default();
+        let vars = self.call(py, |reg| reg.env(&names))?;
+        let d = PyDict::new(py);
+        for (k, v) in vars {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Registry({})",
+            convert::repr(py, &self.inner.path().display().to_string())
+        )
+    }
+}
