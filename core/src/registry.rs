@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::allocate::{self, PortRange, Probe, DEFAULT_RANGE};
 use crate::entry::{
@@ -89,9 +89,18 @@ pub struct Registry {
     cache: Mutex<Option<(Vec<u8>, Arc<RegData>)>>,
     warnings: Mutex<Vec<String>>,
     print_warnings: AtomicBool,
-    me: OnceLock<Holder>,
     /// Ranges already checked against the ephemeral ports (warn once each).
     warned_ranges: Mutex<HashSet<PortRange>>,
+}
+
+/// How this process describes itself as a holder, shared by every Registry
+/// it opens (the module-level functions open one per call). Keyed by pid, so
+/// a forked child describes itself afresh.
+static OWN_HOLDER: Mutex<Option<Holder>> = Mutex::new(None);
+
+fn own_holder() -> Option<Holder> {
+    let cached = OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    cached.filter(|h| h.pid == std::process::id())
 }
 
 /// Where the default registry lives: `$PORTREG_HOME`, else `~/.portreg`.
@@ -329,7 +338,6 @@ impl Registry {
             cache: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
-            me: OnceLock::new(),
             warned_ranges: Mutex::new(HashSet::new()),
         })
     }
@@ -373,8 +381,8 @@ impl Registry {
 
     fn holder_for(&self, pid: u32) -> Result<Holder> {
         if pid == std::process::id() {
-            if let Some(h) = self.me.get() {
-                return Ok(h.clone());
+            if let Some(h) = own_holder() {
+                return Ok(h);
             }
         }
         let h = liveness::describe(pid)?.ok_or_else(|| {
@@ -383,7 +391,7 @@ impl Registry {
             ))
         })?;
         if pid == std::process::id() {
-            let _ = self.me.set(h.clone());
+            *OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(h.clone());
         }
         Ok(h)
     }
@@ -486,11 +494,7 @@ impl Registry {
                 });
             }
         }
-        let me = self
-            .me
-            .get()
-            .filter(|h| h.pid == std::process::id())
-            .map(|h| (h.pid, h.start_time));
+        let me = own_holder().map(|h| (h.pid, h.start_time));
         Ok(Some(Tx {
             data,
             reg_dirty: false,
@@ -609,6 +613,23 @@ impl Registry {
                                 rec.name
                             ),
                         });
+                    }
+                    // Same holder asking again: the same lease, with any new
+                    // description or meta recorded rather than dropped.
+                    if let Some(mut e) = tx.data.get(&req.name).cloned() {
+                        let mut changed = false;
+                        if req.description.is_some() && req.description != e.description {
+                            e.description = req.description.clone();
+                            changed = true;
+                        }
+                        if let Some(m) = req.meta.as_ref().filter(|m| **m != e.meta) {
+                            e.meta = m.clone();
+                            changed = true;
+                        }
+                        if changed {
+                            e.changed = now();
+                            tx.data_mut().insert(e);
+                        }
                     }
                     return Ok(Lease { name: rec.name.clone(), port, holder: rec.holder.clone(), existing: true });
                 }

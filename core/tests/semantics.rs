@@ -487,3 +487,23 @@ fn config_and_env_range() {
         ErrorCode::InvalidRange
     );
 }
+
+#[test]
+fn releasing_by_same_holder_records_new_description_and_meta() {
+    let (_d, reg) = reg();
+    let r = range(21240, 21249);
+    reg.lease(&req("app", r).description("first")).unwrap();
+    let mut meta = BTreeMap::new();
+    meta.insert(
+        "health".to_string(),
+        "http://127.0.0.1:21240/health".to_string(),
+    );
+    let again = reg
+        .lease(&req("app", r).description("second").meta(meta.clone()))
+        .unwrap();
+    assert!(again.existing);
+    let e = reg.get("app").unwrap().unwrap();
+    assert_eq!(e.description.as_deref(), Some("second"));
+    assert_eq!(e.meta, meta);
+    assert_eq!(e.state, State::Active);
+}
