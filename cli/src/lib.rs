@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State};
 
+mod dashboard;
 mod run;
 mod table;
 
@@ -169,6 +170,25 @@ Examples:\n  portreg run api -- uvicorn app:app --port {port}\n  portreg run web
         /// The command and its arguments
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
+    },
+    /// Serve a live web page of every service on 127.0.0.1, with stable
+    /// http://NAME.localhost:PORT/ URLs
+    #[command(
+        after_help = "The dashboard leases its port under the name portreg-dashboard; a second one\n\
+started on the same registry says where the first runs and exits 1. --port is\n\
+exact (bookmarks and NAME.localhost URLs name it): when the port is taken the\n\
+dashboard says by whom and exits. `portreg reserve portreg-dashboard PORT`\n\
+changes the default.\n\n\
+Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portreg dashboard --open          # and open it in your browser\n  portreg dashboard --port 9069\n  curl http://web.localhost:8069/   # whatever port web holds now"
+    )]
+    Dashboard {
+        /// Port to serve on, exactly (default 8069, or the port
+        /// portreg-dashboard is reserved on)
+        #[arg(long, value_name = "P", value_parser = parse_port)]
+        port: Option<u16>,
+        /// Open the page in your browser (xdg-open) once it is serving
+        #[arg(long)]
+        open: bool,
     },
     /// Print NAME_PORT and NAME_URL for active and reserved names
     #[command(
@@ -521,6 +541,10 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                     cmd,
                 },
             )?;
+            Ok(Outcome { code })
+        }
+        Command::Dashboard { port, open } => {
+            let code = dashboard::run(reg, dashboard::Options { port, open })?;
             Ok(Outcome { code })
         }
         Command::Env { format, names } => {
