@@ -371,11 +371,15 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         Command::List { all } => {
             let entries: Vec<Entry> = reg.list()?;
             let total = entries.len();
+            let listening = portreg_core::process::listening_ports();
             let shown: Vec<(Entry, Option<bool>)> = entries
                 .into_iter()
                 .filter(|e| all || e.state != State::Idle)
                 .map(|e| {
-                    let l = (e.state == State::Active).then(|| Registry::is_listening(e.port));
+                    let l = (e.state == State::Active).then(|| match &listening {
+                        Some(ports) => ports.contains(&e.port),
+                        None => Registry::is_listening(e.port),
+                    });
                     (e, l)
                 })
                 .collect();

@@ -127,6 +127,32 @@ pub fn listeners_by_port(only: Option<u16>) -> BTreeMap<u16, Vec<ListenerInfo>> 
     out
 }
 
+/// Ports with a TCP socket in LISTEN state on any address, read from the
+/// kernel's socket tables (procfs). Unlike a test bind, reading them can
+/// never make a server that is just starting fail with "address in use".
+/// `None` where the tables cannot be read.
+#[cfg(target_os = "linux")]
+pub fn listening_ports() -> Option<std::collections::HashSet<u16>> {
+    let v4 = procfs::net::tcp().ok();
+    let v6 = procfs::net::tcp6().ok();
+    if v4.is_none() && v6.is_none() {
+        return None;
+    }
+    Some(
+        v4.into_iter()
+            .chain(v6)
+            .flatten()
+            .filter(|e| e.state == procfs::net::TcpState::Listen)
+            .map(|e| e.local_address.port())
+            .collect(),
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn listening_ports() -> Option<std::collections::HashSet<u16>> {
+    None
+}
+
 /// "pid 1234 python3 on ::1" for the first listener on `port`, when it can
 /// be seen (another user's sockets may not be).
 pub fn describe_listener(port: u16) -> Option<String> {

@@ -52,9 +52,14 @@ impl Registry {
         Ok(process::find_conflicts(&self.list()?))
     }
 
-    /// True when some process listens on `port` (any of the probed addresses).
+    /// True when some process listens on `port` (TCP, any address), from
+    /// the kernel's socket tables; where those cannot be read, from a test
+    /// bind on every probed address.
     pub fn is_listening(port: u16) -> bool {
-        crate::allocate::probe(port) == crate::allocate::Probe::InUse
+        match process::listening_ports() {
+            Some(ports) => ports.contains(&port),
+            None => crate::allocate::probe(port) == crate::allocate::Probe::InUse,
+        }
     }
 
     /// Stops a name's holder (after checking its pid and start time) or the

@@ -535,30 +535,8 @@ fn rows(reg: &Registry) -> portreg_core::Result<Vec<Row>> {
     Ok(reg.list()?.into_iter().map(|e| to_row(e, &ports)).collect())
 }
 
-/// Ports with a TCP socket in LISTEN state, read from the kernel's tables.
-/// Unlike a test bind, reading them can never make a server that is just
-/// starting fail with "address in use". None where /proc is not there.
 fn listening_ports() -> Option<HashSet<u16>> {
-    let mut set = HashSet::new();
-    let mut read_any = false;
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        read_any = true;
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().take(4).collect();
-            if let [_, local, _, "0A"] = cols.as_slice() {
-                if let Some(port) = local
-                    .rsplit_once(':')
-                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-                {
-                    set.insert(port);
-                }
-            }
-        }
-    }
-    read_any.then_some(set)
+    portreg_core::process::listening_ports()
 }
 
 // ---------------------------------------------------------------- live snapshot
