@@ -26,7 +26,7 @@ trap cleanup EXIT
 step "servers in C, Python, Node and the shell each lease a port by name"
 scripts/demo-c.sh c-daemon
 scripts/demo-python.sh flask-demo fastapi-demo
-# DEMO-NODE
+scripts/demo-node.sh node-demo
 portreg run shell-web -d "python -m http.server started by portreg run" -- \
   python3 -m http.server {port} --bind 127.0.0.1 > "$ROOT/.work/shell-web.log" 2>&1 &
 RUN_PID=$!

@@ -1,0 +1,110 @@
+'use strict'
+// The shared table of bad inputs (tests/error-cases.json), asserted through
+// every JS form: Registry methods, module functions, and their Promise forms.
+// Each case runs against a fresh, empty registry.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+
+const portreg = require('..')
+const { ROOT, tmpRegistry } = require('./helpers')
+
+const table = require(path.join(ROOT, 'tests', 'error-cases.json'))
+const RANGE = '25200-25299'
+
+// How each op of the table is spelled in JS, on a target that is either a
+// Registry or the module itself; `async` picks the Promise form.
+function call(target, c, async) {
+  const fn = (name) => (async ? target[`${name}Async`] : target[name]).bind(target)
+  switch (c.op) {
+    case 'lease': {
+      const opts = {}
+      if ('port' in c) opts.port = c.port
+      if ('exact' in c) opts.exact = c.exact
+      if ('range' in c) opts.range = c.range
+      return fn('lease')(c.name, opts)
+    }
+    case 'get':
+      return fn('get')(c.name)
+    case 'reserve':
+      return fn('reserve')(c.name, c.port)
+    case 'find_free':
+      return fn('findFree')({ range: c.range })
+    case 'release':
+      return fn('release')(c.name)
+    case 'forget':
+      return fn('forget')(c.name)
+    default:
+      throw new Error(`the error table has an op this suite does not know: ${c.op}`)
+  }
+}
+
+function label(c) {
+  const { code, ...rest } = c
+  return `${JSON.stringify(rest)} -> ${code}`
+}
+
+function assertCoded(err, c) {
+  assert.ok(err instanceof Error, `${label(c)}: threw a non-Error ${err}`)
+  assert.equal(err.code, c.code, `${label(c)}: ${err.message}`)
+  assert.ok(err.message.length > 20, `${label(c)}: the message says what to do`)
+}
+
+test('the table is not empty and names only known codes', () => {
+  assert.ok(table.cases.length >= 10)
+  const codes = new Set([
+    'INVALID_NAME', 'INVALID_PORT', 'INVALID_RANGE', 'NOT_FOUND', 'LEASE_HELD', 'PORT_TAKEN',
+    'PORT_BUSY', 'NO_FREE_PORT', 'NOT_HOLDER', 'REGISTRY_CORRUPT', 'REGISTRY_VERSION',
+    'PERMISSION', 'IO', 'PROCESS', 'INTERNAL',
+  ])
+  for (const c of table.cases) assert.ok(codes.has(c.code), label(c))
+})
+
+for (const c of table.cases) {
+  test(`Registry: ${label(c)}`, (t) => {
+    const reg = new portreg.Registry(tmpRegistry(t))
+    assert.throws(() => call(reg, c, false), (err) => (assertCoded(err, c), true))
+  })
+
+  test(`Registry, Promise form: ${label(c)}`, async (t) => {
+    const reg = new portreg.Registry(tmpRegistry(t))
+    await assert.rejects(call(reg, c, true), (err) => (assertCoded(err, c), true))
+  })
+
+  test(`module functions on PORTREG_HOME: ${label(c)}`, async (t) => {
+    const before = { home: process.env.PORTREG_HOME, range: process.env.PORTREG_RANGE }
+    process.env.PORTREG_HOME = tmpRegistry(t)
+    process.env.PORTREG_RANGE = RANGE
+    try {
+      assert.throws(() => call(portreg, c, false), (err) => (assertCoded(err, c), true))
+      await assert.rejects(call(portreg, c, true), (err) => (assertCoded(err, c), true))
+    } finally {
+      for (const [k, v] of [['PORTREG_HOME', before.home], ['PORTREG_RANGE', before.range]]) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    }
+  })
+}
+
+test('JS numbers that are not ports are INVALID_PORT, never truncated', (t) => {
+  const reg = new portreg.Registry(tmpRegistry(t))
+  for (const port of [-1, 0, 8080.5, 65536, 1e21, NaN, Infinity, -Infinity]) {
+    assert.throws(() => reg.lease('ok', { port, range: RANGE }), { code: 'INVALID_PORT' }, String(port))
+    assert.throws(() => reg.reserve('ok', port), { code: 'INVALID_PORT' }, String(port))
+    assert.throws(() => reg.who(port), { code: 'INVALID_PORT' }, String(port))
+  }
+  assert.equal(reg.list().length, 0, 'nothing was written')
+})
+
+test('a registry directory that cannot be used is a coded error at construction', (t) => {
+  const dir = tmpRegistry(t)
+  const file = path.join(dir, 'not-a-dir')
+  require('node:fs').writeFileSync(file, 'x')
+  assert.throws(() => new portreg.Registry(path.join(file, 'reg')), (err) => {
+    assert.ok(err instanceof Error)
+    assert.ok(['IO', 'PERMISSION'].includes(err.code), `${err.code}: ${err.message}`)
+    return true
+  })
+})
