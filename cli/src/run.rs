@@ -209,6 +209,18 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
                 }
             }
             libc::close(exec_rd);
+            // The command gets the terminal as a shell would give it: stdio
+            // open across exec (Node marks them close-on-exec) and SIGPIPE /
+            // SIGXFSZ at their defaults (Rust and Node ignore them, and an
+            // ignored signal survives exec).
+            for fd in 0..3 {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
             libc::execve(prog_c.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             libc::write(exec_wr, (&errno as *const i32).cast(), 4);

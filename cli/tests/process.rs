@@ -385,3 +385,36 @@ fn env_exports_quoted_and_refuses_clashing_names() {
     );
     assert_eq!(reg.run(&["env", "nobody"]).status.code(), Some(1));
 }
+
+#[test]
+fn run_gives_the_command_default_signals_and_open_stdio() {
+    let reg = Reg::new();
+    // SIGPIPE at its default: `yes | head -1` ends because yes dies of it
+    let out = reg.run(&[
+        "run",
+        "pipe",
+        "--range",
+        "22380-22389",
+        "--bind-timeout",
+        "0",
+        "--",
+        "sh",
+        "-c",
+        "yes | head -n 1; grep -E '^SigIgn' /proc/$$/status",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("y\n"), "{text}");
+    let ign = text.lines().find(|l| l.starts_with("SigIgn")).unwrap();
+    let mask = u64::from_str_radix(ign.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(
+        mask & (1 << (13 - 1)),
+        0,
+        "SIGPIPE must not be ignored: {ign}"
+    );
+    assert_eq!(
+        mask & (1 << (25 - 1)),
+        0,
+        "SIGXFSZ must not be ignored: {ign}"
+    );
+}
