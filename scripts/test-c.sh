@@ -27,15 +27,13 @@ mkdir -p "$BUILD"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 step "tools"
+need_apt valgrind valgrind
+need_apt pkg-config pkg-config
 missing=()
 for tool in cc g++ valgrind python3 git; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ ${#missing[@]} -eq 0 ] || fail "missing ${missing[*]}; install them (Debian: apt-get install -y build-essential valgrind python3 git)"
-if ! command -v pkg-config >/dev/null; then
-  echo "pkg-config is missing: installing it with apt-get"
-  apt-get update && apt-get install -y pkg-config
-fi
 echo "$(cc --version | head -1); $(g++ --version | head -1); $(valgrind --version); pkg-config $(pkg-config --version)"
 
 step "build libportreg and the portreg CLI"
