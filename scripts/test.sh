@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything a fresh machine needs (venv, pip, npm) and runs every test suite.
 source "$(dirname "$0")/common.sh"
-suites=(rust c python node dashboard fuzz)
+suites=(rust c python node cross dashboard fuzz)
 passed=0; failed=0; failed_names=()
 for s in "${suites[@]}"; do
   step "suite: $s"
