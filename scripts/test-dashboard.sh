@@ -32,6 +32,13 @@ step "npm ci (tests/dashboard: playwright-core, no browser download)"
 step "cargo build -p portreg-cli"
 cargo build -p portreg-cli
 
+step "the Python and Node packages the test services lease through"
+scripts/test-python.sh --setup > "$ROOT/.work/dashboard-python-setup.log" 2>&1 \
+  || { cat "$ROOT/.work/dashboard-python-setup.log"; exit 1; }
+if ! ls bindings-node/*.node >/dev/null 2>&1; then
+  (cd bindings-node && npm ci --silent --no-audit --no-fund && npm run --silent build:debug >/dev/null)
+fi
+
 passed=0
 failed=0
 count() { # count LOG: adds up the passed and failed tests a runner's log reports

@@ -91,15 +91,13 @@ export async function startDashboard(reg, port) {
 // (holder: this very python3 process), then serves /health and echoes the
 // path and Host of every other request.
 const PY_SERVICE = String.raw`
-import http.server, json, os, signal, subprocess, sys
-portreg, reg, name, rng, desc, status, listen = sys.argv[1:8]
-meta = sys.argv[8:]
+import http.server, json, os, signal, sys
+import portreg
+reg, name, rng, desc, status, listen = sys.argv[1:7]
+meta = dict(m.split("=", 1) for m in sys.argv[7:])
 if os.environ.get("IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-args = [portreg, "--registry", reg, "lease", name, "--pid", str(os.getpid()), "--range", rng, "-d", desc]
-for m in meta:
-    args += ["--meta", m]
-port = int(subprocess.check_output(args).decode().strip())
+port = portreg.Registry(reg).lease(name, range=rng, description=desc, meta=meta).port
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         code = int(status) if self.path == "/health" else 200
@@ -120,14 +118,15 @@ else:
     signal.pause()
 `;
 
-// The same in Node.
+// The same in Node, with require('portreg').
 const NODE_SERVICE = String.raw`
-const { execFileSync } = require('node:child_process');
 const http = require('node:http');
-const [portreg, reg, name, rng, desc, status, listen, ...meta] = process.argv.slice(1);
-const args = ['--registry', reg, 'lease', name, '--pid', String(process.pid), '--range', rng, '-d', desc];
-for (const m of meta) args.push('--meta', m);
-const port = Number(execFileSync(portreg, args, { encoding: 'utf8' }).trim());
+const portreg = require(process.env.PORTREG_NODE);
+const [reg, name, rng, desc, status, listen, ...meta] = process.argv.slice(1);
+const lease = new portreg.Registry(reg).lease(name, {
+  range: rng, description: desc, meta: Object.fromEntries(meta.map((m) => m.split(/=(.*)/s).slice(0, 2))),
+});
+const port = lease.port;
 if (listen === '1') {
   http.createServer((req, res) => {
     const code = req.url === '/health' ? Number(status) : 200;
@@ -140,19 +139,26 @@ if (listen === '1') {
 }
 `;
 
+/** The project's Python (with the portreg package) and Node package. */
+export const PORTREG_PYTHON = process.env.PORTREG_PYTHON || join(ROOT, '.venv', 'bin', 'python');
+export const PORTREG_NODE = process.env.PORTREG_NODE || join(ROOT, 'bindings-node');
+
 /**
  * Starts a service in `lang` ('python' or 'node') that leases NAME from
- * `range` with itself as holder. Resolves to { child, pid, port }.
+ * `range` through that language's portreg package, with itself as holder. Resolves to { child, pid, port }.
  */
 export async function startService(reg, lang, name, range, {
   description = `${name} service`, meta = [], healthStatus = 200, listen = true, ignoreTerm = false,
 } = {}) {
-  const rest = [portregBin(), reg.path, name, range, description, String(healthStatus), listen ? '1' : '0', ...meta];
-  const cmd = lang === 'python' ? ['python3', ['-c', PY_SERVICE, ...rest]] : ['node', ['-e', NODE_SERVICE, ...rest]];
+  const rest = [reg.path, name, range, description, String(healthStatus), listen ? '1' : '0', ...meta];
+  const cmd = lang === 'python' ? [PORTREG_PYTHON, ['-c', PY_SERVICE, ...rest]] : ['node', ['-e', NODE_SERVICE, ...rest]];
   const child = track(spawn(cmd[0], cmd[1], {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: reg.dir,
-    env: { ...process.env, PORTREG_HOME: '', PORTREG_RANGE: '', ...(ignoreTerm ? { IGNORE_TERM: '1' } : {}) },
+    env: {
+      ...process.env, PORTREG_HOME: '', PORTREG_RANGE: '', PORTREG_NODE,
+      ...(ignoreTerm ? { IGNORE_TERM: '1' } : {}),
+    },
   }));
   const line = await firstLine(child, `${lang} service ${name}`);
   const m = /^ready (\d+)$/.exec(line.trim());
