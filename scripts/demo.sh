@@ -22,6 +22,7 @@ cleanup() {
   [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM   # so an interrupted demo still stops its servers
 
 step "servers in C, Python, Node and the shell each lease a port by name"
 scripts/demo-c.sh c-daemon
@@ -64,6 +65,24 @@ for e in json.load(sys.stdin):
     except Exception as ex:
         print("%-14s %s -> %s" % (e["name"], url, ex))
 '
+
+step "the dashboard, and a stable URL through it"
+DASH_PORT=$(portreg find)
+portreg dashboard --port "$DASH_PORT" > "$ROOT/.work/dashboard.log" 2>&1 &
+for _ in $(seq 100); do portreg get portreg-dashboard >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 0.5
+python3 - "$DASH_PORT" <<'PY'
+import http.client, json, sys
+port = int(sys.argv[1])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+c.request("GET", "/api/entries", headers={"Host": "127.0.0.1:%d" % port})
+entries = json.loads(c.getresponse().read())
+print("dashboard at http://127.0.0.1:%d/ lists %d entries: %s" % (port, len(entries), ", ".join(e["name"] for e in entries)))
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+c.request("GET", "/", headers={"Host": "flask-demo.localhost:%d" % port})
+r = c.getresponse()
+print("http://flask-demo.localhost:%d/ -> %d %s" % (port, r.status, r.read(80).decode()))
+PY
 
 step "starting a second copy says where the first one runs"
 scripts/demo-c.sh c-daemon
