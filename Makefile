@@ -1,5 +1,5 @@
 # The few commands people run. `make help` lists them.
-.PHONY: help demo test lint bench build
+.PHONY: help demo test lint bench race build
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -13,8 +13,11 @@ test: ## set everything up and run every test suite (what CI runs)
 lint: ## formatting and lints only
 	@cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
 
-bench: ## benchmarks: print figures next to the floors they compare to
+bench: ## every benchmark and the race against the peers; rewrites BENCHMARKS.md
 	@scripts/bench.sh
+
+race: ## only the race: 20 processes ask get-port, portfinder, detect-port, portpicker, port-for and portreg at once
+	@RACE_ONLY=1 scripts/bench.sh
 
 build: ## build the portreg binary (release)
 	@cargo build --release -p portreg-cli

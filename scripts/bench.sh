@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench`: release builds, the peers (npm: get-port, portfinder,
+# detect-port; PyPI: portpicker, port-for) installed into bench/race/peers
+# (git-ignored, never committed), then bench/report.py, which runs every
+# benchmark and the race and rewrites BENCHMARKS.md.
+source "$(dirname "$0")/common.sh"
+PEERS="$ROOT/bench/race/peers"
+mkdir -p "$PEERS"
+
+step "release builds: portreg CLI and libportreg"
+cargo build --release -q -p portreg-cli -p portreg-ffi
+cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude bench/roundtrip/roundtrip.c \
+  "$TARGET_DIR/release/libportreg.a" -lpthread -ldl -lm -o "$PEERS/roundtrip-c"
+
+step "Node addon (release)"
+(cd bindings-node && npm ci --silent --no-audit --no-fund && npm run --silent build >/dev/null)
+
+step "peers from npm"
+cat > "$PEERS/package.json" <<'JSON'
+{ "name": "portreg-race-peers", "private": true,
+  "dependencies": { "get-port": "7.2.0", "portfinder": "1.0.38", "detect-port": "2.1.0" } }
+JSON
+(cd "$PEERS" && npm install --silent --no-audit --no-fund)
+
+step "peers from PyPI, and portreg's wheel, in $PEERS/venv"
+[ -x "$PEERS/venv/bin/python" ] || python3 -m venv "$PEERS/venv"
+"$PEERS/venv/bin/pip" install -q --disable-pip-version-check portpicker==1.6.0 port-for==1.1.1
+"$PEERS/venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings-python
+
+export PEERS_DIR="$PEERS" PEERS_PYTHON="$PEERS/venv/bin/python" \
+  PORTREG_BIN="$TARGET_DIR/release/portreg" PORTREG_NODE="$ROOT/bindings-node" \
+  C_ROUNDTRIP="$PEERS/roundtrip-c"
+if [ -n "${RACE_ONLY:-}" ]; then
+  step "the race"
+  exec python3 bench/race/race.py get-port portfinder detect-port portpicker port-for \
+    portreg-cli portreg-python portreg-node
+fi
+step "benchmarks"
+python3 bench/report.py
