@@ -14,8 +14,11 @@ const NPM_BIN = path.join(PKG, 'bin', 'portreg.js')
 /** A fresh registry directory, removed when the test process ends. */
 function tmpRegistry(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portreg-node-'))
-  if (t) t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  else process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  // A child that is still exiting may be releasing its lease (writing into
+  // the directory) while this runs: retry instead of failing on ENOTEMPTY.
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
+  if (t) t.after(remove)
+  else process.on('exit', remove)
   return dir
 }
 

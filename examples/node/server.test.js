@@ -33,7 +33,7 @@ function start(t, env, name = 'shop') {
 
 test('the Express example leases its port by name and refuses to start twice', { timeout: 30000 }, async (t) => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'portreg-example-'))
-  t.after(() => fs.rmSync(home, { recursive: true, force: true }))
+  t.after(() => fs.rmSync(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }))
   const env = { ...process.env, PORTREG_HOME: home, PORTREG_RANGE: '25900-25949' }
 
   const first = start(t, env)

@@ -44,7 +44,7 @@ export function killAll() {
 /** A fresh registry directory (never ~/.portreg). */
 export function tempRegistry() {
   const dir = mkdtempSync(join(tmpdir(), 'portreg-dash-'));
-  return { dir, path: join(dir, 'reg'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, path: join(dir, 'reg'), remove: () => rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }) };
 }
 
 /** Runs the CLI on `reg`; returns { status, stdout, stderr }. */
