@@ -23,7 +23,10 @@ pub fn start_times(pids: &[u32]) -> Result<HashMap<u32, u64>> {
         return Ok(HashMap::new());
     }
     let mut sys = system()?;
-    let list: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
+    // Many records may share one holder (a script that leased ten names).
+    let mut list: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
+    list.sort_unstable();
+    list.dedup();
     refresh(&mut sys, &list, ProcessRefreshKind::nothing());
     Ok(list
         .iter()
