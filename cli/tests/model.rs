@@ -1,8 +1,9 @@
 //! Model-based test: random sequences of lease / release / reserve / forget /
-//! kill-holder, with real holder processes (killed with a real SIGKILL),
-//! checked after every step against a simple in-memory model: no two active
-//! or reserved entries share a port, holders are right, nothing completed is
-//! lost, and every error is the one the rules predict.
+//! kill-holder, each issued either from this process (the Rust API) or from
+//! a separate `portreg` process (the CLI), with real holder processes killed
+//! by a real SIGKILL, checked after every step against a simple in-memory
+//! model: no two active or reserved entries share a port, holders are right,
+//! nothing completed is lost, and every error is the one the rules predict.
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command};
@@ -21,30 +22,55 @@ enum Op {
         name: usize,
         holder: usize,
         pref: Option<u16>,
+        cli: bool,
     },
     Release {
         name: usize,
         holder: usize,
+        cli: bool,
     },
     Reserve {
         name: usize,
         port: u16,
+        cli: bool,
     },
     Forget {
         name: usize,
+        cli: bool,
     },
     KillHolder {
         slot: usize,
     },
 }
 
+/// Runs the `portreg` binary on the test's registry: the port it printed,
+/// the code at the end of its error line, and its exit status.
+fn cli_run(reg: &Registry, args: &[String]) -> (Option<u16>, Option<ErrorCode>, i32) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portreg"))
+        .arg("--registry")
+        .arg(reg.path())
+        .args(args)
+        .env_remove("PORTREG_HOME")
+        .env_remove("PORTREG_RANGE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = stderr
+        .trim_end()
+        .rsplit_once('[')
+        .and_then(|(_, c)| c.strip_suffix(']'))
+        .and_then(ErrorCode::from_name);
+    let port = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    (port, code, out.status.code().unwrap_or(-1))
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..NAMES.len(), 0..=SLOTS, prop::option::of(LOW..=HIGH + 2))
-            .prop_map(|(name, holder, pref)| Op::Lease { name, holder, pref }),
-        2 => (0..NAMES.len(), 0..=SLOTS).prop_map(|(name, holder)| Op::Release { name, holder }),
-        1 => (0..NAMES.len(), LOW..=HIGH + 2).prop_map(|(name, port)| Op::Reserve { name, port }),
-        1 => (0..NAMES.len()).prop_map(|name| Op::Forget { name }),
+        4 => (0..NAMES.len(), 0..=SLOTS, prop::option::of(LOW..=HIGH + 2), any::<bool>())
+            .prop_map(|(name, holder, pref, cli)| Op::Lease { name, holder, pref, cli }),
+        2 => (0..NAMES.len(), 0..=SLOTS, any::<bool>()).prop_map(|(name, holder, cli)| Op::Release { name, holder, cli }),
+        1 => (0..NAMES.len(), LOW..=HIGH + 2, any::<bool>()).prop_map(|(name, port, cli)| Op::Reserve { name, port, cli }),
+        1 => (0..NAMES.len(), any::<bool>()).prop_map(|(name, cli)| Op::Forget { name, cli }),
         1 => (0..SLOTS).prop_map(|slot| Op::KillHolder { slot }),
     ]
 }
@@ -104,24 +130,46 @@ impl World {
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
         let range = PortRange::new(LOW, HIGH).unwrap();
         match *op {
-            Op::Lease { name, holder, pref } => {
-                let mut req = LeaseRequest::new(NAMES[name])
-                    .range(range)
-                    .pid(self.pid(holder));
-                req.port = pref;
-                let got = self.reg.lease(&req);
+            Op::Lease {
+                name,
+                holder,
+                pref,
+                cli,
+            } => {
+                let got: Result<u16, ErrorCode> = if cli {
+                    let mut args: Vec<String> = vec![
+                        "lease".into(),
+                        NAMES[name].into(),
+                        "--range".into(),
+                        format!("{LOW}-{HIGH}"),
+                        "--pid".into(),
+                        self.pid(holder).to_string(),
+                    ];
+                    if let Some(p) = pref {
+                        args.extend(["--port".into(), p.to_string()]);
+                    }
+                    match cli_run(&self.reg, &args) {
+                        (Some(port), _, 0) => Ok(port),
+                        (_, Some(code), _) => Err(code),
+                        other => return Err(TestCaseError::fail(format!("{op:?}: {other:?}"))),
+                    }
+                } else {
+                    let mut req = LeaseRequest::new(NAMES[name])
+                        .range(range)
+                        .pid(self.pid(holder));
+                    req.port = pref;
+                    self.reg.lease(&req).map(|l| l.port).map_err(|e| e.code())
+                };
                 let me = self.who(holder);
                 let cur = self.model.get(&name).cloned();
                 match cur.as_ref().and_then(|m| m.holder) {
                     Some(h) if h != me => {
-                        prop_assert_eq!(got.unwrap_err().code(), ErrorCode::LeaseHeld);
-                        return Ok(());
+                        prop_assert_eq!(got, Err(ErrorCode::LeaseHeld));
+                        return self.check();
                     }
                     Some(_) => {
-                        let l = got.unwrap();
-                        prop_assert!(l.existing);
-                        prop_assert_eq!(l.port, cur.unwrap().port);
-                        return Ok(());
+                        prop_assert_eq!(got, Ok(cur.unwrap().port), "the same lease again");
+                        return self.check();
                     }
                     None => {}
                 }
@@ -157,36 +205,42 @@ impl World {
                     },
                 };
                 match (expect, got) {
-                    (Ok(want), Ok(l)) => {
+                    (Ok(want), Ok(port)) => {
                         if let Some(p) = want {
-                            prop_assert_eq!(l.port, p, "lease {} {:?}", NAMES[name], op);
+                            prop_assert_eq!(port, p, "lease {} {:?}", NAMES[name], op);
                         }
-                        prop_assert!(
-                            !self.taken(l.port, name),
-                            "port {} handed out twice",
-                            l.port
-                        );
+                        prop_assert!(!self.taken(port, name), "port {} handed out twice", port);
                         let reserved = cur.map(|m| m.reserved).unwrap_or(false);
                         self.model.insert(
                             name,
                             M {
-                                port: l.port,
+                                port,
                                 reserved,
                                 holder: Some(me),
                             },
                         );
                     }
-                    (Err(code), Err(e)) => prop_assert_eq!(e.code(), code),
-                    (want, got) => prop_assert!(
-                        false,
-                        "{:?}: expected {:?}, got {:?}",
-                        op,
-                        want,
-                        got.map(|l| l.port)
-                    ),
+                    (Err(code), Err(got)) => prop_assert_eq!(got, code),
+                    (want, got) => {
+                        prop_assert!(false, "{:?}: expected {:?}, got {:?}", op, want, got)
+                    }
                 }
             }
-            Op::Release { name, holder } => {
+            Op::Release { name, holder, cli } if cli => {
+                // The CLI acts for the person: it releases whichever process
+                // of this user holds the name.
+                let (_, code, exit) = cli_run(&self.reg, &["release".into(), NAMES[name].into()]);
+                match self.model.get_mut(&name) {
+                    None => prop_assert_eq!((exit, code), (1, Some(ErrorCode::NotFound))),
+                    Some(m) if m.holder.is_none() => prop_assert_eq!((exit, code), (1, None)),
+                    Some(m) => {
+                        prop_assert_eq!(exit, 0, "{:?}", op);
+                        m.holder = None;
+                    }
+                }
+                let _ = holder;
+            }
+            Op::Release { name, holder, .. } => {
                 let got = self.reg.release(NAMES[name], Actor::Pid(self.pid(holder)));
                 let me = self.who(holder);
                 match self.model.get_mut(&name) {
@@ -204,18 +258,32 @@ impl World {
                     },
                 }
             }
-            Op::Reserve { name, port } => {
-                let got = self.reg.reserve(NAMES[name], port, None);
+            Op::Reserve { name, port, cli } => {
+                let got: Result<u16, ErrorCode> = if cli {
+                    match cli_run(
+                        &self.reg,
+                        &["reserve".into(), NAMES[name].into(), port.to_string()],
+                    ) {
+                        (_, _, 0) => Ok(port),
+                        (_, Some(code), _) => Err(code),
+                        other => return Err(TestCaseError::fail(format!("{op:?}: {other:?}"))),
+                    }
+                } else {
+                    self.reg
+                        .reserve(NAMES[name], port, None)
+                        .map(|e| e.port)
+                        .map_err(|e| e.code())
+                };
                 let held_elsewhere = self
                     .model
                     .get(&name)
                     .is_some_and(|m| m.holder.is_some() && m.port != port);
                 if self.taken(port, name) {
-                    prop_assert_eq!(got.unwrap_err().code(), ErrorCode::PortTaken);
+                    prop_assert_eq!(got, Err(ErrorCode::PortTaken));
                 } else if held_elsewhere {
-                    prop_assert_eq!(got.unwrap_err().code(), ErrorCode::LeaseHeld);
+                    prop_assert_eq!(got, Err(ErrorCode::LeaseHeld));
                 } else {
-                    prop_assert_eq!(got.unwrap().port, port);
+                    prop_assert_eq!(got, Ok(port));
                     let holder = self.model.get(&name).and_then(|m| m.holder);
                     self.model.insert(
                         name,
@@ -227,15 +295,29 @@ impl World {
                     );
                 }
             }
-            Op::Forget { name } => {
-                let got = self.reg.forget(NAMES[name], false);
+            Op::Forget { name, cli } => {
+                let got: Result<(), ErrorCode> = if cli {
+                    match cli_run(&self.reg, &["forget".into(), NAMES[name].into()]) {
+                        (_, _, 0) => Ok(()),
+                        (_, Some(code), _) => Err(code),
+                        other => return Err(TestCaseError::fail(format!("{op:?}: {other:?}"))),
+                    }
+                } else {
+                    self.reg
+                        .forget(NAMES[name], false)
+                        .map(|_| ())
+                        .map_err(|e| e.code())
+                };
+                // Without --force only the holder itself may forget a held
+                // name: this test process from the API, nobody from the CLI.
+                let caller_holds = |h: Who| !cli && h.0 == SLOTS;
                 match self.model.get(&name) {
-                    None => prop_assert_eq!(got.unwrap_err().code(), ErrorCode::NotFound),
-                    Some(m) if m.holder.is_some_and(|h| h.0 != SLOTS) => {
-                        prop_assert_eq!(got.unwrap_err().code(), ErrorCode::LeaseHeld)
+                    None => prop_assert_eq!(got, Err(ErrorCode::NotFound)),
+                    Some(m) if m.holder.is_some_and(|h| !caller_holds(h)) => {
+                        prop_assert_eq!(got, Err(ErrorCode::LeaseHeld))
                     }
                     Some(_) => {
-                        got.unwrap();
+                        prop_assert_eq!(got, Ok(()));
                         self.model.remove(&name);
                     }
                 }
