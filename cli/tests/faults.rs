@@ -233,3 +233,50 @@ fn missing_parent_and_full_range_give_their_codes() {
         stderr(&out)
     );
 }
+
+#[test]
+fn corrupt_file_that_cannot_be_moved_aside_is_registry_corrupt() {
+    if !require_root() {
+        return;
+    }
+    let reg = Reg::new();
+    assert!(reg
+        .run(&["lease", "web", "--range", "22640-22649"])
+        .status
+        .success());
+    std::fs::write(reg.path.join("registry.json"), b"{ torn").unwrap();
+    let chattr = |flag: &str| {
+        Command::new("chattr")
+            .arg(flag)
+            .arg(&reg.path)
+            .status()
+            .unwrap()
+    };
+    assert!(chattr("+i").success());
+    let out = reg.run(&["list"]);
+    assert!(chattr("-i").success());
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "REGISTRY_CORRUPT: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("could not be moved aside")
+            && stderr(&out).contains("[REGISTRY_CORRUPT]"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(reg.path.join("registry.json")).unwrap(),
+        b"{ torn",
+        "the bytes are untouched"
+    );
+    // once the directory can be written again, the normal path takes over
+    let out = reg.run(&["list"]);
+    assert!(
+        out.status.success() && stderr(&out).contains("moved aside"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -153,7 +153,7 @@ pub enum Error {
     #[error("{name:?} is held by pid {pid}, not by pid {caller}; only the holder releases it (or force the release)")]
     NotHolder { name: String, pid: u32, caller: u32 },
 
-    #[error("registry file {path} is corrupt: {why}; it has been kept as is; move it aside to start afresh")]
+    #[error("registry file {path} is corrupt: {why}; nothing was changed. Move it aside by hand (mv {path} {path}.bad) to start afresh, or restore it")]
     RegistryCorrupt { path: PathBuf, why: String },
 
     #[error("registry file {path} has version {found}, newer than this portreg understands ({known}); it was read but will not be written. Upgrade portreg to change it")]

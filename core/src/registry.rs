@@ -455,7 +455,12 @@ impl Registry {
         if !exclusive {
             return Ok(None);
         }
-        let moved = store::quarantine(&self.dir)?;
+        // Work goes on from an empty registry only once the bad bytes are
+        // safe aside; if they cannot be moved, say so rather than carry on.
+        let moved = store::quarantine(&self.dir).map_err(|e| Error::RegistryCorrupt {
+            path: path.to_path_buf(),
+            why: format!("{why}, and it could not be moved aside ({e})"),
+        })?;
         self.warn(format!(
             "{} was corrupt ({why}); it was moved aside to {} with its bytes intact, and the registry starts empty. Inspect or restore that file by hand",
             path.display(),
