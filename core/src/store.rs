@@ -301,9 +301,15 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// directory (O_EXCL, 0600), then rename over the target. With `durable`, the
 /// temp file is fsynced before the rename and the directory after it.
 pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8], durable: bool) -> Result<()> {
+    let dest = dir.join(target);
+    if !durable {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        if let Ok(true) = replace_via_spare(dir, target, bytes) {
+            return Ok(());
+        }
+    }
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{target}.{}.{n}.tmp", std::process::id()));
-    let dest = dir.join(target);
     let result = (|| -> io::Result<()> {
         let mut f = OpenOptions::new()
             .write(true)
@@ -328,6 +334,46 @@ pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8], durable: bool
         return Err(Error::io(format!("cannot write {}", dest.display()), e));
     }
     Ok(())
+}
+
+/// The non-durable write of `leases.json` without creating and unlinking a
+/// temp file each time: the new bytes go into one spare file
+/// (`.leases.json.spare`, ours, 0600, never followed through a link), which
+/// is then exchanged with the target (renameat2 RENAME_EXCHANGE). Readers
+/// only ever see a complete file; after the exchange the spare holds the
+/// previous bytes, overwritten next time. Only writers holding the
+/// exclusive lock touch the spare, so a writer killed half-way leaves junk
+/// that nobody reads. `Ok(false)` when the target does not exist yet.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn replace_via_spare(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<bool> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    use std::os::unix::fs::FileExt;
+    let spare = dir.join(format!(".{target}.spare"));
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&spare)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+    }
+    f.write_all_at(bytes, 0)?;
+    f.set_len(bytes.len() as u64)?;
+    drop(f);
+    match renameat2(
+        AT_FDCWD,
+        &spare,
+        AT_FDCWD,
+        &dir.join(target),
+        RenameFlags::RENAME_EXCHANGE,
+    ) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ENOENT) => Ok(false),
+        Err(e) => Err(io::Error::from(e)),
+    }
 }
 
 /// Atomically replaces `dest` with `tmp` without waiting for the disk.
