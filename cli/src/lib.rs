@@ -63,22 +63,11 @@ enum Command {
         after_help = "Examples:\n  portreg lease web\n  portreg lease api --port 8000          # 8000 if free, else another\n  portreg lease api --port 8000 --exact  # 8000 or fail\n  PORT=$(portreg lease web) && python -m http.server \"$PORT\""
     )]
     Lease {
-        name: String,
-        /// Preferred port (a preference unless --exact)
-        #[arg(long, value_name = "P", value_parser = parse_port)]
-        port: Option<u16>,
-        /// Fail (PORT_TAKEN / PORT_BUSY) instead of moving off --port
-        #[arg(long)]
-        exact: bool,
-        /// Where to allocate a new port, LOW-HIGH
-        #[arg(long, value_name = "A-B", value_parser = parse_range)]
-        range: Option<PortRange>,
+        #[command(flatten)]
+        want: Want,
         /// Holder process (default: the parent of this command, i.e. your shell or script)
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
-        /// A description shown by `list`
-        #[arg(short = 'd', long = "description", value_name = "TEXT")]
-        description: Option<String>,
         /// Extra facts, KEY=VALUE (repeatable): project dir, health URL...
         #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
         meta: Vec<(String, String)>,
@@ -144,16 +133,8 @@ in its arguments is replaced by the port (many dev servers ignore $PORT).\n\n\
 Examples:\n  portreg run api -- uvicorn app:app --port {port}\n  portreg run web -- npx vite --port {port} --strictPort\n  portreg run api --socket -- uvicorn app:app --fd 3   # socket handed over as fd 3"
     )]
     Run {
-        name: String,
-        /// Preferred port (a preference unless --exact)
-        #[arg(long, value_name = "P", value_parser = parse_port)]
-        port: Option<u16>,
-        /// Fail instead of moving off --port
-        #[arg(long)]
-        exact: bool,
-        /// Where to allocate a new port, LOW-HIGH
-        #[arg(long, value_name = "A-B", value_parser = parse_range)]
-        range: Option<PortRange>,
+        #[command(flatten)]
+        want: Want,
         /// Bind the port here and hand the listening socket to CMD as fd 3
         /// (systemd protocol: LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES=NAME)
         #[arg(long)]
@@ -164,9 +145,6 @@ Examples:\n  portreg run api -- uvicorn app:app --port {port}\n  portreg run web
         /// Warn when CMD has not listened on its port after this many seconds (0: never)
         #[arg(long, default_value_t = 30.0, value_name = "S")]
         bind_timeout: f64,
-        /// A description shown by `list`
-        #[arg(short = 'd', long = "description", value_name = "TEXT")]
-        description: Option<String>,
         /// The command and its arguments
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
@@ -201,6 +179,36 @@ Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portr
         /// Only these names (default: every active and reserved one)
         names: Vec<String>,
     },
+}
+
+/// What `lease` and `run` ask for: a name and how to choose its port.
+#[derive(Args, Debug)]
+struct Want {
+    /// The service's name: 1-64 letters, digits, '.', '_', '-' (case-insensitive)
+    name: String,
+    /// Preferred port (a preference unless --exact)
+    #[arg(long, value_name = "P", value_parser = parse_port)]
+    port: Option<u16>,
+    /// Fail (PORT_TAKEN / PORT_BUSY) instead of moving off --port
+    #[arg(long)]
+    exact: bool,
+    /// Where to allocate a new port, LOW-HIGH
+    #[arg(long, value_name = "A-B", value_parser = parse_range)]
+    range: Option<PortRange>,
+    /// A description shown by `list`
+    #[arg(short = 'd', long = "description", value_name = "TEXT")]
+    description: Option<String>,
+}
+
+impl Want {
+    fn request(self) -> LeaseRequest {
+        let mut req = LeaseRequest::new(self.name);
+        req.port = self.port;
+        req.exact = self.exact;
+        req.range = self.range;
+        req.description = self.description;
+        req
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,21 +312,9 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
     let g = &cli.global;
     let reg = open(g)?;
     match cli.command {
-        Command::Lease {
-            name,
-            port,
-            exact,
-            range,
-            pid,
-            description,
-            meta,
-        } => {
-            let mut req = LeaseRequest::new(name);
-            req.port = port;
-            req.exact = exact;
-            req.range = range;
+        Command::Lease { want, pid, meta } => {
+            let mut req = want.request();
             req.pid = Some(pid.unwrap_or_else(|| nix::unistd::getppid().as_raw() as u32));
-            req.description = description;
             if !meta.is_empty() {
                 req.meta = Some(meta.into_iter().collect());
             }
@@ -519,21 +515,13 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             })
         }
         Command::Run {
-            name,
-            port,
-            exact,
-            range,
+            want,
             socket,
             host,
             bind_timeout,
-            description,
             cmd,
         } => {
-            let mut req = LeaseRequest::new(name);
-            req.port = port;
-            req.exact = exact;
-            req.range = range;
-            req.description = description;
+            let req = want.request();
             let bind_timeout = seconds(bind_timeout, "--bind-timeout")?;
             let code = run::run(
                 &reg,

@@ -25,6 +25,18 @@ fn require_root() -> bool {
     false
 }
 
+/// Runs portreg as user `nobody` (uid 65534) on the registry at `registry`.
+fn as_nobody(registry: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin())
+        .arg("--registry")
+        .arg(registry)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn snapshot(reg: &Reg) -> Vec<u8> {
     std::fs::read(reg.path.join("registry.json")).unwrap()
 }
@@ -128,22 +140,12 @@ fn another_users_files_and_processes_are_refused() {
     assert!(reg.run(&["list"]).status.success());
 
     // the whole registry, seen by another user: refused, never shared
-    let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(bin())
-            .arg("--registry")
-            .arg(&reg.path)
-            .args(args)
-            .output()
-            .unwrap()
-    };
     std::fs::set_permissions(
         reg.path.parent().unwrap(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let out = as_nobody(&["list"]);
+    let out = as_nobody(&reg.path, &["list"]);
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     assert!(stderr(&out).contains("never shared"), "{}", stderr(&out));
 
@@ -151,36 +153,21 @@ fn another_users_files_and_processes_are_refused() {
     let nobody_reg = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(nobody_reg.path(), Some(65534), Some(65534)).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:22620").unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(bin())
-        .arg("--registry")
-        .arg(nobody_reg.path().join("reg"))
-        .args(["kill", ":22620"])
-        .output()
-        .unwrap();
+    let theirs = nobody_reg.path().join("reg");
+    let out = as_nobody(&theirs, &["kill", ":22620"]);
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     assert!(stderr(&out).contains("another user"), "{}", stderr(&out));
     drop(listener);
     // a name whose holder is another user's process (root's sleep here)
     let mut root_proc = Command::new("sleep").arg("30").spawn().unwrap();
-    let nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(bin())
-            .arg("--registry")
-            .arg(nobody_reg.path().join("reg"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let pid = root_proc.id().to_string();
-    assert!(
-        nobody(&["lease", "rootly", "--pid", &pid, "--range", "22621-22629"])
-            .status
-            .success()
-    );
-    let out = nobody(&["kill", "rootly", "--timeout", "1"]);
+    assert!(as_nobody(
+        &theirs,
+        &["lease", "rootly", "--pid", &pid, "--range", "22621-22629"]
+    )
+    .status
+    .success());
+    let out = as_nobody(&theirs, &["kill", "rootly", "--timeout", "1"]);
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&pid) && stderr(&out).contains("belongs to root"),
