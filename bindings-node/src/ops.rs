@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use napi::bindgen_prelude::Either;
-use portreg_core::{Actor, Error, KillTarget, LeaseRequest, Registry, Result};
+use portreg_core::{Actor, KillTarget, LeaseRequest, Registry, Result};
 
 use crate::lease::{self, JsLease};
 use crate::types::{
@@ -102,11 +102,7 @@ pub fn kill(
         Either::B(s) => s.parse()?,
     };
     let secs = o.and_then(|o| o.timeout).unwrap_or(10.0);
-    let timeout = std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
-        Error::Process(format!(
-            "timeout must be a number of seconds, 0 or more (got {secs})"
-        ))
-    })?;
+    let timeout = portreg_core::process::seconds(secs, "timeout")?;
     Ok(reg
         .kill(&target, timeout)?
         .into_iter()

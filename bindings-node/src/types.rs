@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use napi::bindgen_prelude::{Object, ToNapiValue, TypeName, ValidateNapiValue};
 use napi::{sys, Env, ValueType};
 use napi_derive::napi;
-use portreg_core::allocate::{check_port, parse_port};
+use portreg_core::allocate::check_port_f64;
 use portreg_core::{PortRange, Result};
 
 /// The process holding a lease: `pid` plus `start_time` identify it (a reused
@@ -254,11 +254,7 @@ pub struct KillOptions {
 
 /// A JS number as a port: a whole number from 1 to 65535, else `INVALID_PORT`.
 pub fn port(n: f64) -> Result<u16> {
-    if n.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&n) {
-        check_port(n as u64)
-    } else {
-        parse_port(&n.to_string())
-    }
+    check_port_f64(n)
 }
 
 /// A `"LOW-HIGH"` string as a range, else `INVALID_RANGE`.

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use portreg_core::allocate::check_port;
-use portreg_core::{Error, PortRange};
+use portreg_core::allocate::{check_port, invalid_port};
+use portreg_core::PortRange;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -29,13 +29,9 @@ pub fn port(obj: &Bound<'_, PyAny>) -> PyResult<u16> {
     }
     match obj.extract::<u64>() {
         Ok(n) => check_port(n).map_err(|e| to_pyerr(py, &e)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Err(to_pyerr(
-            py,
-            &Error::InvalidPort {
-                value: obj.str()?.to_string(),
-                why: "a port is a whole number from 1 to 65535".into(),
-            },
-        )),
+        Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
+            Err(to_pyerr(py, &invalid_port(obj.str()?)))
+        }
         Err(_) => Err(PyTypeError::new_err(format!(
             "a port is an int, not {}",
             type_name(obj)

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use portreg_core::{Actor, KillTarget, LeaseRequest, Registry, Released};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -198,11 +197,9 @@ impl PyRegistry {
         } else {
             KillTarget::Port(convert::port(target)?)
         };
-        let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
-            PyValueError::new_err(format!(
-                "timeout must be a number of seconds, 0 or more (got {timeout})"
-            ))
-        })?;
+        // Python spells a bad argument ValueError; the rule is core's.
+        let timeout = portreg_core::process::seconds(timeout, "timeout")
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(self
             .call(py, |reg| reg.kill(&target, timeout))?
             .into_iter()

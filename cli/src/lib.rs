@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State};
 
 mod dashboard;
+mod rows;
 mod run;
 mod table;
 
@@ -218,14 +219,6 @@ enum EnvFormat {
     Json,
 }
 
-fn seconds(s: f64, what: &str) -> portreg_core::Result<std::time::Duration> {
-    std::time::Duration::try_from_secs_f64(s).map_err(|_| {
-        portreg_core::Error::Process(format!(
-            "{what} must be a number of seconds, 0 or more (got {s})"
-        ))
-    })
-}
-
 /// 'it'\''s' quoting for POSIX shells.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -293,15 +286,6 @@ fn open(g: &Global) -> portreg_core::Result<Registry> {
     }
 }
 
-/// An entry as `list --json` prints it: the entry's fields plus whether an
-/// active entry's port is being listened on.
-#[derive(serde::Serialize)]
-struct ListRow<'a> {
-    #[serde(flatten)]
-    entry: &'a Entry,
-    listening: Option<bool>,
-}
-
 fn print_json<T: serde::Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
@@ -367,27 +351,13 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         Command::List { all } => {
             let entries: Vec<Entry> = reg.list()?;
             let total = entries.len();
-            let listening = portreg_core::process::listening_ports();
-            let shown: Vec<(Entry, Option<bool>)> = entries
-                .into_iter()
-                .filter(|e| all || e.state != State::Idle)
-                .map(|e| {
-                    let l = (e.state == State::Active).then(|| match &listening {
-                        Some(ports) => ports.contains(&e.port),
-                        None => Registry::is_listening(e.port),
-                    });
-                    (e, l)
-                })
-                .collect();
+            let shown = rows::rows(
+                entries
+                    .into_iter()
+                    .filter(|e| all || e.state != State::Idle),
+            );
             if g.json {
-                let rows: Vec<ListRow> = shown
-                    .iter()
-                    .map(|(entry, listening)| ListRow {
-                        entry,
-                        listening: *listening,
-                    })
-                    .collect();
-                print_json(&rows);
+                print_json(&shown);
             } else {
                 let hidden = total - shown.len();
                 table::print_entries(&shown, hidden);
@@ -484,7 +454,7 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             })
         }
         Command::Kill { target, timeout } => {
-            let timeout = seconds(timeout, "--timeout")?;
+            let timeout = portreg_core::process::seconds(timeout, "--timeout")?;
             let t: portreg_core::KillTarget = target.parse()?;
             let reports = reg.kill(&t, timeout)?;
             if g.json {
@@ -522,7 +492,7 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             cmd,
         } => {
             let req = want.request();
-            let bind_timeout = seconds(bind_timeout, "--bind-timeout")?;
+            let bind_timeout = portreg_core::process::seconds(bind_timeout, "--bind-timeout")?;
             let code = run::run(
                 &reg,
                 run::RunArgs {

@@ -37,6 +37,16 @@ fn as_nobody(registry: &std::path::Path, args: &[&str]) -> std::process::Output 
         .unwrap()
 }
 
+/// Sets or clears the immutable attribute of the registry directory.
+fn chattr(reg: &Reg, flag: &str) {
+    assert!(Command::new("chattr")
+        .arg(flag)
+        .arg(&reg.path)
+        .status()
+        .unwrap()
+        .success());
+}
+
 fn snapshot(reg: &Reg) -> Vec<u8> {
     std::fs::read(reg.path.join("registry.json")).unwrap()
 }
@@ -100,16 +110,9 @@ fn immutable_directory_is_refused_and_changes_nothing() {
         .status
         .success());
     let before = snapshot(&reg);
-    let chattr = |flag: &str| {
-        Command::new("chattr")
-            .arg(flag)
-            .arg(&reg.path)
-            .status()
-            .unwrap()
-    };
-    assert!(chattr("+i").success());
+    chattr(&reg, "+i");
     let out = reg.run(&["lease", "api", "--range", "22600-22609"]);
-    assert!(chattr("-i").success());
+    chattr(&reg, "-i");
     assert_eq!(out.status.code(), Some(10), "PERMISSION: {}", stderr(&out));
     assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
     assert_eq!(snapshot(&reg), before);
@@ -232,16 +235,9 @@ fn corrupt_file_that_cannot_be_moved_aside_is_registry_corrupt() {
         .status
         .success());
     std::fs::write(reg.path.join("registry.json"), b"{ torn").unwrap();
-    let chattr = |flag: &str| {
-        Command::new("chattr")
-            .arg(flag)
-            .arg(&reg.path)
-            .status()
-            .unwrap()
-    };
-    assert!(chattr("+i").success());
+    chattr(&reg, "+i");
     let out = reg.run(&["list"]);
-    assert!(chattr("-i").success());
+    chattr(&reg, "-i");
     assert_eq!(
         out.status.code(),
         Some(8),

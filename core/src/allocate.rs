@@ -67,14 +67,6 @@ impl PortRange {
         (self.low..=self.high).contains(&port)
     }
 
-    pub fn len(&self) -> usize {
-        usize::from(self.high - self.low) + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
     pub fn overlaps(&self, other: &PortRange) -> bool {
         self.low <= other.high && other.low <= self.high
     }
@@ -128,14 +120,30 @@ pub fn parse_port(s: &str) -> Result<u16> {
     })
 }
 
+/// The `INVALID_PORT` error for a value that is not a port, as every
+/// surface reports it (a number too large, negative, fractional, 0...).
+pub fn invalid_port(value: impl fmt::Display) -> Error {
+    Error::InvalidPort {
+        value: value.to_string(),
+        why: "a port is a whole number from 1 to 65535".into(),
+    }
+}
+
 /// Checks a port given as a number: 1-65535.
 pub fn check_port(n: u64) -> Result<u16> {
     match u16::try_from(n) {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(Error::InvalidPort {
-            value: n.to_string(),
-            why: "a port is a whole number from 1 to 65535".into(),
-        }),
+        _ => Err(invalid_port(n)),
+    }
+}
+
+/// Checks a port given as a floating-point number (JavaScript): a whole
+/// number from 1 to 65535.
+pub fn check_port_f64(n: f64) -> Result<u16> {
+    if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) {
+        Ok(n as u16)
+    } else {
+        Err(invalid_port(n))
     }
 }
 

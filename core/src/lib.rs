@@ -21,7 +21,7 @@ pub use allocate::{PortRange, DEFAULT_RANGE};
 pub use entry::{validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN};
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
-pub use registry::{default_dir, range_warnings, Actor, LeaseRequest, Registry};
+pub use registry::{default_dir, Actor, LeaseRequest, Registry};
 pub use services::EnvVar;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, MAX_FILE_BYTES, REGISTRY_FILE};
 

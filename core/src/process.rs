@@ -234,6 +234,16 @@ fn alive_same(pid: u32, start_time: Option<u64>) -> bool {
     }
 }
 
+/// A number of seconds (a kill timeout, a bind timeout) as a duration: 0 or
+/// more and finite, else `PROCESS` naming `what`.
+pub fn seconds(secs: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        Error::Process(format!(
+            "{what} must be a number of seconds, 0 or more (got {secs})"
+        ))
+    })
+}
+
 /// Checks that `pid` may be signalled by this process: not pid 1, not
 /// ourselves, not another user's.
 pub fn check_killable(pid: u32) -> Result<()> {

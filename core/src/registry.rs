@@ -962,14 +962,6 @@ fn configured_range(dir: &Path) -> Result<PortRange> {
     }
 }
 
-/// Warnings about how a registry is set up (range overlapping the ephemeral
-/// ports), for `portreg doctor`-style reporting.
-pub fn range_warnings(reg: &Registry) -> Vec<String> {
-    allocate::ephemeral_warning(&reg.range)
-        .into_iter()
-        .collect()
-}
-
 impl Registry {
     /// Makes `to_pid` the holder of a name the calling process holds (how
     /// `portreg run` hands its lease to the child it started).

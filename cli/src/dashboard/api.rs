@@ -14,13 +14,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use portreg_core::{
-    Actor, Conflict, Entry, ErrorCode, KillTarget, Registry, Released, State as EntryState,
-};
+use portreg_core::{Actor, Conflict, Entry, ErrorCode, KillTarget, Registry, Released};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex, Notify};
 
 use super::{health, proxy, LEASE_NAME};
+use crate::rows::Row;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -389,7 +388,7 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
                         what: "name",
                         name,
                     })?;
-                    Ok(to_row(e, &listening_ports()))
+                    Ok(crate::rows::rows([e]).remove(0))
                 })
                 .await?;
             Ok(json_body(&row))
@@ -510,33 +509,8 @@ async fn act(app: &App, name: &str, action: &str, body: &Bytes) -> Result<Respon
 
 // ---------------------------------------------------------------- entries
 
-/// An entry as `portreg list --json` prints it: its fields plus whether an
-/// active entry's port is being listened on.
-#[derive(Serialize)]
-pub struct Row {
-    #[serde(flatten)]
-    pub entry: Entry,
-    pub listening: Option<bool>,
-}
-
-fn to_row(e: Entry, ports: &Option<HashSet<u16>>) -> Row {
-    let listening = (e.state == EntryState::Active).then(|| match ports {
-        Some(set) => set.contains(&e.port),
-        None => Registry::is_listening(e.port),
-    });
-    Row {
-        entry: e,
-        listening,
-    }
-}
-
 fn rows(reg: &Registry) -> portreg_core::Result<Vec<Row>> {
-    let ports = listening_ports();
-    Ok(reg.list()?.into_iter().map(|e| to_row(e, &ports)).collect())
-}
-
-fn listening_ports() -> Option<HashSet<u16>> {
-    portreg_core::process::listening_ports()
+    Ok(crate::rows::rows(reg.list()?))
 }
 
 // ---------------------------------------------------------------- live snapshot
@@ -562,8 +536,12 @@ impl App {
     async fn snapshot_json(&self) -> Result<String, ApiError> {
         let (rows, listening) = self
             .blocking(|reg| {
-                let ports = listening_ports();
-                let rows: Vec<Row> = reg.list()?.into_iter().map(|e| to_row(e, &ports)).collect();
+                let ports = portreg_core::process::listening_ports();
+                let rows: Vec<Row> = reg
+                    .list()?
+                    .into_iter()
+                    .map(|e| Row::new(e, &ports))
+                    .collect();
                 Ok((rows, ports))
             })
             .await?;

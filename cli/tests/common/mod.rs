@@ -1,7 +1,7 @@
 #![allow(dead_code)]
 //! Helpers shared by the CLI test files: run the real `portreg` binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub fn bin() -> PathBuf {
@@ -63,8 +63,4 @@ pub fn wait_for(mut f: impl FnMut() -> bool, secs: f64) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     f()
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
