@@ -131,6 +131,16 @@ fn new_name_is_durable_known_name_and_release_never_fsync() {
             && l.contains("O_WRONLY")),
         "{joined}"
     );
+    // and only once registry.json is in place: a writer killed in between
+    // leaves the new entry idle, never a holder of a name the registry lacks
+    let leases_in = calls
+        .iter()
+        .position(|l| l.starts_with("rename") && l.contains("/leases.json\""))
+        .unwrap_or_else(|| panic!("no rename onto leases.json in\n{joined}"));
+    assert!(
+        rename < leases_in,
+        "leases.json replaced before registry.json:\n{joined}"
+    );
 
     // release and re-lease of a known name: no fsync, registry.json untouched
     for args in [

@@ -87,6 +87,9 @@ pub struct Registry {
     dir: PathBuf,
     range: PortRange,
     cache: Mutex<Option<(Vec<u8>, Arc<RegData>)>>,
+    /// A second buffer the size of registry.json, reused to read it (and
+    /// compare with the cached bytes) and to serialize it.
+    buf: Mutex<Vec<u8>>,
     warnings: Mutex<Vec<String>>,
     print_warnings: AtomicBool,
     /// Ranges already checked against the ephemeral ports (warn once each).
@@ -281,15 +284,17 @@ impl Tx {
     /// The lowest free port of `range` that no other name remembers; failing
     /// that, the port an idle name has remembered longest.
     fn fresh_port(&mut self, key: &str, range: PortRange) -> Result<u16> {
-        let remembered: HashSet<u16> = self
-            .data
-            .entries
-            .iter()
-            .filter(|e| name_key(&e.name) != key)
-            .map(|e| e.port)
-            .collect();
+        // Ports other names remember, as a bitmap: no allocation per entry.
+        let own = self.data.index.get(key).copied();
+        let mut remembered = vec![0u64; 1 << 10];
+        for (i, &p) in self.data.ports.iter().enumerate() {
+            if Some(i) != own {
+                remembered[usize::from(p >> 6)] |= 1 << (p & 63);
+            }
+        }
+        let is_remembered = |p: u16| remembered[usize::from(p >> 6)] & (1 << (p & 63)) != 0;
         for port in range.low..=range.high {
-            if allocate::is_bad_port(port) || remembered.contains(&port) {
+            if allocate::is_bad_port(port) || is_remembered(port) {
                 continue;
             }
             if allocate::probe(port) == Probe::Free {
@@ -336,6 +341,7 @@ impl Registry {
             dir,
             range,
             cache: Mutex::new(None),
+            buf: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
             warned_ranges: Mutex::new(HashSet::new()),
@@ -400,14 +406,15 @@ impl Registry {
     /// changed since the last call.
     fn load_registry(&self, exclusive: bool) -> Result<Option<Arc<RegData>>> {
         let path = self.dir.join(REGISTRY_FILE);
-        let bytes = match store::read_capped(&path)? {
+        let mut bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        match store::read_capped_into(&path, &mut bytes)? {
             None => {
                 return Ok(Some(Arc::new(RegData::from_entries(
                     Vec::new(),
                     FORMAT_VERSION,
                 ))))
             }
-            Some(Ok(b)) => b,
+            Some(Ok(())) => {}
             Some(Err(size)) => {
                 return self.quarantine_corrupt(
                     &path,
@@ -420,7 +427,10 @@ impl Registry {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((b, d)) = cache.as_ref() {
                 if *b == bytes {
-                    return Ok(Some(d.clone()));
+                    let d = d.clone();
+                    drop(cache);
+                    *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = bytes;
+                    return Ok(Some(d));
                 }
             }
         }
@@ -437,7 +447,7 @@ impl Registry {
                     );
                 }
                 let data = Arc::new(data);
-                *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((bytes, data.clone()));
+                self.set_cache(bytes, data.clone());
                 Ok(Some(data))
             }
             RegRead::Corrupt(why) => self.quarantine_corrupt(&path, exclusive, &why),
@@ -562,21 +572,53 @@ impl Registry {
             }
             return Ok(out);
         }
-        if tx.reg_dirty {
-            let bytes = store::serialize_registry(&tx.data);
-            store::write_atomic(&self.dir, REGISTRY_FILE, &bytes, true)?;
-            *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((bytes, tx.data.clone()));
-        } else if let Some(b) = file_bytes {
-            *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((b, tx.data.clone()));
-        }
-        if tx.leases_dirty || tx.pruned_dirty {
+        let leases = (tx.leases_dirty || tx.pruned_dirty).then(|| {
             let data = &tx.data;
             let records: Vec<&LeaseRecord> = tx.leases.iter().map(|l| &l.rec).collect();
-            let bytes =
-                store::serialize_leases(&records, |n| data.get(n).map(|e| e.port).unwrap_or(0));
-            store::write_atomic(&self.dir, LEASES_FILE, &bytes, false)?;
+            store::serialize_leases(&records, |n| data.get(n).map(|e| e.port).unwrap_or(0))
+        });
+        if tx.reg_dirty {
+            // leases.json is staged before the wait on the disk and swapped
+            // in after registry.json is durable (see store::Staged).
+            let staged = leases
+                .as_ref()
+                .and_then(|b| store::Staged::new(&self.dir, LEASES_FILE, b).ok().flatten());
+            let mut bytes =
+                std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+            store::serialize_registry(tx.data_mut(), &mut bytes);
+            let written = store::write_atomic(&self.dir, REGISTRY_FILE, &bytes, true);
+            if let Some(old) = file_bytes {
+                *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = old;
+            }
+            written?;
+            self.set_cache(bytes, tx.data.clone());
+            if let Some(b) = &leases {
+                if !matches!(staged.map(store::Staged::swap_in), Some(Ok(true))) {
+                    store::write_atomic(&self.dir, LEASES_FILE, b, false)?;
+                }
+            }
+        } else {
+            if let Some(b) = file_bytes {
+                self.set_cache(b, tx.data.clone());
+            }
+            if let Some(b) = &leases {
+                store::write_atomic(&self.dir, LEASES_FILE, b, false)?;
+            }
         }
         Ok(out)
+    }
+
+    /// Remembers `bytes` (registry.json as read or written) and its parsed
+    /// form; the buffer it replaces is kept for the next read or write.
+    fn set_cache(&self, bytes: Vec<u8>, data: Arc<RegData>) {
+        let old = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace((bytes, data));
+        if let Some((b, _)) = old {
+            *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = b;
+        }
     }
 
     /// Leases a port for `req.name`, making `req.pid` (default: the caller)

@@ -28,6 +28,13 @@ pub(crate) struct RegData {
     pub index: HashMap<String, usize>,
     /// The version found on disk (FORMAT_VERSION for a new registry).
     pub version: u64,
+    /// Each entry's text as last written, parallel to `entries`; `None`
+    /// once the entry changes. A write re-serializes only changed entries,
+    /// so adding one name to a large registry does not re-encode the rest.
+    frags: Vec<Option<Box<[u8]>>>,
+    /// Each entry's port, parallel to `entries`: scanning ports and sorting
+    /// by them touches 2 bytes an entry instead of the whole entry.
+    pub ports: Vec<u16>,
 }
 
 impl RegData {
@@ -37,10 +44,14 @@ impl RegData {
             .enumerate()
             .map(|(i, e)| (name_key(&e.name), i))
             .collect();
+        let frags = vec![None; entries.len()];
+        let ports = entries.iter().map(|e| e.port).collect();
         RegData {
             entries,
             index,
             version,
+            frags,
+            ports,
         }
     }
 
@@ -50,10 +61,16 @@ impl RegData {
 
     pub fn insert(&mut self, e: StoredEntry) {
         match self.index.get(&name_key(&e.name)) {
-            Some(&i) => self.entries[i] = e,
+            Some(&i) => {
+                self.ports[i] = e.port;
+                self.entries[i] = e;
+                self.frags[i] = None;
+            }
             None => {
                 self.index.insert(name_key(&e.name), self.entries.len());
+                self.ports.push(e.port);
                 self.entries.push(e);
+                self.frags.push(None);
             }
         }
     }
@@ -61,6 +78,8 @@ impl RegData {
     pub fn remove(&mut self, name: &str) -> Option<StoredEntry> {
         let i = self.index.remove(&name_key(name))?;
         let e = self.entries.swap_remove(i);
+        self.frags.swap_remove(i);
+        self.ports.swap_remove(i);
         if let Some(moved) = self.entries.get(i) {
             self.index.insert(name_key(&moved.name), i);
         }
@@ -153,20 +172,79 @@ fn dedup(entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
         .collect()
 }
 
-/// Serializes the durable facts, sorted by port then name, pretty-printed.
-pub(crate) fn serialize_registry(data: &RegData) -> Vec<u8> {
-    let mut refs: Vec<&StoredEntry> = data.entries.iter().collect();
-    refs.sort_unstable_by(|a, b| {
-        a.port
-            .cmp(&b.port)
-            .then_with(|| cmp_names(&a.name, &b.name))
-    });
-    let mut out = serde_json::to_vec_pretty(&RegistryFile {
-        version: FORMAT_VERSION,
-        entries: refs,
-    })
-    .expect("registry serializes");
-    out.push(b'\n');
+/// Serializes the durable facts, sorted by port then name, pretty-printed:
+/// byte for byte what `serde_json::to_vec_pretty` gives for the whole file,
+/// but each entry's text is kept in `data` and reused while it is unchanged.
+pub(crate) fn serialize_registry(data: &mut RegData, out: &mut Vec<u8>) {
+    // Sort (port, index) keys; only names sharing a port need their names compared.
+    let mut order: Vec<u64> = data
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| (u64::from(p) << 32) | i as u64)
+        .collect();
+    order.sort_unstable();
+    let entries = &data.entries;
+    let mut start = 0;
+    while start < order.len() {
+        let port = order[start] >> 32;
+        let end = start
+            + order[start..]
+                .iter()
+                .take_while(|&&k| k >> 32 == port)
+                .count();
+        if end - start > 1 {
+            order[start..end].sort_by(|&a, &b| {
+                cmp_names(
+                    &entries[a as u32 as usize].name,
+                    &entries[b as u32 as usize].name,
+                )
+            });
+        }
+        start = end;
+    }
+    for (e, frag) in data.entries.iter().zip(data.frags.iter_mut()) {
+        if frag.is_none() {
+            *frag = Some(entry_text(e).into_boxed_slice());
+        }
+    }
+    let body: usize = data.frags.iter().flatten().map(|f| f.len() + 6).sum();
+    out.clear();
+    out.reserve(body + 64);
+    out.extend_from_slice(b"{\n  \"version\": ");
+    out.extend_from_slice(FORMAT_VERSION.to_string().as_bytes());
+    out.extend_from_slice(b",\n  \"entries\": [");
+    for (k, &key) in order.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\n    ");
+        out.extend_from_slice(
+            data.frags[key as u32 as usize]
+                .as_deref()
+                .unwrap_or_default(),
+        );
+    }
+    if !order.is_empty() {
+        out.extend_from_slice(b"\n  ");
+    }
+    out.extend_from_slice(b"]\n}\n");
+}
+
+/// One entry pretty-printed at the depth it has in the file (inside
+/// `"entries": [...]`): serde_json's own output with every line after the
+/// first indented four more spaces. JSON strings never hold a raw newline,
+/// so every `\n` is a line break of the layout.
+fn entry_text(e: &StoredEntry) -> Vec<u8> {
+    let flat = serde_json::to_vec_pretty(e).expect("entry serializes");
+    let lines = flat.iter().filter(|&&b| b == b'\n').count();
+    let mut out = Vec::with_capacity(flat.len() + 4 * lines);
+    for &b in &flat {
+        out.push(b);
+        if b == b'\n' {
+            out.extend_from_slice(b"    ");
+        }
+    }
     out
 }
 
@@ -191,7 +269,18 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// Reads a registry file: `None` when it does not exist, `Err(size)` when it
 /// is larger than [`MAX_FILE_BYTES`] (never read into memory).
 pub(crate) fn read_capped(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, u64>>> {
+    let mut bytes = Vec::new();
+    Ok(read_capped_into(path, &mut bytes)?.map(|r| r.map(|()| bytes)))
+}
+
+/// [`read_capped`] into `buf` (cleared first), so a caller that reads the
+/// same large file again and again reuses one allocation.
+pub(crate) fn read_capped_into(
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<Option<std::result::Result<(), u64>>> {
     use std::io::Read;
+    buf.clear();
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -201,14 +290,14 @@ pub(crate) fn read_capped(path: &Path) -> Result<Option<std::result::Result<Vec<
     if len > MAX_FILE_BYTES {
         return Ok(Some(Err(len)));
     }
-    let mut bytes = Vec::with_capacity(len as usize + 1);
+    buf.reserve(len as usize + 1);
     f.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
+        .read_to_end(buf)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Ok(Some(Err(bytes.len() as u64)));
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Some(Err(buf.len() as u64)));
     }
-    Ok(Some(Ok(bytes)))
+    Ok(Some(Ok(())))
 }
 
 pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
@@ -301,13 +390,18 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// directory (O_EXCL, 0600), then rename over the target. With `durable`, the
 /// temp file is fsynced before the rename and the directory after it.
 pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8], durable: bool) -> Result<()> {
-    let dest = dir.join(target);
     if !durable {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        if let Ok(true) = replace_via_spare(dir, target, bytes) {
-            return Ok(());
+        if let Ok(Some(staged)) = Staged::new(dir, target, bytes) {
+            if let Ok(true) = staged.swap_in() {
+                return Ok(());
+            }
         }
     }
+    write_via_temp(dir, target, bytes, durable)
+}
+
+fn write_via_temp(dir: &Path, target: &str, bytes: &[u8], durable: bool) -> Result<()> {
+    let dest = dir.join(target);
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{target}.{}.{n}.tmp", std::process::id()));
     let result = (|| -> io::Result<()> {
@@ -336,43 +430,79 @@ pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8], durable: bool
     Ok(())
 }
 
-/// The non-durable write of `leases.json` without creating and unlinking a
-/// temp file each time: the new bytes go into one spare file
-/// (`.leases.json.spare`, ours, 0600, never followed through a link), which
-/// is then exchanged with the target (renameat2 RENAME_EXCHANGE). Readers
-/// only ever see a complete file; after the exchange the spare holds the
-/// previous bytes, overwritten next time. Only writers holding the
-/// exclusive lock touch the spare, so a writer killed half-way leaves junk
-/// that nobody reads. `Ok(false)` when the target does not exist yet.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn replace_via_spare(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<bool> {
-    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
-    use std::os::unix::fs::FileExt;
-    let spare = dir.join(format!(".{target}.spare"));
-    let f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&spare)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
-        return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+/// A non-durable write of `leases.json` made in two steps, without
+/// creating and unlinking a temp file each time: [`Staged::new`] puts the
+/// new bytes in one spare file (`.leases.json.spare`, ours, 0600, never
+/// followed through a link); [`Staged::swap_in`] exchanges it with the
+/// target (renameat2 RENAME_EXCHANGE). Readers only ever see a complete
+/// file; after the exchange the spare holds the previous bytes, overwritten
+/// next time. Only writers holding the exclusive lock touch the spare, so a
+/// writer killed half-way leaves junk that nobody reads.
+///
+/// The two steps let a writer that also makes `registry.json` durable fill
+/// the spare before that write and swap it in after: the order a killed
+/// writer leaves is unchanged (registry.json first), and the work after
+/// the wait on the disk is one system call.
+pub(crate) struct Staged {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    spare: PathBuf,
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    dest: PathBuf,
+}
+
+impl Staged {
+    /// Fills the spare; `Ok(None)` where exchanging names is not available.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn new(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<Option<Staged>> {
+        use std::os::unix::fs::FileExt;
+        let spare = dir.join(format!(".{target}.spare"));
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&spare)?;
+        let meta = f.metadata()?;
+        if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        f.write_all_at(bytes, 0)?;
+        if meta.len() > bytes.len() as u64 {
+            f.set_len(bytes.len() as u64)?;
+        }
+        Ok(Some(Staged {
+            spare,
+            dest: dir.join(target),
+        }))
     }
-    f.write_all_at(bytes, 0)?;
-    f.set_len(bytes.len() as u64)?;
-    drop(f);
-    match renameat2(
-        AT_FDCWD,
-        &spare,
-        AT_FDCWD,
-        &dir.join(target),
-        RenameFlags::RENAME_EXCHANGE,
-    ) {
-        Ok(()) => Ok(true),
-        Err(nix::errno::Errno::ENOENT) => Ok(false),
-        Err(e) => Err(io::Error::from(e)),
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub(crate) fn new(_dir: &Path, _target: &str, _bytes: &[u8]) -> io::Result<Option<Staged>> {
+        Ok(None)
+    }
+
+    /// Makes the staged bytes the target's; `Ok(false)` when the target
+    /// does not exist yet (the caller then writes it through a temp file).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn swap_in(self) -> io::Result<bool> {
+        use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+        match renameat2(
+            AT_FDCWD,
+            &self.spare,
+            AT_FDCWD,
+            &self.dest,
+            RenameFlags::RENAME_EXCHANGE,
+        ) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::ENOENT) => Ok(false),
+            Err(e) => Err(io::Error::from(e)),
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub(crate) fn swap_in(self) -> io::Result<bool> {
+        Ok(false)
     }
 }
 
@@ -526,4 +656,79 @@ pub(crate) fn open_lock(dir: &Path) -> Result<File> {
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     check_owned(&path, &meta, "lock file")?;
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn entry(name: &str, port: u16, i: usize) -> StoredEntry {
+        let mut meta = BTreeMap::new();
+        if i % 2 == 0 {
+            meta.insert(
+                "project".to_string(),
+                format!("/home/d\u{e9}v/p{i} \"q\"\n\t\\"),
+            );
+            meta.insert(
+                "health".to_string(),
+                "http://127.0.0.1/\u{1F600}".to_string(),
+            );
+        }
+        StoredEntry {
+            name: name.to_string(),
+            port,
+            reserved: i % 3 == 0,
+            description: (i % 4 != 0).then(|| format!("line\none \u{7f}\u{1} {i}")),
+            meta,
+            created: "2026-01-01T00:00:00Z".to_string(),
+            changed: "2026-01-02T00:00:00Z".to_string(),
+        }
+    }
+
+    /// What the file must be: serde_json's pretty output of the whole file.
+    fn reference(data: &RegData) -> Vec<u8> {
+        let mut refs: Vec<&StoredEntry> = data.entries.iter().collect();
+        refs.sort_by(|a, b| {
+            a.port
+                .cmp(&b.port)
+                .then_with(|| cmp_names(&a.name, &b.name))
+        });
+        let mut out = serde_json::to_vec_pretty(&RegistryFile {
+            version: FORMAT_VERSION,
+            entries: refs,
+        })
+        .unwrap();
+        out.push(b'\n');
+        out
+    }
+
+    #[test]
+    fn reused_entry_text_gives_the_same_bytes_as_a_whole_file_encode() {
+        let mut data = RegData::from_entries(Vec::new(), FORMAT_VERSION);
+        let ser = |d: &mut RegData| {
+            let mut out = b"left over".to_vec();
+            serialize_registry(d, &mut out);
+            out
+        };
+        assert_eq!(ser(&mut data), reference(&data));
+        for i in 0..40 {
+            // ports collide on purpose so the name breaks the tie
+            data.insert(entry(&format!("Svc-{}", 40 - i), 9000 + (i % 7) as u16, i));
+            assert_eq!(ser(&mut data), reference(&data), "after insert {i}");
+        }
+        for i in (0..40).step_by(3) {
+            data.remove(&format!("svc-{}", 40 - i));
+            assert_eq!(ser(&mut data), reference(&data), "after remove {i}");
+            let mut e = entry(&format!("Svc-{}", 39 - i), 8000, i + 1);
+            e.description = Some(format!("changed {i}"));
+            data.insert(e);
+            assert_eq!(ser(&mut data), reference(&data), "after change {i}");
+        }
+        let text = ser(&mut data);
+        match parse_registry(&text) {
+            RegRead::Ok(back) => assert_eq!(back.entries.len(), data.entries.len()),
+            RegRead::Corrupt(why) => panic!("{why}"),
+        }
+    }
 }

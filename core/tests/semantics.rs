@@ -198,6 +198,10 @@ fn no_free_port_when_range_exhausted() {
 }
 
 fn listen_on(addr: &str, v6only: bool) -> socket2::Socket {
+    listen_with(addr, v6only, false)
+}
+
+fn listen_with(addr: &str, v6only: bool, reuse: bool) -> socket2::Socket {
     let addr: SocketAddr = addr.parse().unwrap();
     let s = socket2::Socket::new(
         socket2::Domain::for_address(addr),
@@ -208,6 +212,7 @@ fn listen_on(addr: &str, v6only: bool) -> socket2::Socket {
     if addr.is_ipv6() {
         s.set_only_v6(v6only).unwrap();
     }
+    s.set_reuse_address(reuse).unwrap();
     s.bind(&addr.into()).unwrap();
     s.listen(8).unwrap();
     s
@@ -216,26 +221,36 @@ fn listen_on(addr: &str, v6only: bool) -> socket2::Socket {
 #[test]
 fn foreign_listener_on_any_address_makes_port_busy() {
     let have_v6 = TcpListener::bind("[::1]:0").is_ok();
+    // Each address DESIGN.md names, plus a dual-stack :: listener, each with
+    // and without SO_REUSEADDR (most servers set it; the probe does too).
     let cases: &[(&str, bool)] = &[
         ("127.0.0.1", false),
         ("0.0.0.0", false),
         ("[::1]", true),
         ("[::]", true),
+        ("[::]", false),
     ];
-    for (i, (host, v6only)) in cases.iter().enumerate() {
-        if host.starts_with('[') && !have_v6 {
-            continue;
+    for reuse in [false, true] {
+        for (i, (host, v6only)) in cases.iter().enumerate() {
+            if host.starts_with('[') && !have_v6 {
+                continue;
+            }
+            let (_d, reg) = reg();
+            let low = 21600 + 10 * i as u16 + 50 * u16::from(reuse);
+            let _l = listen_with(&format!("{host}:{low}"), *v6only, reuse);
+            let what = format!("{host} (v6only {v6only}, SO_REUSEADDR {reuse})");
+            let got = reg.lease(&req("svc", range(low, low + 5))).unwrap();
+            assert_ne!(got.port, low, "listener on {what} must make {low} busy");
+            let err = reg
+                .lease(&req("other", range(low, low + 5)).port(low).exact(true))
+                .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::PortBusy, "{what}");
+            assert_ne!(
+                reg.find_free(Some(range(low, low + 5))).unwrap(),
+                low,
+                "{what}"
+            );
         }
-        let (_d, reg) = reg();
-        let low = 21100 + 10 * i as u16;
-        let _l = listen_on(&format!("{host}:{low}"), *v6only);
-        let got = reg.lease(&req("svc", range(low, low + 5))).unwrap();
-        assert_ne!(got.port, low, "listener on {host} must make {low} busy");
-        let err = reg
-            .lease(&req("other", range(low, low + 5)).port(low).exact(true))
-            .unwrap_err();
-        assert_eq!(err.code(), ErrorCode::PortBusy, "{host}");
-        assert_ne!(reg.find_free(Some(range(low, low + 5))).unwrap(), low);
     }
 }
 
