@@ -1,5 +1,5 @@
 //! What the disk sees, observed with strace: a new name pays for one durable
-//! write of registry.json (temp file O_EXCL 0600, fsync, rename, directory
+//! write of registry.json (a new 0600 temp file, fsync, rename, directory
 //! fsync); re-leasing a known name and releasing write only leases.json,
 //! atomically (a file beside it swapped in by rename) and without any fsync.
 
@@ -25,7 +25,7 @@ fn traced(reg: &Reg, args: &[&str]) -> Vec<String> {
         .args([
             "-f",
             "-e",
-            "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
+            "trace=openat,fsync,fdatasync,rename,renameat,renameat2,linkat",
             "-o",
         ])
         .arg(&log)
@@ -89,29 +89,56 @@ fn new_name_is_durable_known_name_and_release_never_fsync() {
             .position(|l| l.contains(pat))
             .unwrap_or_else(|| panic!("no {pat:?} in\n{joined}"))
     };
-    let tmp = pos(".registry.json.");
-    assert!(
-        calls[tmp].contains("O_EXCL") && calls[tmp].contains("0600"),
-        "{}",
-        calls[tmp]
-    );
-    let fsync_file = tmp
-        + 1
-        + calls[tmp + 1..]
+    let fd_of = |line: &str| {
+        line.rsplit("= ")
+            .next()
+            .and_then(|fd| fd.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no fd in {line}"))
+    };
+    // The new file: either created without a name (O_TMPFILE, 0600) in the
+    // registry directory, fsynced, then linked under a fresh temp name; or
+    // created with that temp name (O_EXCL, 0600) and fsynced.
+    let named = pos(".registry.json.");
+    let (file_fd, created) = if calls[named].starts_with("linkat") {
+        let created = calls
             .iter()
-            .position(|l| l.starts_with("fsync"))
-            .expect("fsync of the temp file");
+            .position(|l| l.contains("O_TMPFILE"))
+            .unwrap_or_else(|| panic!("linked a file never created:\n{joined}"));
+        assert!(created < named, "{joined}");
+        let fd = fd_of(&calls[created]);
+        assert!(
+            calls[named].contains(&format!("\"/proc/self/fd/{fd}\"")),
+            "{}",
+            calls[named]
+        );
+        (fd, created)
+    } else {
+        assert!(calls[named].contains("O_EXCL"), "{}", calls[named]);
+        (fd_of(&calls[named]), named)
+    };
+    assert!(calls[created].contains("0600"), "{}", calls[created]);
+    let fsync_file = calls
+        .iter()
+        .position(|l| l.starts_with(&format!("fsync({file_fd})")))
+        .unwrap_or_else(|| panic!("no fsync of the new file:\n{joined}"));
+    assert!(created < fsync_file, "{joined}");
     let rename = pos("registry.json\")");
     assert!(calls[rename].starts_with("rename"), "{}", calls[rename]);
     assert!(fsync_file < rename, "fsync before rename:\n{joined}");
-    let dir_open = rename + 1;
+    // the directory: opened (its fd read from the openat line), then
+    // fsynced through that fd after the rename
+    let dir_open = calls
+        .iter()
+        .position(|l| {
+            l.contains(&format!("\"{}\"", reg.path.display())) && !l.contains("O_TMPFILE")
+        })
+        .unwrap_or_else(|| panic!("directory never opened:\n{joined}"));
+    assert!(calls[dir_open].starts_with("openat"), "{joined}");
+    let dir_fd = fd_of(&calls[dir_open]);
     assert!(
-        calls[dir_open].starts_with("openat")
-            && calls[dir_open].contains(&format!("\"{}\"", reg.path.display())),
-        "{joined}"
-    );
-    assert!(
-        calls[dir_open + 1].starts_with("fsync"),
+        calls[rename + 1..]
+            .iter()
+            .any(|l| l.starts_with(&format!("fsync({dir_fd})"))),
         "directory fsync after rename:\n{joined}"
     );
     let fsyncs = calls

@@ -16,6 +16,7 @@ pub mod process;
 mod registry;
 mod services;
 mod store;
+mod text;
 
 pub use allocate::{PortRange, DEFAULT_RANGE};
 pub use entry::{validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN};

@@ -2,9 +2,10 @@
 //! each applied under the registry lock with liveness refreshed first.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::allocate::{self, PortRange, Probe, DEFAULT_RANGE};
 use crate::entry::{
@@ -80,16 +81,36 @@ impl Actor {
     }
 }
 
+/// The last `registry.json` this Registry read or wrote: its bytes, their
+/// parsed form, and the file itself held open with its [`store::FileId`].
+///
+/// portreg only ever replaces registry.json (a new file renamed over it),
+/// and the held file keeps its inode number from being given to another
+/// file, so the same id on the path means the same file; an edit made in
+/// place by something else changes its ctime. Where ctime is fine-grained,
+/// an unchanged id is therefore proof enough and the file is not read
+/// again; elsewhere the bytes are read and compared.
+struct Cached {
+    /// The bytes read, when they were read (after a write, the text that
+    /// was written is kept in `data` instead).
+    bytes: Vec<u8>,
+    data: Arc<RegData>,
+    held: store::Held,
+}
+
 /// A registry opened on a directory. Cheap to keep; every call takes the
 /// lock, reads, decides and writes, so many processes and threads can share
 /// one directory.
 pub struct Registry {
     dir: PathBuf,
     range: PortRange,
-    cache: Mutex<Option<(Vec<u8>, Arc<RegData>)>>,
+    cache: Mutex<Option<Cached>>,
     /// A second buffer the size of registry.json, reused to read it (and
     /// compare with the cached bytes) and to serialize it.
     buf: Mutex<Vec<u8>>,
+    /// Whether this file system gives every change a new ctime (see
+    /// [`store::ctime_is_fine`]); found out once, on the lock file.
+    fine_ctime: OnceLock<bool>,
     warnings: Mutex<Vec<String>>,
     print_warnings: AtomicBool,
     /// Ranges already checked against the ephemeral ports (warn once each).
@@ -342,6 +363,7 @@ impl Registry {
             range,
             cache: Mutex::new(None),
             buf: Mutex::new(Vec::new()),
+            fine_ctime: OnceLock::new(),
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
             warned_ranges: Mutex::new(HashSet::new()),
@@ -406,15 +428,26 @@ impl Registry {
     /// changed since the last call.
     fn load_registry(&self, exclusive: bool) -> Result<Option<Arc<RegData>>> {
         let path = self.dir.join(REGISTRY_FILE);
+        if self.fine_ctime.get() == Some(&true) {
+            if let Ok(meta) = fs::metadata(&path) {
+                let id = store::FileId::of(&meta);
+                let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = cache.as_ref() {
+                    if c.held.as_ref().is_some_and(|(_, held)| *held == id) {
+                        return Ok(Some(c.data.clone()));
+                    }
+                }
+            }
+        }
         let mut bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
-        match store::read_capped_into(&path, &mut bytes)? {
+        let held = match store::read_held(&path, &mut bytes)? {
             None => {
                 return Ok(Some(Arc::new(RegData::from_entries(
                     Vec::new(),
                     FORMAT_VERSION,
                 ))))
             }
-            Some(Ok(())) => {}
+            Some(Ok(held)) => held,
             Some(Err(size)) => {
                 return self.quarantine_corrupt(
                     &path,
@@ -424,10 +457,15 @@ impl Registry {
             }
         };
         {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((b, d)) = cache.as_ref() {
-                if *b == bytes {
-                    let d = d.clone();
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cache.as_mut() {
+                let same = match c.data.text() {
+                    Some(text) => text == bytes,
+                    None => c.bytes == bytes,
+                };
+                if same {
+                    c.held = held;
+                    let d = c.data.clone();
                     drop(cache);
                     *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = bytes;
                     return Ok(Some(d));
@@ -447,7 +485,11 @@ impl Registry {
                     );
                 }
                 let data = Arc::new(data);
-                self.set_cache(bytes, data.clone());
+                self.set_cache(Cached {
+                    bytes,
+                    data: data.clone(),
+                    held,
+                });
                 Ok(Some(data))
             }
             RegRead::Corrupt(why) => self.quarantine_corrupt(&path, exclusive, &why),
@@ -525,7 +567,7 @@ impl Registry {
     /// Runs `f` under the shared lock (plain reads); nothing is written.
     fn read<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         {
-            let lock = fd_lock::RwLock::new(store::open_lock(&self.dir)?);
+            let lock = fd_lock::RwLock::new(self.open_lock()?);
             let _guard = lock
                 .read()
                 .map_err(|e| Error::io("cannot lock the registry", e))?;
@@ -540,7 +582,7 @@ impl Registry {
     /// Runs `f` under the exclusive lock, then writes what changed:
     /// `registry.json` durably, `leases.json` atomically without fsync.
     fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
-        let mut lock = fd_lock::RwLock::new(store::open_lock(&self.dir)?);
+        let mut lock = fd_lock::RwLock::new(self.open_lock()?);
         let _guard = lock
             .write()
             .map_err(|e| Error::io("cannot lock the registry", e))?;
@@ -549,12 +591,13 @@ impl Registry {
             .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
         // Under the exclusive lock nobody else can change the file: take the
         // cached copy out so a change edits it in place instead of cloning it.
-        let file_bytes = self
+        // (Its parsed form is dropped here: tx holds the only other reference.)
+        let cached = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .map(|(b, _)| b);
+            .map(|c| (c.bytes, c.held));
         let out = f(&mut tx)?;
         let newer = tx.data.version.max(tx.leases_version);
         if newer > FORMAT_VERSION {
@@ -583,41 +626,55 @@ impl Registry {
             let staged = leases
                 .as_ref()
                 .and_then(|b| store::Staged::new(&self.dir, LEASES_FILE, b).ok().flatten());
-            let mut bytes =
-                std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
-            store::serialize_registry(tx.data_mut(), &mut bytes);
-            let written = store::write_atomic(&self.dir, REGISTRY_FILE, &bytes, true);
-            if let Some(old) = file_bytes {
+            let written = store::write_durable(&self.dir, REGISTRY_FILE, tx.data_mut().encode());
+            if let Some((old, _)) = cached {
                 *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = old;
             }
-            written?;
-            self.set_cache(bytes, tx.data.clone());
+            let held = written?;
+            // The text just written stays in tx.data: no copy of the bytes.
+            self.set_cache(Cached {
+                bytes: Vec::new(),
+                data: tx.data.clone(),
+                held: Some(held),
+            });
             if let Some(b) = &leases {
                 if !matches!(staged.map(store::Staged::swap_in), Some(Ok(true))) {
-                    store::write_atomic(&self.dir, LEASES_FILE, b, false)?;
+                    store::write_atomic(&self.dir, LEASES_FILE, b)?;
                 }
             }
         } else {
-            if let Some(b) = file_bytes {
-                self.set_cache(b, tx.data.clone());
+            if let Some((bytes, held)) = cached {
+                self.set_cache(Cached {
+                    bytes,
+                    data: tx.data.clone(),
+                    held,
+                });
             }
             if let Some(b) = &leases {
-                store::write_atomic(&self.dir, LEASES_FILE, b, false)?;
+                store::write_atomic(&self.dir, LEASES_FILE, b)?;
             }
         }
         Ok(out)
     }
 
-    /// Remembers `bytes` (registry.json as read or written) and its parsed
-    /// form; the buffer it replaces is kept for the next read or write.
-    fn set_cache(&self, bytes: Vec<u8>, data: Arc<RegData>) {
+    /// Opens the lock file, and the first time, finds out from it whether
+    /// ctime on this file system is fine-grained.
+    fn open_lock(&self) -> Result<File> {
+        let f = store::open_lock(&self.dir)?;
+        self.fine_ctime.get_or_init(|| store::ctime_is_fine(&f));
+        Ok(f)
+    }
+
+    /// Remembers what registry.json holds; the buffer it replaces is kept
+    /// for the next read or write.
+    fn set_cache(&self, c: Cached) {
         let old = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .replace((bytes, data));
-        if let Some((b, _)) = old {
-            *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = b;
+            .replace(c);
+        if let Some(old) = old {
+            *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = old.bytes;
         }
     }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::{name_key, validate_name, LeaseRecord, StoredEntry};
 use crate::error::{Error, Result};
+use crate::text::Text;
 
 /// The file format version this code reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
@@ -28,13 +29,12 @@ pub(crate) struct RegData {
     pub index: HashMap<String, usize>,
     /// The version found on disk (FORMAT_VERSION for a new registry).
     pub version: u64,
-    /// Each entry's text as last written, parallel to `entries`; `None`
-    /// once the entry changes. A write re-serializes only changed entries,
-    /// so adding one name to a large registry does not re-encode the rest.
-    frags: Vec<Option<Box<[u8]>>>,
-    /// Each entry's port, parallel to `entries`: scanning ports and sorting
-    /// by them touches 2 bytes an entry instead of the whole entry.
+    /// Each entry's port, parallel to `entries`: scanning the ports touches
+    /// 2 bytes an entry instead of the whole entry.
     pub ports: Vec<u16>,
+    /// registry.json's text for these entries, kept up to date entry by
+    /// entry once it has been encoded (see [`Text`]).
+    text: Option<Text>,
 }
 
 impl RegData {
@@ -44,14 +44,13 @@ impl RegData {
             .enumerate()
             .map(|(i, e)| (name_key(&e.name), i))
             .collect();
-        let frags = vec![None; entries.len()];
         let ports = entries.iter().map(|e| e.port).collect();
         RegData {
             entries,
             index,
             version,
-            frags,
             ports,
+            text: None,
         }
     }
 
@@ -62,28 +61,55 @@ impl RegData {
     pub fn insert(&mut self, e: StoredEntry) {
         match self.index.get(&name_key(&e.name)) {
             Some(&i) => {
+                if let Some(t) = &mut self.text {
+                    t.remove(i);
+                }
                 self.ports[i] = e.port;
                 self.entries[i] = e;
-                self.frags[i] = None;
+                if let Some(t) = &mut self.text {
+                    t.insert(&self.entries, i);
+                }
             }
             None => {
-                self.index.insert(name_key(&e.name), self.entries.len());
+                let i = self.entries.len();
+                self.index.insert(name_key(&e.name), i);
                 self.ports.push(e.port);
                 self.entries.push(e);
-                self.frags.push(None);
+                if let Some(t) = &mut self.text {
+                    t.insert(&self.entries, i);
+                }
             }
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<StoredEntry> {
         let i = self.index.remove(&name_key(name))?;
+        if let Some(t) = &mut self.text {
+            t.remove(i);
+        }
         let e = self.entries.swap_remove(i);
-        self.frags.swap_remove(i);
         self.ports.swap_remove(i);
         if let Some(moved) = self.entries.get(i) {
             self.index.insert(name_key(&moved.name), i);
+            if let Some(t) = &mut self.text {
+                t.renumber(self.entries.len(), i);
+            }
         }
         Some(e)
+    }
+
+    /// registry.json's text for these entries, sorted by port then name,
+    /// pretty-printed: encoded in full the first time, then kept up to date
+    /// by every change.
+    pub fn encode(&mut self) -> &[u8] {
+        self.text
+            .get_or_insert_with(|| Text::build(&self.entries))
+            .bytes()
+    }
+
+    /// The text, when it has been encoded.
+    pub fn text(&self) -> Option<&[u8]> {
+        self.text.as_ref().map(Text::bytes)
     }
 }
 
@@ -172,82 +198,6 @@ fn dedup(entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
         .collect()
 }
 
-/// Serializes the durable facts, sorted by port then name, pretty-printed:
-/// byte for byte what `serde_json::to_vec_pretty` gives for the whole file,
-/// but each entry's text is kept in `data` and reused while it is unchanged.
-pub(crate) fn serialize_registry(data: &mut RegData, out: &mut Vec<u8>) {
-    // Sort (port, index) keys; only names sharing a port need their names compared.
-    let mut order: Vec<u64> = data
-        .ports
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| (u64::from(p) << 32) | i as u64)
-        .collect();
-    order.sort_unstable();
-    let entries = &data.entries;
-    let mut start = 0;
-    while start < order.len() {
-        let port = order[start] >> 32;
-        let end = start
-            + order[start..]
-                .iter()
-                .take_while(|&&k| k >> 32 == port)
-                .count();
-        if end - start > 1 {
-            order[start..end].sort_by(|&a, &b| {
-                cmp_names(
-                    &entries[a as u32 as usize].name,
-                    &entries[b as u32 as usize].name,
-                )
-            });
-        }
-        start = end;
-    }
-    for (e, frag) in data.entries.iter().zip(data.frags.iter_mut()) {
-        if frag.is_none() {
-            *frag = Some(entry_text(e).into_boxed_slice());
-        }
-    }
-    let body: usize = data.frags.iter().flatten().map(|f| f.len() + 6).sum();
-    out.clear();
-    out.reserve(body + 64);
-    out.extend_from_slice(b"{\n  \"version\": ");
-    out.extend_from_slice(FORMAT_VERSION.to_string().as_bytes());
-    out.extend_from_slice(b",\n  \"entries\": [");
-    for (k, &key) in order.iter().enumerate() {
-        if k > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\n    ");
-        out.extend_from_slice(
-            data.frags[key as u32 as usize]
-                .as_deref()
-                .unwrap_or_default(),
-        );
-    }
-    if !order.is_empty() {
-        out.extend_from_slice(b"\n  ");
-    }
-    out.extend_from_slice(b"]\n}\n");
-}
-
-/// One entry pretty-printed at the depth it has in the file (inside
-/// `"entries": [...]`): serde_json's own output with every line after the
-/// first indented four more spaces. JSON strings never hold a raw newline,
-/// so every `\n` is a line break of the layout.
-fn entry_text(e: &StoredEntry) -> Vec<u8> {
-    let flat = serde_json::to_vec_pretty(e).expect("entry serializes");
-    let lines = flat.iter().filter(|&&b| b == b'\n').count();
-    let mut out = Vec::with_capacity(flat.len() + 4 * lines);
-    for &b in &flat {
-        out.push(b);
-        if b == b'\n' {
-            out.extend_from_slice(b"    ");
-        }
-    }
-    out
-}
-
 /// Orders names case-insensitively without allocating.
 pub(crate) fn cmp_names(a: &str, b: &str) -> std::cmp::Ordering {
     a.bytes()
@@ -279,25 +229,97 @@ pub(crate) fn read_capped_into(
     path: &Path,
     buf: &mut Vec<u8>,
 ) -> Result<Option<std::result::Result<(), u64>>> {
+    Ok(read_held(path, buf)?.map(|r| r.map(|_| ())))
+}
+
+/// What identifies one version of a file: its inode (held open by whoever
+/// keeps the id, so that no other file can be given that inode number),
+/// size, and modification and change times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    pub fn of(m: &fs::Metadata) -> FileId {
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// A file that was read, kept open, with its id; `None` when it changed
+/// while being read.
+pub(crate) type Held = Option<(File, FileId)>;
+
+/// Like [`read_capped_into`], also returning the file and its id.
+pub(crate) fn read_held(
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<Option<std::result::Result<Held, u64>>> {
     use std::io::Read;
     buf.clear();
-    let f = match File::open(path) {
+    let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let before = f.metadata().ok().map(|m| FileId::of(&m));
+    let len = before.map(|id| id.size).unwrap_or(0);
     if len > MAX_FILE_BYTES {
         return Ok(Some(Err(len)));
     }
     buf.reserve(len as usize + 1);
-    f.take(MAX_FILE_BYTES + 1)
+    (&mut f)
+        .take(MAX_FILE_BYTES + 1)
         .read_to_end(buf)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if buf.len() as u64 > MAX_FILE_BYTES {
         return Ok(Some(Err(buf.len() as u64)));
     }
-    Ok(Some(Ok(())))
+    let after = f.metadata().ok().map(|m| FileId::of(&m));
+    let held = match (before, after) {
+        (Some(b), Some(a)) if a == b && a.size == buf.len() as u64 => Some((f, a)),
+        _ => None,
+    };
+    Ok(Some(Ok(held)))
+}
+
+/// Whether every change to a file on this file system, made after its ctime
+/// was looked at, gets a new ctime: true with fine-grained timestamps (Linux
+/// 6.13+ "multigrain" ctime on ext4, xfs, btrfs, tmpfs), false where ctime
+/// only moves once per clock tick and two changes a microsecond apart can
+/// share one. Three no-op mode changes on `f` (a file we own) must give
+/// three rising ctimes; with a coarse clock at most one tick can pass.
+pub(crate) fn ctime_is_fine(f: &File) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = f.metadata() else {
+        return false;
+    };
+    let mode = fs::Permissions::from_mode(meta.mode() & 0o7777);
+    let mut last: Option<(i64, i64)> = None;
+    for _ in 0..3 {
+        if f.set_permissions(mode.clone()).is_err() {
+            return false;
+        }
+        let Ok(m) = f.metadata() else {
+            return false;
+        };
+        let now = (m.ctime(), m.ctime_nsec());
+        if last.is_some_and(|l| now <= l) {
+            return false;
+        }
+        last = Some(now);
+    }
+    true
 }
 
 pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
@@ -386,48 +408,173 @@ pub(crate) fn serialize_leases(records: &[&LeaseRecord], port_of: impl Fn(&str) 
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `bytes` to `target` atomically: a new temp file in the same
-/// directory (O_EXCL, 0600), then rename over the target. With `durable`, the
-/// temp file is fsynced before the rename and the directory after it.
-pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8], durable: bool) -> Result<()> {
-    if !durable {
-        if let Ok(Some(staged)) = Staged::new(dir, target, bytes) {
-            if let Ok(true) = staged.swap_in() {
-                return Ok(());
-            }
+/// Writes `bytes` to `target` atomically and without fsync: through the
+/// spare file where that works, else a new temp file (O_EXCL, 0600) renamed
+/// over the target.
+pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
+    if let Ok(Some(staged)) = Staged::new(dir, target, bytes) {
+        if let Ok(true) = staged.swap_in() {
+            return Ok(());
         }
     }
-    write_via_temp(dir, target, bytes, durable)
+    write_via_temp(dir, target, bytes)
 }
 
-fn write_via_temp(dir: &Path, target: &str, bytes: &[u8], durable: bool) -> Result<()> {
+/// Writes `bytes` to `target` atomically and durably: a new temp file in
+/// the same directory (0600, never an existing name), fsync, rename over the
+/// target, fsync of the directory. Returns the new file, still open, with
+/// its id taken right after the rename.
+///
+/// On Linux the temp file is first created without a name (O_TMPFILE),
+/// written and fsynced, and only then linked under its temp name: fsync of a
+/// file that was just given a name also writes out that directory entry
+/// (ext4 does), which the directory fsync after the rename does anyway.
+/// A crash before the link leaves nothing behind. Where that is not
+/// possible (a file system without O_TMPFILE, no /proc) the temp file is
+/// created with its name (O_EXCL).
+pub(crate) fn write_durable(dir: &Path, target: &str, bytes: &[u8]) -> Result<(File, FileId)> {
     let dest = dir.join(target);
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{target}.{}.{n}.tmp", std::process::id()));
-    let result = (|| -> io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if durable {
-            f.sync_all()?;
-        }
-        drop(f);
-        if durable {
-            fs::rename(&tmp, &dest)?;
-            File::open(dir)?.sync_all()?;
-        } else {
-            replace_fast(&tmp, &dest)?;
-        }
-        Ok(())
+    let mut tmp = None;
+    let result = (|| -> io::Result<(File, FileId)> {
+        let dir_file = File::open(dir)?;
+        let f = match write_unnamed(dir, bytes) {
+            Some(f) => match link_unnamed(&f, dir, target) {
+                Ok(path) => {
+                    tmp = Some(path);
+                    f
+                }
+                // No way to name it (no /proc): write it again, named.
+                Err(_) => write_named(dir, target, bytes, &mut tmp)?,
+            },
+            None => write_named(dir, target, bytes, &mut tmp)?,
+        };
+        fs::rename(tmp.as_ref().expect("temp file named"), &dest)?;
+        let id = FileId::of(&f.metadata()?);
+        dir_file.sync_all()?;
+        Ok((f, id))
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(format!("cannot write {}", dest.display()), e));
+    result.map_err(|e| {
+        if let Some(tmp) = &tmp {
+            let _ = fs::remove_file(tmp);
+        }
+        Error::io(format!("cannot write {}", dest.display()), e)
+    })
+}
+
+/// A new named temp file holding `bytes`, fsynced; its path goes to `tmp`.
+fn write_named(
+    dir: &Path,
+    target: &str,
+    bytes: &[u8],
+    tmp: &mut Option<PathBuf>,
+) -> io::Result<File> {
+    let (mut f, path) = create_named(dir, target)?;
+    *tmp = Some(path);
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(f)
+}
+
+/// An unnamed file in `dir` holding `bytes`, fsynced; `None` where the file
+/// system or the kernel cannot make one (or it fails: the named way then
+/// gets the same chance, and reports its own error).
+#[cfg(target_os = "linux")]
+fn write_unnamed(dir: &Path, bytes: &[u8]) -> Option<File> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_TMPFILE)
+        .open(dir)
+        .ok()?;
+    f.write_all(bytes).ok()?;
+    f.sync_all().ok()?;
+    Some(f)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_unnamed(_dir: &Path, _bytes: &[u8]) -> Option<File> {
+    None
+}
+
+/// Gives an unnamed file a fresh temp name in `dir` (linkat refuses an
+/// existing name, as O_EXCL does).
+#[cfg(target_os = "linux")]
+fn link_unnamed(f: &File, dir: &Path, target: &str) -> io::Result<PathBuf> {
+    use nix::fcntl::{AtFlags, AT_FDCWD};
+    use nix::unistd::linkat;
+    use std::os::fd::AsRawFd;
+    let proc_path = format!("/proc/self/fd/{}", f.as_raw_fd());
+    fresh_name(dir, target, |path| {
+        linkat(
+            AT_FDCWD,
+            proc_path.as_str(),
+            AT_FDCWD,
+            path,
+            AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(io::Error::from)
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_unnamed(_f: &File, _dir: &Path, _target: &str) -> io::Result<PathBuf> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// A new temp file `.TARGET.PID.N.tmp` (O_EXCL, 0600).
+fn create_named(dir: &Path, target: &str) -> io::Result<(File, PathBuf)> {
+    let mut file = None;
+    let path = fresh_name(dir, target, |path| {
+        file = Some(
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?,
+        );
+        Ok(())
+    })?;
+    Ok((file.expect("created"), path))
+}
+
+/// Tries `make` on temp names `.TARGET.PID.N.tmp` until one does not exist
+/// yet: a temp file left by a crashed process whose pid came back must not
+/// stop every write.
+fn fresh_name(
+    dir: &Path,
+    target: &str,
+    mut make: impl FnMut(&Path) -> io::Result<()>,
+) -> io::Result<PathBuf> {
+    let mut last = None;
+    for _ in 0..64 {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(".{target}.{}.{n}.tmp", std::process::id()));
+        match make(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
+}
+
+/// The non-durable write through a temp file: create, write, replace.
+fn write_via_temp(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
+    let dest = dir.join(target);
+    let mut tmp = None;
+    let result = (|| -> io::Result<()> {
+        let (mut f, path) = create_named(dir, target)?;
+        tmp = Some(path.clone());
+        f.write_all(bytes)?;
+        drop(f);
+        replace_fast(&path, &dest)
+    })();
+    result.map_err(|e| {
+        if let Some(tmp) = &tmp {
+            let _ = fs::remove_file(tmp);
+        }
+        Error::io(format!("cannot write {}", dest.display()), e)
+    })
 }
 
 /// A non-durable write of `leases.json` made in two steps, without
@@ -656,79 +803,4 @@ pub(crate) fn open_lock(dir: &Path) -> Result<File> {
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     check_owned(&path, &meta, "lock file")?;
     Ok(f)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn entry(name: &str, port: u16, i: usize) -> StoredEntry {
-        let mut meta = BTreeMap::new();
-        if i % 2 == 0 {
-            meta.insert(
-                "project".to_string(),
-                format!("/home/d\u{e9}v/p{i} \"q\"\n\t\\"),
-            );
-            meta.insert(
-                "health".to_string(),
-                "http://127.0.0.1/\u{1F600}".to_string(),
-            );
-        }
-        StoredEntry {
-            name: name.to_string(),
-            port,
-            reserved: i % 3 == 0,
-            description: (i % 4 != 0).then(|| format!("line\none \u{7f}\u{1} {i}")),
-            meta,
-            created: "2026-01-01T00:00:00Z".to_string(),
-            changed: "2026-01-02T00:00:00Z".to_string(),
-        }
-    }
-
-    /// What the file must be: serde_json's pretty output of the whole file.
-    fn reference(data: &RegData) -> Vec<u8> {
-        let mut refs: Vec<&StoredEntry> = data.entries.iter().collect();
-        refs.sort_by(|a, b| {
-            a.port
-                .cmp(&b.port)
-                .then_with(|| cmp_names(&a.name, &b.name))
-        });
-        let mut out = serde_json::to_vec_pretty(&RegistryFile {
-            version: FORMAT_VERSION,
-            entries: refs,
-        })
-        .unwrap();
-        out.push(b'\n');
-        out
-    }
-
-    #[test]
-    fn reused_entry_text_gives_the_same_bytes_as_a_whole_file_encode() {
-        let mut data = RegData::from_entries(Vec::new(), FORMAT_VERSION);
-        let ser = |d: &mut RegData| {
-            let mut out = b"left over".to_vec();
-            serialize_registry(d, &mut out);
-            out
-        };
-        assert_eq!(ser(&mut data), reference(&data));
-        for i in 0..40 {
-            // ports collide on purpose so the name breaks the tie
-            data.insert(entry(&format!("Svc-{}", 40 - i), 9000 + (i % 7) as u16, i));
-            assert_eq!(ser(&mut data), reference(&data), "after insert {i}");
-        }
-        for i in (0..40).step_by(3) {
-            data.remove(&format!("svc-{}", 40 - i));
-            assert_eq!(ser(&mut data), reference(&data), "after remove {i}");
-            let mut e = entry(&format!("Svc-{}", 39 - i), 8000, i + 1);
-            e.description = Some(format!("changed {i}"));
-            data.insert(e);
-            assert_eq!(ser(&mut data), reference(&data), "after change {i}");
-        }
-        let text = ser(&mut data);
-        match parse_registry(&text) {
-            RegRead::Ok(back) => assert_eq!(back.entries.len(), data.entries.len()),
-            RegRead::Corrupt(why) => panic!("{why}"),
-        }
-    }
 }

@@ -522,3 +522,45 @@ fn releasing_by_same_holder_records_new_description_and_meta() {
     assert_eq!(e.meta, meta);
     assert_eq!(e.state, State::Active);
 }
+
+/// registry.json is re-read only when it changed. portreg itself always
+/// replaces the file, but a person may edit it in place (same inode, same
+/// size): the very next call must see the edit, and the next write must
+/// keep it.
+#[test]
+fn edit_in_place_is_seen_at_once_and_kept() {
+    use std::io::{Seek, SeekFrom, Write};
+    let (_d, reg) = reg();
+    let r = range(21700, 21709);
+    reg.reserve("db", 21705, Some("aaaa")).unwrap();
+    reg.lease(&req("web", r).description("first")).unwrap();
+    assert_eq!(reg.get("db").unwrap().unwrap().port, 21705);
+    let path = reg.path().join("registry.json");
+    let edit = |from: &str, to: &str| {
+        assert_eq!(from.len(), to.len());
+        let text = fs::read_to_string(&path).unwrap();
+        let at = text
+            .find(from)
+            .unwrap_or_else(|| panic!("{from} in {text}"));
+        let mut f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(at as u64)).unwrap();
+        f.write_all(to.as_bytes()).unwrap();
+    };
+    for (from, to, want) in [
+        ("\"aaaa\"", "\"bbbb\"", ("bbbb", 21705)),
+        ("\"bbbb\"", "\"cccc\"", ("cccc", 21705)),
+        ("21705", "21707", ("cccc", 21707)),
+    ] {
+        edit(from, to);
+        let e = reg.get("db").unwrap().unwrap();
+        assert_eq!((e.description.as_deref(), e.port), (Some(want.0), want.1));
+    }
+    // a write right after keeps the edits, and a new name avoids 21707
+    let api = reg.lease(&req("api", range(21707, 21709))).unwrap();
+    assert_ne!(api.port, 21707);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\"cccc\"") && text.contains("21707"),
+        "{text}"
+    );
+}
