@@ -108,11 +108,16 @@ enum Command {
     Clean,
     /// Who listens on PORT (or NAME's port), and which name claims it
     #[command(
-        after_help = "Examples:\n  portreg who 8000\n  portreg who web\n  portreg who 8000 --json"
+        after_help = "A target of digits is a port (as is :PORT); names may start with a digit too,\n\
+so give --name for a name made only of digits.\n\n\
+Examples:\n  portreg who 8000\n  portreg who :8000\n  portreg who web\n  portreg who --name 2048\n  portreg who 8000 --json"
     )]
     Who {
-        /// A port number, or a name
+        /// A port number (8000 or :8000), or a name
         target: String,
+        /// Read TARGET as a name even when it is all digits
+        #[arg(long)]
+        name: bool,
     },
     /// Entries whose port another process listens on (exit 1 if none)
     Conflicts,
@@ -420,11 +425,17 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 Outcome::ok()
             })
         }
-        Command::Who { target } => {
-            let who = if target.bytes().all(|b| b.is_ascii_digit()) {
-                reg.who(portreg_core::allocate::parse_port(&target)?)?
-            } else {
-                reg.who_name(&target)?
+        Command::Who { target, name } => {
+            let port = match target.strip_prefix(':') {
+                Some(p) if !name => Some(p),
+                _ if !name && !target.is_empty() && target.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(target.as_str())
+                }
+                _ => None,
+            };
+            let who = match port {
+                Some(p) => reg.who(portreg_core::allocate::parse_port(p)?)?,
+                None => reg.who_name(&target)?,
             };
             let found = !who.listeners.is_empty() || who.entry.is_some();
             if g.json {

@@ -75,6 +75,22 @@ fn who_finds_a_listener_on_ipv6_loopback_only() {
     let by_name = reg.json(&["who", "svc", "--json"]);
     assert_eq!(by_name["port"], 22301);
     assert_eq!(by_name["entry"]["name"], "svc");
+    // :PORT is a port; an all-digit name is reached with --name
+    assert_eq!(
+        reg.json(&["who", ":22300", "--json"])["listeners"],
+        who["listeners"]
+    );
+    let got = stdout(&reg.run(&["lease", "2048", "--range", "22300-22302"]));
+    assert_eq!(got.trim(), "22302");
+    let by_name = reg.json(&["who", "--name", "2048", "--json"]);
+    assert_eq!(
+        (&by_name["port"], &by_name["entry"]["name"]),
+        (&22302.into(), &"2048".into())
+    );
+    let as_port = reg.run(&["who", "2048", "--json"]);
+    assert_eq!(as_port.status.code(), Some(1), "nothing on port 2048");
+    let as_port: serde_json::Value = serde_json::from_slice(&as_port.stdout).unwrap();
+    assert_eq!(as_port["port"], 2048);
     child.kill().unwrap();
     child.wait().unwrap();
 }
