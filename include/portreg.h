@@ -205,6 +205,19 @@ typedef struct portreg_lease_options {
      * during the call only; NULL keeps the entry's description.
      */
     const char *description;
+    /**
+     * Meta facts to record with the name (project directory, health URL,
+     * database path...): an array of `meta_len` strings `KEY=VALUE`, as
+     * `portreg lease --meta` takes them, NUL-terminated UTF-8, read during
+     * the call only. NULL keeps the entry's meta; an array replaces it
+     * (`meta_len` 0: no meta). A string without `=` or with an empty key
+     * is refused (INVALID_NAME, the code for bad arguments).
+     */
+    const char *const *meta;
+    /**
+     * The number of strings in `meta`.
+     */
+    size_t meta_len;
 } portreg_lease_options;
 
 #ifdef __cplusplus
@@ -326,8 +339,8 @@ struct portreg_lease_options portreg_lease_options_default(void);
  * that is not free; NO_FREE_PORT; PROCESS when `options->pid` is not
  * running; REGISTRY_VERSION, PERMISSION, IO.
  *
- * Ownership: `name` and `options` (with its description) are read during
- * the call only.
+ * Ownership: `name` and `options` (with its description and meta) are
+ * read during the call only.
  * NULL: `options` may be NULL (the defaults); `registry`, `name` and
  * `port_out` must not be (INVALID_NAME). `*port_out` is written only on
  * success.

@@ -70,7 +70,7 @@ enum Command {
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
         /// Extra facts, KEY=VALUE (repeatable): project dir, health URL...
-        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = portreg_core::parse_meta_fact)]
         meta: Vec<(String, String)>,
     },
     /// Release NAME: it turns idle and remembers its port
@@ -236,13 +236,6 @@ fn parse_port(s: &str) -> Result<u16, String> {
 fn parse_range(s: &str) -> Result<PortRange, String> {
     s.parse::<PortRange>()
         .map_err(|e| format!("{e} [{}]", e.code()))
-}
-
-fn parse_meta(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 /// What a command asks `run` to print and exit with.

@@ -35,6 +35,18 @@ pub fn validate_name(name: &str) -> Result<&str> {
     }
 }
 
+/// Reads one meta fact written `KEY=VALUE` (as `portreg lease --meta` and
+/// the C options take them): the key is what comes before the first `=`
+/// and must not be empty; the value may be, and may hold more `=`.
+pub fn parse_meta_fact(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| {
+            format!("{s:?} is not KEY=VALUE (a key, '=', then the value, e.g. project=/src/shop)")
+        })
+}
+
 /// The case-folded key a name is stored under (`Frontend` and `frontend` are one name).
 pub(crate) fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()

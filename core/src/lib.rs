@@ -19,7 +19,9 @@ mod store;
 mod text;
 
 pub use allocate::{PortRange, DEFAULT_RANGE};
-pub use entry::{validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN};
+pub use entry::{
+    parse_meta_fact, validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN,
+};
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
 pub use registry::{default_dir, Actor, LeaseRequest, Registry};

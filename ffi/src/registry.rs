@@ -3,6 +3,7 @@
 //! the one-call `portreg_lease_port` / `portreg_release_port` on the default
 //! registry.
 
+use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
 
@@ -53,6 +54,15 @@ pub struct portreg_lease_options {
     /// A description shown by `portreg list`, NUL-terminated UTF-8, read
     /// during the call only; NULL keeps the entry's description.
     pub description: *const c_char,
+    /// Meta facts to record with the name (project directory, health URL,
+    /// database path...): an array of `meta_len` strings `KEY=VALUE`, as
+    /// `portreg lease --meta` takes them, NUL-terminated UTF-8, read during
+    /// the call only. NULL keeps the entry's meta; an array replaces it
+    /// (`meta_len` 0: no meta). A string without `=` or with an empty key
+    /// is refused (INVALID_NAME, the code for bad arguments).
+    pub meta: *const *const c_char,
+    /// The number of strings in `meta`.
+    pub meta_len: usize,
 }
 
 impl Default for portreg_lease_options {
@@ -65,6 +75,8 @@ impl Default for portreg_lease_options {
             range_high: 0,
             pid: 0,
             description: std::ptr::null(),
+            meta: std::ptr::null(),
+            meta_len: 0,
         }
     }
 }
@@ -95,7 +107,8 @@ pub(crate) unsafe fn handle<'a>(registry: *const portreg_registry) -> FfiResult<
 }
 
 /// # Safety
-/// `options` is NULL or points to a valid `portreg_lease_options`.
+/// `options` is NULL or points to a valid `portreg_lease_options` whose
+/// `meta`, when not NULL, points to `meta_len` pointers.
 unsafe fn lease_request(
     name: &str,
     options: *const portreg_lease_options,
@@ -109,6 +122,19 @@ unsafe fn lease_request(
     req.range = range(o.range_low, o.range_high)?;
     req.pid = (o.pid != 0).then_some(o.pid);
     req.description = args::opt_text(o.description, "options->description")?.map(String::from);
+    if !o.meta.is_null() {
+        let mut meta = BTreeMap::new();
+        for i in 0..o.meta_len {
+            let what = format!("options->meta[{i}]");
+            let fact = args::opt_text(*o.meta.add(i), &what)?.ok_or_else(|| {
+                Failure::argument(format!("{what} is NULL; pass meta_len KEY=VALUE strings"))
+            })?;
+            let (k, v) = portreg_core::parse_meta_fact(fact)
+                .map_err(|why| Failure::argument(format!("{what}: {why}")))?;
+            meta.insert(k, v);
+        }
+        req.meta = Some(meta);
+    }
     Ok(req)
 }
 
@@ -213,8 +239,8 @@ pub extern "C" fn portreg_lease_options_default() -> portreg_lease_options {
 /// that is not free; NO_FREE_PORT; PROCESS when `options->pid` is not
 /// running; REGISTRY_VERSION, PERMISSION, IO.
 ///
-/// Ownership: `name` and `options` (with its description) are read during
-/// the call only.
+/// Ownership: `name` and `options` (with its description and meta) are
+/// read during the call only.
 /// NULL: `options` may be NULL (the defaults); `registry`, `name` and
 /// `port_out` must not be (INVALID_NAME). `*port_out` is written only on
 /// success.

@@ -303,7 +303,8 @@ static void test_lease(portreg_registry *reg) {
     int fd;
 
     CHECK(!opts.has_port && opts.port == 0 && !opts.exact && opts.range_low == 0 &&
-          opts.range_high == 0 && opts.pid == 0 && opts.description == NULL);
+          opts.range_high == 0 && opts.pid == 0 && opts.description == NULL &&
+          opts.meta == NULL && opts.meta_len == 0);
 
     /* Defaults: the registry's range (PORTREG_RANGE), held by this process. */
     CHECK_OK(portreg_lease(reg, "web", NULL, &port));
@@ -374,6 +375,51 @@ static void test_lease(portreg_registry *reg) {
     CHECK_OK(portreg_get(reg, "described", &entry));
     CHECK(str_eq(portreg_entry_description(entry), "a C test service"));
     portreg_entry_free(entry);
+
+    /* Meta facts: recorded, kept when meta is NULL, replaced by a new array. */
+    {
+        const char *meta[] = {"project=/src/c-app", "health=http://127.0.0.1:1/x?a=b"};
+        const char *other[] = {"db=/var/lib/app.db"};
+        const char *bad[] = {"project=/ok", "no-equals-sign"};
+        const char *empty_key[] = {"=value"};
+        const char *null_item[] = {"k=v", NULL};
+        opts = portreg_lease_options_default();
+        opts.meta = meta;
+        opts.meta_len = 2;
+        CHECK_OK(portreg_lease(reg, "with-meta", &opts, &port));
+        CHECK_OK(portreg_get(reg, "with-meta", &entry));
+        CHECK(portreg_entry_meta_len(entry) == 2);
+        CHECK(str_eq(portreg_entry_meta_get(entry, "project"), "/src/c-app"));
+        CHECK(str_eq(portreg_entry_meta_get(entry, "health"), "http://127.0.0.1:1/x?a=b"));
+        portreg_entry_free(entry);
+        opts = portreg_lease_options_default(); /* meta NULL: kept */
+        CHECK_OK(portreg_lease(reg, "with-meta", &opts, &again));
+        CHECK(again == port);
+        CHECK_OK(portreg_get(reg, "with-meta", &entry));
+        CHECK(portreg_entry_meta_len(entry) == 2);
+        portreg_entry_free(entry);
+        opts.meta = other; /* the same holder asking again records new meta */
+        opts.meta_len = 1;
+        CHECK_OK(portreg_lease(reg, "with-meta", &opts, &again));
+        CHECK_OK(portreg_get(reg, "with-meta", &entry));
+        CHECK(portreg_entry_meta_len(entry) == 1);
+        CHECK(str_eq(portreg_entry_meta_get(entry, "db"), "/var/lib/app.db"));
+        CHECK(portreg_entry_meta_get(entry, "project") == NULL);
+        portreg_entry_free(entry);
+        opts.meta = bad;
+        opts.meta_len = 2;
+        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+        CHECK(contains(last_error(), "options->meta[1]") && contains(last_error(), "KEY=VALUE"));
+        opts.meta = empty_key;
+        opts.meta_len = 1;
+        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+        opts.meta = null_item;
+        opts.meta_len = 2;
+        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+        CHECK(contains(last_error(), "options->meta[1] is NULL"));
+        CHECK_STATUS(portreg_get(reg, "bad-meta", &entry), PORTREG_STATUS_NOT_FOUND);
+        CHECK_OK(portreg_forget(reg, "with-meta", false));
+    }
 
     /* Bad options. */
     opts = portreg_lease_options_default();
