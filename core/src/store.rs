@@ -220,16 +220,7 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// is larger than [`MAX_FILE_BYTES`] (never read into memory).
 pub(crate) fn read_capped(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, u64>>> {
     let mut bytes = Vec::new();
-    Ok(read_capped_into(path, &mut bytes)?.map(|r| r.map(|()| bytes)))
-}
-
-/// [`read_capped`] into `buf` (cleared first), so a caller that reads the
-/// same large file again and again reuses one allocation.
-pub(crate) fn read_capped_into(
-    path: &Path,
-    buf: &mut Vec<u8>,
-) -> Result<Option<std::result::Result<(), u64>>> {
-    Ok(read_held(path, buf)?.map(|r| r.map(|_| ())))
+    Ok(read_held(path, &mut bytes)?.map(|r| r.map(|_| bytes)))
 }
 
 /// What identifies one version of a file: its inode (held open by whoever
@@ -260,7 +251,9 @@ impl FileId {
 /// while being read.
 pub(crate) type Held = Option<(File, FileId)>;
 
-/// Like [`read_capped_into`], also returning the file and its id.
+/// [`read_capped`] into `buf` (cleared first, so a caller reading the same
+/// large file again and again reuses one allocation), also returning the
+/// file, still open, and its id.
 pub(crate) fn read_held(
     path: &Path,
     buf: &mut Vec<u8>,
