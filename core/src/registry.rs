@@ -880,13 +880,9 @@ impl Registry {
     pub fn list(&self) -> Result<Vec<Entry>> {
         self.read(|tx| {
             tx.verify(|_| true)?;
-            let mut v: Vec<Entry> = tx.data.entries.iter().map(|e| tx.view(e)).collect();
-            v.sort_unstable_by(|a, b| {
-                a.port
-                    .cmp(&b.port)
-                    .then_with(|| store::cmp_names(&a.name, &b.name))
-            });
-            Ok(v)
+            let mut stored: Vec<&StoredEntry> = tx.data.entries.iter().collect();
+            stored.sort_unstable_by(|a, b| store::file_order(a, b));
+            Ok(stored.into_iter().map(|e| tx.view(e)).collect())
         })
     }
 

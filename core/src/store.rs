@@ -199,10 +199,21 @@ fn dedup(entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
 }
 
 /// Orders names case-insensitively without allocating.
-pub(crate) fn cmp_names(a: &str, b: &str) -> std::cmp::Ordering {
+fn cmp_names(a: &str, b: &str) -> std::cmp::Ordering {
     a.bytes()
         .map(|c| c.to_ascii_lowercase())
         .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+/// The order of both files and of every list: by port, then by name
+/// without regard to case.
+pub(crate) fn port_then_name(a: (u16, &str), b: (u16, &str)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then_with(|| cmp_names(a.1, b.1))
+}
+
+/// [`port_then_name`] for two entries.
+pub(crate) fn file_order(a: &StoredEntry, b: &StoredEntry) -> std::cmp::Ordering {
+    port_then_name((a.port, &a.name), (b.port, &b.name))
 }
 
 /// How `leases.json` was found: records, the version, and a warning when it
@@ -388,7 +399,7 @@ pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
 pub(crate) fn serialize_leases(records: &[&LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {
     let mut refs: Vec<(&LeaseRecord, u16)> =
         records.iter().map(|r| (*r, port_of(&r.name))).collect();
-    refs.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| cmp_names(&a.0.name, &b.0.name)));
+    refs.sort_unstable_by(|a, b| port_then_name((a.1, &a.0.name), (b.1, &b.0.name)));
     let leases: Vec<&LeaseRecord> = refs.into_iter().map(|(r, _)| r).collect();
     let mut out = serde_json::to_vec_pretty(&LeasesFile {
         version: FORMAT_VERSION,
@@ -446,12 +457,15 @@ pub(crate) fn write_durable(dir: &Path, target: &str, bytes: &[u8]) -> Result<(F
         dir_file.sync_all()?;
         Ok((f, id))
     })();
-    result.map_err(|e| {
-        if let Some(tmp) = &tmp {
-            let _ = fs::remove_file(tmp);
-        }
-        Error::io(format!("cannot write {}", dest.display()), e)
-    })
+    result.map_err(|e| write_failed(&dest, tmp.as_deref(), e))
+}
+
+/// The error of a failed write of `dest`, after removing its temp file.
+fn write_failed(dest: &Path, tmp: Option<&Path>, e: io::Error) -> Error {
+    if let Some(tmp) = tmp {
+        let _ = fs::remove_file(tmp);
+    }
+    Error::io(format!("cannot write {}", dest.display()), e)
 }
 
 /// A new named temp file holding `bytes`, fsynced; its path goes to `tmp`.
@@ -562,12 +576,7 @@ fn write_via_temp(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
         drop(f);
         replace_fast(&path, &dest)
     })();
-    result.map_err(|e| {
-        if let Some(tmp) = &tmp {
-            let _ = fs::remove_file(tmp);
-        }
-        Error::io(format!("cannot write {}", dest.display()), e)
-    })
+    result.map_err(|e| write_failed(&dest, tmp.as_deref(), e))
 }
 
 /// A non-durable write of `leases.json` made in two steps, without

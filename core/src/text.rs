@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 
 use crate::entry::StoredEntry;
-use crate::store::{cmp_names, FORMAT_VERSION};
+use crate::store::{file_order, FORMAT_VERSION};
 
 /// The start of registry.json, up to the first entry.
 const HEAD: &[u8] = b"{\n  \"version\": 1,\n  \"entries\": [";
@@ -36,13 +36,6 @@ struct Span {
     entry: usize,
     start: usize,
     len: usize,
-}
-
-/// File order: by port, then by name without regard to case.
-pub(crate) fn file_order(a: &StoredEntry, b: &StoredEntry) -> Ordering {
-    a.port
-        .cmp(&b.port)
-        .then_with(|| cmp_names(&a.name, &b.name))
 }
 
 impl Text {
