@@ -1,150 +1,149 @@
-//! Ports and ranges: parsing, the browsers' bad-port list, and asking the OS
-//! whether a port can really be bound on every loopback and wildcard address.
+//! Which port a lease gets. The whole order lives here ([`choose`]):
+//!
+//! 1. a reserved name: its reserved port, or `PORT_TAKEN` / `PORT_BUSY`;
+//! 2. an exact request: that port, or `PORT_TAKEN` / `PORT_BUSY`;
+//! 3. the port the name remembers, if free;
+//! 4. else the requested port, if free (a preference: ports below 1024 and
+//!    browsers' bad ports are passed over);
+//! 5. the lowest free port of the range that no other name remembers;
+//! 6. the port of the name idle longest (its entry stays, and takes the
+//!    port back when it is free again); else `NO_FREE_PORT`.
+//!
+//! "Free" means no other name holds or reserves it and the OS lets it be
+//! bound on every loopback and wildcard address ([`probe`]).
 
-use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::str::FromStr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Error, Result};
-
-/// The default allocation range (8069 belongs to the dashboard).
-pub const DEFAULT_RANGE: PortRange = PortRange {
-    low: 8070,
-    high: 8999,
+pub use crate::config::DEFAULT_RANGE;
+pub use crate::port::{
+    check_port, check_port_f64, ephemeral_range, ephemeral_warning, invalid_port, is_bad_port,
+    parse_port, PortRange, BAD_PORTS,
 };
 
-/// Ports browsers refuse to open (WHATWG Fetch, "bad ports"). Allocation skips
-/// them unless a caller asks for one exactly.
-pub const BAD_PORTS: &[u16] = &[
-    1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
-    103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
-    512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
-    995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
-    6669, 6679, 6697, 10080,
-];
+use crate::entry::StoredEntry;
+use crate::error::{Error, Result};
+use crate::process::describe_listener;
+use crate::tx::Tx;
 
-/// True for a port on the browsers' bad-port list.
-pub fn is_bad_port(port: u16) -> bool {
-    BAD_PORTS.binary_search(&port).is_ok()
+/// What a lease asks for, as far as choosing its port goes.
+pub(crate) struct Want<'a> {
+    /// The case-folded name.
+    pub key: &'a str,
+    /// The name's entry, when the registry knows it.
+    pub existing: Option<&'a StoredEntry>,
+    pub port: Option<u16>,
+    pub exact: bool,
+    /// Where a new port comes from.
+    pub range: PortRange,
 }
 
-/// An inclusive range of ports that allocation may hand out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PortRange {
-    pub low: u16,
-    pub high: u16,
-}
-
-impl PortRange {
-    /// A checked range: 1024 <= low <= high.
-    pub fn new(low: u16, high: u16) -> Result<PortRange> {
-        let value = format!("{low}-{high}");
-        if low == 0 {
-            return Err(Error::InvalidRange {
-                value,
-                why: "port 0 is not a port".into(),
+/// The port a lease gets, in the order above. The records it depends on are
+/// verified (and dead ones dropped) on the way.
+pub(crate) fn choose(tx: &mut Tx, want: &Want) -> Result<u16> {
+    let key = want.key;
+    if let Some(e) = want.existing.filter(|e| e.reserved) {
+        if want.exact && want.port != Some(e.port) {
+            return Err(Error::InvalidPort {
+                value: want.port.unwrap_or(0).to_string(),
+                why: format!(
+                    "{} is reserved on port {}; lease it without a port, or move the reservation with `portreg reserve {} PORT`",
+                    e.name, e.port, e.name
+                ),
             });
         }
-        if high < low {
-            return Err(Error::InvalidRange {
-                value,
-                why: "HIGH is below LOW".into(),
-            });
-        }
-        if low < 1024 {
-            return Err(Error::InvalidRange {
-                value,
-                why: "ports below 1024 are never allocated from a range (ask for one exactly with --port P --exact)".into(),
-            });
-        }
-        Ok(PortRange { low, high })
+        check_specific(tx, e.port, key)?;
+        return Ok(e.port);
     }
-
-    pub fn contains(&self, port: u16) -> bool {
-        (self.low..=self.high).contains(&port)
+    if want.exact {
+        let p = want.port.unwrap_or(0);
+        check_specific(tx, p, key)?;
+        return Ok(p);
     }
+    // The range only governs new allocation: a name keeps its port.
+    let remembered = want.existing.map(|e| e.port);
+    let requested = want.port.filter(|&p| p >= 1024 && !is_bad_port(p));
+    for p in [remembered, requested].into_iter().flatten() {
+        if is_free(tx, p, key)? {
+            return Ok(p);
+        }
+    }
+    fresh_port(tx, key, want.range)
+}
 
-    pub fn overlaps(&self, other: &PortRange) -> bool {
-        self.low <= other.high && other.low <= self.high
+/// Checks a port asked for specifically (exact, or reserved): no other name
+/// holds or reserves it, and the OS lets it be bound.
+pub(crate) fn check_specific(tx: &mut Tx, port: u16, key: &str) -> Result<()> {
+    if let Some((other, state)) = tx.taken_by_other(port, key)? {
+        return Err(Error::PortTaken { port, other, state });
+    }
+    match probe(port) {
+        Probe::Free => Ok(()),
+        Probe::InUse => Err(Error::PortBusy {
+            port,
+            process: describe_listener(port),
+        }),
+        Probe::Denied => Err(Error::Permission(format!(
+            "port {port} needs privileges to bind (ports below 1024 are reserved for root); choose a port of 1024 or above"
+        ))),
     }
 }
 
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.low, self.high)
-    }
+fn is_free(tx: &mut Tx, port: u16, key: &str) -> Result<bool> {
+    Ok(tx.taken_by_other(port, key)?.is_none() && probe(port) == Probe::Free)
 }
 
-impl FromStr for PortRange {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<PortRange> {
-        let bad = |why: &str| Error::InvalidRange {
-            value: s.to_string(),
-            why: why.to_string(),
-        };
-        let (a, b) = s
-            .trim()
-            .split_once('-')
-            .ok_or_else(|| bad("it has no '-'"))?;
-        let low: u16 = a
-            .trim()
-            .parse()
-            .map_err(|_| bad("LOW is not a port number (1-65535)"))?;
-        let high: u16 = b
-            .trim()
-            .parse()
-            .map_err(|_| bad("HIGH is not a port number (1-65535)"))?;
-        PortRange::new(low, high).map_err(|e| match e {
-            Error::InvalidRange { why, .. } => bad(&why),
-            other => other,
+/// Steps 5 and 6: the lowest free port of `range` that no other name
+/// remembers; failing that, the port an idle name has remembered longest.
+/// `key` is the name asking ("" for none: `find_free`).
+pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: PortRange) -> Result<u16> {
+    // Ports other names remember, as a bitmap: no allocation per entry.
+    let data = tx.data();
+    let own = data.index.get(key).copied();
+    let mut remembered = vec![0u64; 1 << 10];
+    for (i, &p) in data.ports.iter().enumerate() {
+        if Some(i) != own {
+            remembered[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+    }
+    let is_remembered = |p: u16| remembered[usize::from(p >> 6)] & (1 << (p & 63)) != 0;
+    for port in range.low..=range.high {
+        if is_bad_port(port) || is_remembered(port) {
+            continue;
+        }
+        if probe(port) == Probe::Free {
+            return Ok(port);
+        }
+    }
+    // The range is otherwise full: the oldest idle name gives up its port.
+    let held = tx.held_keys()?;
+    let mut idle: Vec<(String, u16)> = tx
+        .data()
+        .entries
+        .iter()
+        .filter(|e| {
+            let k = crate::entry::name_key(&e.name);
+            !e.reserved
+                && k != key
+                && !held.contains(&k)
+                && range.contains(e.port)
+                && !is_bad_port(e.port)
         })
+        .map(|e| (e.changed.clone(), e.port))
+        .collect();
+    idle.sort();
+    let mut tried = std::collections::HashSet::new();
+    for (_, port) in idle {
+        if tried.insert(port) && is_free(tx, port, key)? {
+            return Ok(port);
+        }
     }
-}
-
-/// Parses a port given as text ("8080"): 1-65535.
-pub fn parse_port(s: &str) -> Result<u16> {
-    let bad = |why: &str| Error::InvalidPort {
-        value: s.to_string(),
-        why: format!("{why}; a port is a whole number from 1 to 65535"),
-    };
-    let n: u64 = s.trim().parse().map_err(|_| bad("not a number"))?;
-    check_port(n).map_err(|_| {
-        bad(if n == 0 {
-            "0 is not a port"
-        } else {
-            "too large"
-        })
+    Err(Error::NoFreePort {
+        low: range.low,
+        high: range.high,
     })
-}
-
-/// The `INVALID_PORT` error for a value that is not a port, as every
-/// surface reports it (a number too large, negative, fractional, 0...).
-pub fn invalid_port(value: impl fmt::Display) -> Error {
-    Error::InvalidPort {
-        value: value.to_string(),
-        why: "a port is a whole number from 1 to 65535".into(),
-    }
-}
-
-/// Checks a port given as a number: 1-65535.
-pub fn check_port(n: u64) -> Result<u16> {
-    match u16::try_from(n) {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(invalid_port(n)),
-    }
-}
-
-/// Checks a port given as a floating-point number (JavaScript): a whole
-/// number from 1 to 65535.
-pub fn check_port_f64(n: f64) -> Result<u16> {
-    if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) {
-        Ok(n as u16)
-    } else {
-        Err(invalid_port(n))
-    }
 }
 
 /// What the OS says about a port.
@@ -218,58 +217,170 @@ fn try_bind(addr: SocketAddr, v6only: bool) -> io::Result<()> {
     socket.bind(&addr.into())
 }
 
-/// The kernel's ephemeral port range (Linux: ip_local_port_range), if known.
-pub fn ephemeral_range() -> Option<PortRange> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let mut it = text.split_whitespace().map(|t| t.parse::<u16>().ok());
-    let (low, high) = (it.next()??, it.next()??);
-    Some(PortRange { low, high })
-}
-
-/// A warning when `range` overlaps the kernel's ephemeral range: outgoing
-/// connections can take ports there at any moment.
-pub fn ephemeral_warning(range: &PortRange) -> Option<String> {
-    let eph = ephemeral_range()?;
-    range.overlaps(&eph).then(|| {
-        format!(
-            "range {range} overlaps the kernel's ephemeral port range {eph} (ip_local_port_range): outgoing connections may take ports in it; prefer a range below {}",
-            eph.low
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::{name_key, LeaseRecord};
+    use crate::store::{LeasesRead, RegData, FORMAT_VERSION};
     use crate::ErrorCode;
+    use std::net::TcpListener;
+    use std::sync::Arc;
 
-    #[test]
-    fn bad_ports_sorted_and_known() {
-        assert!(BAD_PORTS.windows(2).all(|w| w[0] < w[1]));
-        for p in [6000, 6665, 6669, 6697, 10080] {
-            assert!(is_bad_port(p));
-        }
-        assert!(!is_bad_port(8070));
-    }
-
-    #[test]
-    fn ranges() {
-        assert_eq!("8070-8999".parse::<PortRange>().unwrap(), DEFAULT_RANGE);
-        for bad in ["9000-8000", "abc", "80-90", "0-10", "1-70000", "5000"] {
-            let e = bad.parse::<PortRange>().unwrap_err();
-            assert_eq!(e.code(), ErrorCode::InvalidRange, "{bad}");
+    fn entry(name: &str, port: u16, reserved: bool, changed: &str) -> StoredEntry {
+        StoredEntry {
+            name: name.into(),
+            port,
+            reserved,
+            description: None,
+            meta: Default::default(),
+            created: changed.into(),
+            changed: changed.into(),
         }
     }
 
+    /// A transaction over `entries`, the names in `held` held by this process.
+    fn tx(entries: Vec<StoredEntry>, held: &[&str]) -> Tx {
+        let me = crate::liveness::holder(std::process::id()).unwrap();
+        let records = held
+            .iter()
+            .map(|n| LeaseRecord {
+                name: n.to_string(),
+                holder: me.clone(),
+            })
+            .collect();
+        let read = LeasesRead {
+            records,
+            version: FORMAT_VERSION,
+            warning: None,
+        };
+        Tx::new(
+            Arc::new(RegData::from_entries(entries, FORMAT_VERSION)),
+            read,
+            None,
+        )
+    }
+
+    fn pick(
+        tx: &mut Tx,
+        name: &str,
+        port: Option<u16>,
+        exact: bool,
+        range: PortRange,
+    ) -> Result<u16> {
+        let key = name_key(name);
+        let existing = tx.data().get(name).cloned();
+        choose(
+            tx,
+            &Want {
+                key: &key,
+                existing: existing.as_ref(),
+                port,
+                exact,
+                range,
+            },
+        )
+    }
+
+    fn range(low: u16, high: u16) -> PortRange {
+        PortRange::new(low, high).unwrap()
+    }
+
     #[test]
-    fn ports() {
-        assert_eq!(parse_port("8080").unwrap(), 8080);
-        for bad in ["0", "65536", "abc", "-1", ""] {
-            assert_eq!(
-                parse_port(bad).unwrap_err().code(),
-                ErrorCode::InvalidPort,
-                "{bad}"
-            );
+    fn reserved_then_remembered_then_requested() {
+        let r = range(31110, 31119);
+        let mut t = tx(
+            vec![
+                entry("pinned", 31115, true, "a"),
+                entry("known", 31113, false, "a"),
+            ],
+            &[],
+        );
+        // 1. a reserved name gets its port, whatever it prefers
+        assert_eq!(
+            pick(&mut t, "pinned", Some(31111), false, r).unwrap(),
+            31115
+        );
+        let e = pick(&mut t, "pinned", Some(31111), true, r).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPort);
+        // 3. the remembered port wins over the requested one
+        assert_eq!(pick(&mut t, "known", Some(31111), false, r).unwrap(), 31113);
+        // 4. unless it is busy: then the requested port
+        let busy = TcpListener::bind(("127.0.0.1", 31113)).unwrap();
+        assert_eq!(pick(&mut t, "known", Some(31111), false, r).unwrap(), 31111);
+        // and with no usable request, the lowest fresh port of the range
+        assert_eq!(pick(&mut t, "known", Some(80), false, r).unwrap(), 31110);
+        drop(busy);
+        // 4. a new name: the requested port when free, not below 1024 nor bad
+        assert_eq!(pick(&mut t, "new", Some(31118), false, r).unwrap(), 31118);
+        assert_eq!(
+            pick(&mut t, "new", Some(31115), false, r).unwrap(),
+            31110,
+            "reserved elsewhere"
+        );
+        assert_eq!(pick(&mut t, "new", Some(6666), false, r).unwrap(), 31110);
+    }
+
+    #[test]
+    fn exact_requests_are_checked_not_moved() {
+        let r = range(31120, 31129);
+        let mut t = tx(vec![entry("web", 31121, false, "a")], &["web"]);
+        assert_eq!(pick(&mut t, "api", Some(31122), true, r).unwrap(), 31122);
+        let e = pick(&mut t, "api", Some(31121), true, r).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::PortTaken, "held by a live process");
+        let busy = TcpListener::bind(("0.0.0.0", 31123)).unwrap();
+        let e = pick(&mut t, "api", Some(31123), true, r).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::PortBusy);
+        drop(busy);
+        // an exact port outside the range, even a bad one, is allowed
+        assert_eq!(pick(&mut t, "api", Some(6665), true, r).unwrap(), 6665);
+    }
+
+    #[test]
+    fn fresh_ports_skip_bad_and_remembered_then_take_the_oldest_idle() {
+        // 6665-6669 are bad ports: only 6664 and 6670 can be handed out
+        let r = range(6664, 6670);
+        let mut t = tx(
+            vec![
+                entry("old", 6664, false, "2026-01-01T00:00:00Z"),
+                entry("newer", 6670, false, "2026-02-01T00:00:00Z"),
+            ],
+            &[],
+        );
+        // both remembered: the name idle longest gives up its port
+        assert_eq!(fresh_port(&mut t, "x", r).unwrap(), 6664);
+        let mut t = tx(
+            vec![
+                entry("old", 6664, false, "2026-01-01T00:00:00Z"),
+                entry("newer", 6670, false, "2026-02-01T00:00:00Z"),
+            ],
+            &["old"],
+        );
+        // a held name keeps its port
+        assert_eq!(fresh_port(&mut t, "x", r).unwrap(), 6670);
+        let mut t = tx(
+            vec![entry("a", 6664, true, "a"), entry("b", 6670, false, "a")],
+            &["b"],
+        );
+        let e = fresh_port(&mut t, "x", r).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::NoFreePort);
+        assert!(e.to_string().contains("6664-6670"), "{e}");
+        // the lowest port no other name remembers comes first
+        let mut t = tx(vec![entry("a", 31130, false, "a")], &[]);
+        assert_eq!(fresh_port(&mut t, "x", range(31130, 31139)).unwrap(), 31131);
+        assert_eq!(
+            fresh_port(&mut t, "a", range(31130, 31139)).unwrap(),
+            31130,
+            "its own"
+        );
+    }
+
+    #[test]
+    fn probe_sees_a_listener_on_each_address() {
+        for (addr, port) in [("127.0.0.1", 31140), ("0.0.0.0", 31141)] {
+            assert_eq!(probe(port), Probe::Free);
+            let l = TcpListener::bind((addr, port)).unwrap();
+            assert_eq!(probe(port), Probe::InUse, "{addr}");
+            drop(l);
         }
     }
 }

@@ -8,25 +8,51 @@
 //! # Ok::<(), portreg_core::Error>(())
 //! ```
 
+// Which file owns which rule:
+//
+// | module      | owns                                                        |
+// |-------------|-------------------------------------------------------------|
+// | `entry`     | names and their grammar; entries, holders, states           |
+// | `port`      | port numbers and ranges: parsing, bad ports, ephemeral range |
+// | `config`    | the registry directory, the configured range, file limits   |
+// | `liveness`  | process identity: alive (pid + start time), owner, holder   |
+// | `store`     | the files: model, formats, durable writes, lock, cache      |
+// | `tx`        | one locked operation: records checked and pruned lazily     |
+// | `allocate`  | the whole port-choice order, and the bind probe             |
+// | `request`   | what callers ask for (LeaseRequest, Actor)                  |
+// | `registry`  | the operations: lease, release, reserve, forget, ...        |
+// | `process`   | listeners, conflicts, stopping a process                    |
+// | `services`  | operations that look at processes: who, kill, env           |
+// | `error`     | the one error type and its stable codes                     |
+//
+// Imports only go down this list's dependency order (entry, port, error and
+// config at the bottom; registry and services at the top): see
+// docs/design.md, "Code map".
+
 pub mod allocate;
+mod config;
 mod entry;
 mod error;
 pub mod liveness;
+mod port;
 pub mod process;
 mod registry;
+mod request;
 mod services;
 mod store;
-mod text;
+mod tx;
 
-pub use allocate::{PortRange, DEFAULT_RANGE};
+pub use config::{default_dir, DEFAULT_RANGE, MAX_FILE_BYTES};
 pub use entry::{
     parse_meta_fact, validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN,
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
+pub use port::PortRange;
 pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
-pub use registry::{default_dir, Actor, LeaseRequest, Registry};
+pub use registry::Registry;
+pub use request::{Actor, LeaseRequest};
 pub use services::EnvVar;
-pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, MAX_FILE_BYTES, REGISTRY_FILE};
+pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 
 /// Entry points for fuzzing the file readers (not a stable API).
 #[doc(hidden)]

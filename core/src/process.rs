@@ -63,7 +63,7 @@ impl FromStr for KillTarget {
     /// `:8080` is a port, anything else a name.
     fn from_str(s: &str) -> Result<KillTarget> {
         match s.strip_prefix(':') {
-            Some(p) => Ok(KillTarget::Port(crate::allocate::parse_port(p)?)),
+            Some(p) => Ok(KillTarget::Port(crate::port::parse_port(p)?)),
             None => Ok(KillTarget::Name(crate::validate_name(s)?.to_string())),
         }
     }
@@ -223,15 +223,10 @@ pub fn env_prefix(name: &str) -> String {
         .collect()
 }
 
+/// Whether the process a kill aims at still runs (the same process, when
+/// its start time is known).
 fn alive_same(pid: u32, start_time: Option<u64>) -> bool {
-    match liveness::start_times(&[pid]) {
-        Ok(m) => match (m.get(&pid), start_time) {
-            (Some(st), Some(want)) => *st == want,
-            (Some(_), None) => true,
-            (None, _) => false,
-        },
-        Err(_) => false,
-    }
+    liveness::is_alive(pid, start_time).unwrap_or(false)
 }
 
 /// A number of seconds (a kill timeout, a bind timeout) as a duration: 0 or
@@ -257,16 +252,7 @@ pub fn check_killable(pid: u32) -> Result<()> {
             "refusing to signal portreg's own process".into(),
         ));
     }
-    let me = nix::unistd::geteuid().as_raw();
-    if let Some(uid) = liveness::process_uid(pid)? {
-        if uid != me && me != 0 {
-            return Err(Error::Permission(format!(
-                "pid {pid} belongs to {} (uid {uid}), not to you; only that user (or root) can stop it",
-                liveness::user_name(uid)
-            )));
-        }
-    }
-    Ok(())
+    liveness::check_same_user(pid, "stop it")
 }
 
 /// SIGTERM, wait up to `timeout`, then SIGKILL and wait up to one more

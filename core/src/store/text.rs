@@ -5,16 +5,17 @@
 //! the whole encoded file together with where each entry lies in it, and
 //! edits that stretch in place: a new name in a registry of 10,000 entries
 //! encodes one entry instead of all of them. The result is byte for byte
-//! what `serde_json::to_vec_pretty` gives for the whole file (tests below).
+//! what `serde_json::to_vec_pretty` gives for the whole file (the model tests check it).
 
 use std::cmp::Ordering;
 
+use super::order::file_order;
 use crate::entry::StoredEntry;
-use crate::store::{file_order, FORMAT_VERSION};
 
+/// The format version [`HEAD`] spells (the format module checks it is its own).
+pub(super) const HEAD_VERSION: u64 = 1;
 /// The start of registry.json, up to the first entry.
 const HEAD: &[u8] = b"{\n  \"version\": 1,\n  \"entries\": [";
-const _: () = assert!(FORMAT_VERSION == 1, "HEAD spells the version");
 /// What comes before the first entry, and before each one after it.
 const FIRST: &[u8] = b"\n    ";
 const NEXT: &[u8] = b",\n    ";
@@ -175,123 +176,4 @@ fn entry_text(e: &StoredEntry) -> Vec<u8> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::RegData;
-    use std::collections::BTreeMap;
-
-    fn entry(name: &str, port: u16, i: usize) -> StoredEntry {
-        let mut meta = BTreeMap::new();
-        if i % 2 == 0 {
-            meta.insert(
-                "project".to_string(),
-                format!("/home/d\u{e9}v/p{i} \"q\"\n\t\\"),
-            );
-            meta.insert(
-                "health".to_string(),
-                "http://127.0.0.1/\u{1F600}".to_string(),
-            );
-        }
-        StoredEntry {
-            name: name.to_string(),
-            port,
-            reserved: i % 3 == 0,
-            description: (i % 4 != 0).then(|| format!("line\none \u{7f}\u{1} {i}")),
-            meta,
-            created: "2026-01-01T00:00:00Z".to_string(),
-            changed: format!("2026-01-02T00:00:{:02}Z", i % 60),
-        }
-    }
-
-    /// What the file must be: serde_json's pretty output of the whole file.
-    fn reference(entries: &[StoredEntry]) -> Vec<u8> {
-        #[derive(serde::Serialize)]
-        struct File<'a> {
-            version: u64,
-            entries: Vec<&'a StoredEntry>,
-        }
-        let mut refs: Vec<&StoredEntry> = entries.iter().collect();
-        refs.sort_by(|a, b| file_order(a, b));
-        let mut out = serde_json::to_vec_pretty(&File {
-            version: FORMAT_VERSION,
-            entries: refs,
-        })
-        .unwrap();
-        out.push(b'\n');
-        out
-    }
-
-    fn check(data: &mut RegData, what: &str) {
-        let want = reference(&data.entries);
-        assert_eq!(
-            String::from_utf8_lossy(data.encode()),
-            String::from_utf8_lossy(&want),
-            "{what}"
-        );
-    }
-
-    #[test]
-    fn empty_and_single() {
-        let mut data = RegData::from_entries(Vec::new(), FORMAT_VERSION);
-        check(&mut data, "empty");
-        data.insert(entry("a", 9000, 1));
-        check(&mut data, "one");
-        data.remove("A");
-        check(&mut data, "emptied");
-        data.insert(entry("b", 9000, 2));
-        check(&mut data, "one again");
-    }
-
-    /// Thousands of random adds, changes (some moving an entry to another
-    /// port, so to another place in the file) and removals, with few ports
-    /// so that names often share one: after every step the kept text is
-    /// the whole file's encoding.
-    #[test]
-    fn edits_in_place_match_a_full_encode() {
-        let mut data = RegData::from_entries(Vec::new(), FORMAT_VERSION);
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
-        for step in 0..3000 {
-            let which = next(40) as usize;
-            // the same name in either case: one entry
-            let name = if next(2) == 0 {
-                format!("svc-{which}")
-            } else {
-                format!("SVC-{which}")
-            };
-            let op = next(10);
-            if op < 6 {
-                data.insert(entry(&name, 9000 + next(12) as u16, step));
-            } else if op < 9 {
-                data.remove(&name);
-            } else {
-                // a fresh encode must agree with the kept one
-                let mut fresh = RegData::from_entries(data.entries.clone(), FORMAT_VERSION);
-                assert_eq!(fresh.encode(), data.encode(), "step {step}");
-            }
-            check(&mut data, &format!("step {step}: op {op} on {name}"));
-        }
-        assert!(!data.entries.is_empty());
-    }
-
-    #[test]
-    fn text_parses_back() {
-        let mut data = RegData::from_entries(Vec::new(), FORMAT_VERSION);
-        for i in 0..50 {
-            data.insert(entry(&format!("n{i}"), 8000 + (i % 9) as u16, i));
-        }
-        let text = data.encode().to_vec();
-        match crate::store::parse_registry(&text) {
-            crate::store::RegRead::Ok(back) => assert_eq!(back.entries.len(), 50),
-            crate::store::RegRead::Corrupt(why) => panic!("{why}"),
-        }
-    }
 }

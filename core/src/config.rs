@@ -1,0 +1,144 @@
+//! Settings: where the registry lives, which range new ports come from
+//! (`PORTREG_RANGE`, then `range` in the registry's `config.toml`, then the
+//! default), and the limits every reader applies.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::port::PortRange;
+
+/// The default allocation range (8069 belongs to the dashboard).
+pub const DEFAULT_RANGE: PortRange = PortRange {
+    low: 8070,
+    high: 8999,
+};
+
+/// The optional settings file in the registry directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Largest registry file read (a 10,000-entry registry is about 3 MB).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Where the default registry lives: `$PORTREG_HOME`, else `~/.portreg`.
+pub fn default_dir() -> Result<PathBuf> {
+    if let Some(h) = std::env::var_os("PORTREG_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::geteuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        });
+    home.map(|h| h.join(".portreg")).ok_or_else(|| Error::Io {
+        context:
+            "cannot find your home directory; set PORTREG_HOME to choose where the registry lives"
+                .into(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    })
+}
+
+/// The range of the registry in `dir`: `PORTREG_RANGE`, else `range` in
+/// its `config.toml`, else [`DEFAULT_RANGE`].
+pub(crate) fn configured_range(dir: &Path) -> Result<PortRange> {
+    range_from(std::env::var_os("PORTREG_RANGE").as_deref(), dir)
+}
+
+/// [`configured_range`] with the environment variable's value given.
+fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
+    if let Some(v) = env.filter(|v| !v.is_empty()) {
+        let s = v.to_string_lossy();
+        return s.parse().map_err(|e: Error| match e {
+            Error::InvalidRange { value, why } => Error::InvalidRange {
+                value,
+                why: format!("{why} (from the environment variable PORTREG_RANGE)"),
+            },
+            other => other,
+        });
+    }
+    let path = dir.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DEFAULT_RANGE),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    let table: toml::Table = text.parse().map_err(|e| Error::InvalidRange {
+        value: path.display().to_string(),
+        why: format!("{} does not parse as TOML: {e}", path.display()),
+    })?;
+    match table.get("range") {
+        None => Ok(DEFAULT_RANGE),
+        Some(toml::Value::String(s)) => s.parse().map_err(|e: Error| match e {
+            Error::InvalidRange { value, why } => Error::InvalidRange {
+                value,
+                why: format!("{why} (from `range` in {})", path.display()),
+            },
+            other => other,
+        }),
+        Some(_) => Err(Error::InvalidRange {
+            value: path.display().to_string(),
+            why: "`range` must be a string such as \"8070-8999\"".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    fn why(r: Result<PortRange>) -> String {
+        match r {
+            Err(Error::InvalidRange { why, .. }) => why,
+            other => panic!("not INVALID_RANGE: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_when_nothing_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE);
+        assert_eq!(
+            range_from(Some(OsStr::new("")), dir.path()).unwrap(),
+            DEFAULT_RANGE
+        );
+        assert_eq!("8070-8999".parse::<PortRange>().unwrap(), DEFAULT_RANGE);
+        std::fs::write(dir.path().join(CONFIG_FILE), "other = 1\n").unwrap();
+        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE);
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "range = \"7000-7099\"\n").unwrap();
+        assert_eq!(
+            range_from(None, dir.path()).unwrap(),
+            PortRange::new(7000, 7099).unwrap()
+        );
+        assert_eq!(
+            range_from(Some(OsStr::new("9100-9199")), dir.path()).unwrap(),
+            PortRange::new(9100, 9199).unwrap()
+        );
+        let w = why(range_from(Some(OsStr::new("9199-9100")), dir.path()));
+        assert!(w.contains("PORTREG_RANGE"), "{w}");
+    }
+
+    #[test]
+    fn a_bad_file_says_where_the_range_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "range = \"80-90\"\n").unwrap();
+        let w = why(range_from(None, dir.path()));
+        assert!(w.contains("1024") && w.contains("config.toml"), "{w}");
+        std::fs::write(&file, "range = 8080\n").unwrap();
+        assert!(why(range_from(None, dir.path())).contains("must be a string"));
+        std::fs::write(&file, "range = [").unwrap();
+        let e = range_from(None, dir.path()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidRange);
+        assert!(e.to_string().contains("TOML"), "{e}");
+    }
+}

@@ -1,0 +1,344 @@
+//! The registry on disk: one directory holding `registry.json` (the durable
+//! entries), `leases.json` (the live holders) and `registry.lock`.
+//!
+//! - `names`: every file name, temp and quarantine names included.
+//! - `model`: the entries in memory; `text`: registry.json's text kept up
+//!   to date entry by entry; `order`: the order of files and lists.
+//! - `format`: parsing and encoding both files.
+//! - `read`: capped reads and the identity of what was read.
+//! - `write`: durable and atomic replacement.
+//! - `dir`: the private directory, the lock file, quarantine, stale temps.
+//! - here: [`Store`], which runs one operation under the lock, reusing the
+//!   last `registry.json` it saw when the file has not changed since.
+
+mod dir;
+mod format;
+mod model;
+mod names;
+mod order;
+mod read;
+mod text;
+mod write;
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use format::FORMAT_VERSION;
+pub(crate) use format::{parse_leases, parse_registry, serialize_leases, LeasesRead, RegRead};
+pub(crate) use model::RegData;
+pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
+pub(crate) use order::file_order;
+
+use crate::error::{Error, Result};
+use read::{FileId, Held};
+
+/// The last `registry.json` a Store read or wrote: its bytes, their parsed
+/// form, and the file itself held open with its [`FileId`].
+///
+/// portreg only ever replaces registry.json (a new file renamed over it),
+/// and the held file keeps its inode number from being given to another
+/// file, so the same id on the path means the same file; an edit made in
+/// place by something else changes its ctime. Where ctime is fine-grained,
+/// an unchanged id is therefore proof enough and the file is not read
+/// again; elsewhere the bytes are read and compared.
+struct Cached {
+    /// The bytes read, when they were read (after a write, the text that
+    /// was written is kept in `data` instead).
+    bytes: Vec<u8>,
+    data: Arc<RegData>,
+    held: Held,
+}
+
+/// What one operation under the exclusive lock leaves to write.
+pub(crate) struct Changes {
+    /// The entries after the operation.
+    pub data: Arc<RegData>,
+    /// The operation changed an entry: registry.json is written durably.
+    pub registry_changed: bool,
+    /// The operation changed a lease record itself (not only dropped dead
+    /// ones): refused on a registry of a newer version.
+    pub leases_changed: bool,
+    /// leases.json's new text, when its records changed or dead ones were
+    /// dropped; written atomically without fsync.
+    pub leases: Option<Vec<u8>>,
+    /// The version leases.json was found at.
+    pub leases_version: u64,
+}
+
+/// The files of one registry directory.
+pub(crate) struct Store {
+    dir: PathBuf,
+    cache: Mutex<Option<Cached>>,
+    /// A second buffer the size of registry.json, reused to read it (and
+    /// compare with the cached bytes) and to serialize it.
+    buf: Mutex<Vec<u8>>,
+    /// Whether this file system gives every change a new ctime (see
+    /// [`read::ctime_is_fine`]); found out once, on the lock file.
+    fine_ctime: OnceLock<bool>,
+}
+
+impl Store {
+    /// Opens `dir`, creating it (private) if needed.
+    pub fn open(dir: PathBuf) -> Result<Store> {
+        dir::prepare_dir(&dir)?;
+        Ok(Store {
+            dir,
+            cache: Mutex::new(None),
+            buf: Mutex::new(Vec::new()),
+            fine_ctime: OnceLock::new(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs `f` on both files under the shared lock; `Ok(None)`, without
+    /// running it, when registry.json is corrupt (moving it aside needs the
+    /// exclusive lock).
+    pub fn shared<T>(
+        &self,
+        warn: &dyn Fn(String),
+        f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let lock = fd_lock::RwLock::new(self.open_lock()?);
+        let _guard = lock
+            .read()
+            .map_err(|e| Error::io("cannot lock the registry", e))?;
+        let Some(data) = self.load_registry(false, warn)? else {
+            return Ok(None);
+        };
+        let leases = self.read_leases(warn)?;
+        f(data, leases).map(Some)
+    }
+
+    /// Runs `f` on both files under the exclusive lock, then writes what
+    /// it changed: `registry.json` durably, then `leases.json` atomically
+    /// without fsync (so a writer killed in between leaves the new entry
+    /// idle, never a holder of a name the registry lacks).
+    pub fn exclusive<T>(
+        &self,
+        warn: &dyn Fn(String),
+        f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<(T, Changes)>,
+    ) -> Result<T> {
+        let mut lock = fd_lock::RwLock::new(self.open_lock()?);
+        let _guard = lock
+            .write()
+            .map_err(|e| Error::io("cannot lock the registry", e))?;
+        let data = self
+            .load_registry(true, warn)?
+            .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
+        let leases = self.read_leases(warn)?;
+        // Under the exclusive lock nobody else can change the file: take the
+        // cached copy out so a change edits it in place instead of cloning it.
+        // (Its parsed form is dropped here: `f` holds the only other reference.)
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(|c| (c.bytes, c.held));
+        let (out, changes) = f(data, leases)?;
+        self.save(cached, changes)?;
+        Ok(out)
+    }
+
+    /// Removes the temp files of writers that died mid-write.
+    pub fn remove_stale_temps(&self) {
+        dir::remove_stale_temps(&self.dir);
+    }
+
+    fn save(&self, cached: Option<(Vec<u8>, Held)>, c: Changes) -> Result<()> {
+        let Changes {
+            mut data,
+            registry_changed,
+            leases_changed,
+            leases,
+            leases_version,
+        } = c;
+        let newer = data.version.max(leases_version);
+        if newer > FORMAT_VERSION {
+            if registry_changed || leases_changed {
+                let file = if data.version > FORMAT_VERSION {
+                    REGISTRY_FILE
+                } else {
+                    LEASES_FILE
+                };
+                return Err(Error::RegistryVersion {
+                    path: self.dir.join(file),
+                    found: newer,
+                    known: FORMAT_VERSION,
+                });
+            }
+            return Ok(());
+        }
+        if registry_changed {
+            // leases.json is staged before the wait on the disk and swapped
+            // in after registry.json is durable (see write::Staged).
+            let staged = leases
+                .as_ref()
+                .and_then(|b| write::Staged::new(&self.dir, LEASES_FILE, b).ok().flatten());
+            let written =
+                write::write_durable(&self.dir, REGISTRY_FILE, Arc::make_mut(&mut data).encode());
+            if let Some((old, _)) = cached {
+                *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = old;
+            }
+            let held = written?;
+            // The text just written stays in data: no copy of the bytes.
+            self.set_cache(Cached {
+                bytes: Vec::new(),
+                data,
+                held: Some(held),
+            });
+            if let Some(b) = &leases {
+                if !matches!(staged.map(write::Staged::swap_in), Some(Ok(true))) {
+                    write::write_atomic(&self.dir, LEASES_FILE, b)?;
+                }
+            }
+        } else {
+            if let Some((bytes, held)) = cached {
+                self.set_cache(Cached { bytes, data, held });
+            }
+            if let Some(b) = &leases {
+                write::write_atomic(&self.dir, LEASES_FILE, b)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_leases(&self, warn: &dyn Fn(String)) -> Result<LeasesRead> {
+        let read = format::read_leases(&self.dir.join(LEASES_FILE))?;
+        if let Some(w) = &read.warning {
+            warn(w.clone());
+        }
+        Ok(read)
+    }
+
+    /// Reads `registry.json`, reusing the parsed form when the file has not
+    /// changed since the last call.
+    fn load_registry(
+        &self,
+        exclusive: bool,
+        warn: &dyn Fn(String),
+    ) -> Result<Option<Arc<RegData>>> {
+        let path = self.dir.join(REGISTRY_FILE);
+        if self.fine_ctime.get() == Some(&true) {
+            if let Ok(meta) = fs::metadata(&path) {
+                let id = FileId::of(&meta);
+                let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = cache.as_ref() {
+                    if c.held.as_ref().is_some_and(|(_, held)| *held == id) {
+                        return Ok(Some(c.data.clone()));
+                    }
+                }
+            }
+        }
+        let mut bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        let held = match read::read_held(&path, &mut bytes)? {
+            None => {
+                return Ok(Some(Arc::new(RegData::from_entries(
+                    Vec::new(),
+                    FORMAT_VERSION,
+                ))))
+            }
+            Some(Ok(held)) => held,
+            Some(Err(size)) => {
+                return self.quarantine_corrupt(
+                    &path,
+                    exclusive,
+                    &format!("it is {size} bytes, larger than any real registry"),
+                    warn,
+                )
+            }
+        };
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cache.as_mut() {
+                let same = match c.data.text() {
+                    Some(text) => text == bytes,
+                    None => c.bytes == bytes,
+                };
+                if same {
+                    c.held = held;
+                    let d = c.data.clone();
+                    drop(cache);
+                    *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = bytes;
+                    return Ok(Some(d));
+                }
+            }
+        }
+        match parse_registry(&bytes) {
+            RegRead::Ok(data) => {
+                if data.version > FORMAT_VERSION {
+                    warn(
+                        Error::RegistryVersion {
+                            path: path.clone(),
+                            found: data.version,
+                            known: FORMAT_VERSION,
+                        }
+                        .to_string(),
+                    );
+                }
+                let data = Arc::new(data);
+                self.set_cache(Cached {
+                    bytes,
+                    data: data.clone(),
+                    held,
+                });
+                Ok(Some(data))
+            }
+            RegRead::Corrupt(why) => self.quarantine_corrupt(&path, exclusive, &why, warn),
+        }
+    }
+
+    /// Moves a corrupt registry.json aside (under the exclusive lock; a
+    /// reader gets `None` and retries exclusively) and starts empty.
+    fn quarantine_corrupt(
+        &self,
+        path: &Path,
+        exclusive: bool,
+        why: &str,
+        warn: &dyn Fn(String),
+    ) -> Result<Option<Arc<RegData>>> {
+        if !exclusive {
+            return Ok(None);
+        }
+        // Work goes on from an empty registry only once the bad bytes are
+        // safe aside; if they cannot be moved, say so rather than carry on.
+        let moved = dir::quarantine(&self.dir).map_err(|e| Error::RegistryCorrupt {
+            path: path.to_path_buf(),
+            why: format!("{why}, and it could not be moved aside ({e})"),
+        })?;
+        warn(format!(
+            "{} was corrupt ({why}); it was moved aside to {} with its bytes intact, and the registry starts empty. Inspect or restore that file by hand",
+            path.display(),
+            moved.display()
+        ));
+        Ok(Some(Arc::new(RegData::from_entries(
+            Vec::new(),
+            FORMAT_VERSION,
+        ))))
+    }
+
+    /// Opens the lock file, and the first time, finds out from it whether
+    /// ctime on this file system is fine-grained.
+    fn open_lock(&self) -> Result<File> {
+        let f = dir::open_lock(&self.dir)?;
+        self.fine_ctime.get_or_init(|| read::ctime_is_fine(&f));
+        Ok(f)
+    }
+
+    /// Remembers what registry.json holds; the buffer it replaces is kept
+    /// for the next read or write.
+    fn set_cache(&self, c: Cached) {
+        let old = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(c);
+        if let Some(old) = old {
+            *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = old.bytes;
+        }
+    }
+}

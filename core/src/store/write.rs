@@ -1,0 +1,286 @@
+//! Replacing a registry file so that readers only ever see a whole one:
+//! durably (a new temp file, fsync, rename, directory fsync) for
+//! `registry.json`, atomically without waiting for the disk for
+//! `leases.json` (a spare file exchanged into place).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::names::{spare_name, temp_name};
+use super::read::FileId;
+use crate::error::{Error, Result};
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `target` atomically and without fsync: through the
+/// spare file where that works, else a new temp file (O_EXCL, 0600) renamed
+/// over the target.
+pub(crate) fn write_atomic(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
+    if let Ok(Some(staged)) = Staged::new(dir, target, bytes) {
+        if let Ok(true) = staged.swap_in() {
+            return Ok(());
+        }
+    }
+    write_via_temp(dir, target, bytes)
+}
+
+/// Writes `bytes` to `target` atomically and durably: a new temp file in
+/// the same directory (0600, never an existing name), fsync, rename over the
+/// target, fsync of the directory. Returns the new file, still open, with
+/// its id taken right after the rename.
+///
+/// On Linux the temp file is first created without a name (O_TMPFILE),
+/// written and fsynced, and only then linked under its temp name: fsync of a
+/// file that was just given a name also writes out that directory entry
+/// (ext4 does), which the directory fsync after the rename does anyway.
+/// A crash before the link leaves nothing behind. Where that is not
+/// possible (a file system without O_TMPFILE, no /proc) the temp file is
+/// created with its name (O_EXCL).
+pub(crate) fn write_durable(dir: &Path, target: &str, bytes: &[u8]) -> Result<(File, FileId)> {
+    let dest = dir.join(target);
+    let mut tmp = None;
+    let result = (|| -> io::Result<(File, FileId)> {
+        let dir_file = File::open(dir)?;
+        let f = match write_unnamed(dir, bytes) {
+            Some(f) => match link_unnamed(&f, dir, target) {
+                Ok(path) => {
+                    tmp = Some(path);
+                    f
+                }
+                // No way to name it (no /proc): write it again, named.
+                Err(_) => write_named(dir, target, bytes, &mut tmp)?,
+            },
+            None => write_named(dir, target, bytes, &mut tmp)?,
+        };
+        fs::rename(tmp.as_ref().expect("temp file named"), &dest)?;
+        let id = FileId::of(&f.metadata()?);
+        dir_file.sync_all()?;
+        Ok((f, id))
+    })();
+    result.map_err(|e| write_failed(&dest, tmp.as_deref(), e))
+}
+
+/// The error of a failed write of `dest`, after removing its temp file.
+fn write_failed(dest: &Path, tmp: Option<&Path>, e: io::Error) -> Error {
+    if let Some(tmp) = tmp {
+        let _ = fs::remove_file(tmp);
+    }
+    Error::io(format!("cannot write {}", dest.display()), e)
+}
+
+/// A new named temp file holding `bytes`, fsynced; its path goes to `tmp`.
+fn write_named(
+    dir: &Path,
+    target: &str,
+    bytes: &[u8],
+    tmp: &mut Option<PathBuf>,
+) -> io::Result<File> {
+    let (mut f, path) = create_named(dir, target)?;
+    *tmp = Some(path);
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(f)
+}
+
+/// An unnamed file in `dir` holding `bytes`, fsynced; `None` where the file
+/// system or the kernel cannot make one (or it fails: the named way then
+/// gets the same chance, and reports its own error).
+#[cfg(target_os = "linux")]
+fn write_unnamed(dir: &Path, bytes: &[u8]) -> Option<File> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_TMPFILE)
+        .open(dir)
+        .ok()?;
+    f.write_all(bytes).ok()?;
+    f.sync_all().ok()?;
+    Some(f)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_unnamed(_dir: &Path, _bytes: &[u8]) -> Option<File> {
+    None
+}
+
+/// Gives an unnamed file a fresh temp name in `dir` (linkat refuses an
+/// existing name, as O_EXCL does).
+#[cfg(target_os = "linux")]
+fn link_unnamed(f: &File, dir: &Path, target: &str) -> io::Result<PathBuf> {
+    use nix::fcntl::{AtFlags, AT_FDCWD};
+    use nix::unistd::linkat;
+    use std::os::fd::AsRawFd;
+    let proc_path = format!("/proc/self/fd/{}", f.as_raw_fd());
+    fresh_name(dir, target, |path| {
+        linkat(
+            AT_FDCWD,
+            proc_path.as_str(),
+            AT_FDCWD,
+            path,
+            AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(io::Error::from)
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_unnamed(_f: &File, _dir: &Path, _target: &str) -> io::Result<PathBuf> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// A new temp file `.TARGET.PID.N.tmp` (O_EXCL, 0600).
+fn create_named(dir: &Path, target: &str) -> io::Result<(File, PathBuf)> {
+    let mut file = None;
+    let path = fresh_name(dir, target, |path| {
+        file = Some(
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?,
+        );
+        Ok(())
+    })?;
+    Ok((file.expect("created"), path))
+}
+
+/// Tries `make` on temp names `.TARGET.PID.N.tmp` until one does not exist
+/// yet: a temp file left by a crashed process whose pid came back must not
+/// stop every write.
+fn fresh_name(
+    dir: &Path,
+    target: &str,
+    mut make: impl FnMut(&Path) -> io::Result<()>,
+) -> io::Result<PathBuf> {
+    let mut last = None;
+    for _ in 0..64 {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(temp_name(target, std::process::id(), n));
+        match make(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
+}
+
+/// The non-durable write through a temp file: create, write, replace.
+fn write_via_temp(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
+    let dest = dir.join(target);
+    let mut tmp = None;
+    let result = (|| -> io::Result<()> {
+        let (mut f, path) = create_named(dir, target)?;
+        tmp = Some(path.clone());
+        f.write_all(bytes)?;
+        drop(f);
+        replace_fast(&path, &dest)
+    })();
+    result.map_err(|e| write_failed(&dest, tmp.as_deref(), e))
+}
+
+/// A non-durable write of `leases.json` made in two steps, without
+/// creating and unlinking a temp file each time: [`Staged::new`] puts the
+/// new bytes in one spare file (`.leases.json.spare`, ours, 0600, never
+/// followed through a link); [`Staged::swap_in`] exchanges it with the
+/// target (renameat2 RENAME_EXCHANGE). Readers only ever see a complete
+/// file; after the exchange the spare holds the previous bytes, overwritten
+/// next time. Only writers holding the exclusive lock touch the spare, so a
+/// writer killed half-way leaves junk that nobody reads.
+///
+/// The two steps let a writer that also makes `registry.json` durable fill
+/// the spare before that write and swap it in after: the order a killed
+/// writer leaves is unchanged (registry.json first), and the work after
+/// the wait on the disk is one system call.
+pub(crate) struct Staged {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    spare: PathBuf,
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    dest: PathBuf,
+}
+
+impl Staged {
+    /// Fills the spare; `Ok(None)` where exchanging names is not available.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn new(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<Option<Staged>> {
+        use std::os::unix::fs::FileExt;
+        let spare = dir.join(spare_name(target));
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&spare)?;
+        let meta = f.metadata()?;
+        if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        f.write_all_at(bytes, 0)?;
+        if meta.len() > bytes.len() as u64 {
+            f.set_len(bytes.len() as u64)?;
+        }
+        Ok(Some(Staged {
+            spare,
+            dest: dir.join(target),
+        }))
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub(crate) fn new(_dir: &Path, _target: &str, _bytes: &[u8]) -> io::Result<Option<Staged>> {
+        Ok(None)
+    }
+
+    /// Makes the staged bytes the target's; `Ok(false)` when the target
+    /// does not exist yet (the caller then writes it through a temp file).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn swap_in(self) -> io::Result<bool> {
+        use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+        match renameat2(
+            AT_FDCWD,
+            &self.spare,
+            AT_FDCWD,
+            &self.dest,
+            RenameFlags::RENAME_EXCHANGE,
+        ) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::ENOENT) => Ok(false),
+            Err(e) => Err(io::Error::from(e)),
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub(crate) fn swap_in(self) -> io::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Atomically replaces `dest` with `tmp` without waiting for the disk.
+///
+/// ext4 (auto_da_alloc) starts writeback of a file renamed over another one,
+/// which costs ~150 µs a call on a virtual disk. Exchanging the two names
+/// (renameat2 RENAME_EXCHANGE) is just as atomic for readers and skips that;
+/// the old content, now under the temp name, is then unlinked. Where the
+/// exchange is not possible (no target yet, a filesystem without it) this is
+/// a plain rename.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    match renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RenameFlags::RENAME_EXCHANGE) {
+        Ok(()) => {
+            // A crash right here leaves the old bytes under the temp name:
+            // harmless, and `clean` removes it.
+            let _ = fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(_) => fs::rename(tmp, dest),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
+    fs::rename(tmp, dest)
+}
