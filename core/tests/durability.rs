@@ -9,6 +9,13 @@ use std::process::Command;
 
 use common::*;
 
+/// Entry point of the worker processes these tests start (see common::worker).
+#[test]
+#[ignore = "run by the tests themselves, as a separate process"]
+fn worker() {
+    common::worker::main();
+}
+
 fn strace_available() -> bool {
     Command::new("strace")
         .arg("-V")
@@ -17,7 +24,7 @@ fn strace_available() -> bool {
         .unwrap_or(false)
 }
 
-/// Runs portreg under strace and returns the file-system calls it made in
+/// Runs a worker process under strace and returns the file-system calls it made in
 /// the registry directory, one per line.
 fn traced(reg: &Reg, args: &[&str]) -> Vec<String> {
     let log = reg.path.with_extension("strace");
@@ -30,6 +37,7 @@ fn traced(reg: &Reg, args: &[&str]) -> Vec<String> {
         ])
         .arg(&log)
         .arg(bin())
+        .args(worker::WORKER_ARGS)
         .arg("--registry")
         .arg(&reg.path)
         .args(args)

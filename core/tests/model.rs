@@ -1,15 +1,24 @@
 //! Model-based test: random sequences of lease / release / reserve / forget /
-//! kill-holder, each issued either from this process (the Rust API) or from
-//! a separate `portreg` process (the CLI), with real holder processes killed
+//! kill-holder, each issued either from this process or from a separate
+//! worker process (see common::worker), with real holder processes killed
 //! by a real SIGKILL, checked after every step against a simple in-memory
 //! model: no two active or reserved entries share a port, holders are right,
 //! nothing completed is lost, and every error is the one the rules predict.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command};
 
 use portreg_core::{Actor, ErrorCode, LeaseRequest, PortRange, Registry, Released, State};
 use proptest::prelude::*;
+
+/// Entry point of the worker processes these tests start (see common::worker).
+#[test]
+#[ignore = "run by the tests themselves, as a separate process"]
+fn worker() {
+    common::worker::main();
+}
 
 const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
 const LOW: u16 = 21400;
@@ -43,15 +52,13 @@ enum Op {
     },
 }
 
-/// Runs the `portreg` binary on the test's registry: the port it printed,
+/// Runs a worker process on the test's registry: the port it printed,
 /// the code at the end of its error line, and its exit status.
 fn cli_run(reg: &Registry, args: &[String]) -> (Option<u16>, Option<ErrorCode>, i32) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portreg"))
+    let out = common::worker()
         .arg("--registry")
         .arg(reg.path())
         .args(args)
-        .env_remove("PORTREG_HOME")
-        .env_remove("PORTREG_RANGE")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -60,7 +67,7 @@ fn cli_run(reg: &Registry, args: &[String]) -> (Option<u16>, Option<ErrorCode>, 
         .rsplit_once('[')
         .and_then(|(_, c)| c.strip_suffix(']'))
         .and_then(ErrorCode::from_name);
-    let port = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    let port = common::stdout(&out).trim().parse().ok();
     (port, code, out.status.code().unwrap_or(-1))
 }
 
@@ -227,7 +234,7 @@ impl World {
                 }
             }
             Op::Release { name, holder, cli } if cli => {
-                // The CLI acts for the person: it releases whichever process
+                // A worker acts as the CLI does, for the person: it releases whichever process
                 // of this user holds the name.
                 let (_, code, exit) = cli_run(&self.reg, &["release".into(), NAMES[name].into()]);
                 match self.model.get_mut(&name) {
@@ -309,7 +316,7 @@ impl World {
                         .map_err(|e| e.code())
                 };
                 // Without --force only the holder itself may forget a held
-                // name: this test process from the API, nobody from the CLI.
+                // name: this test process from the API, never a worker.
                 let caller_holds = |h: Who| !cli && h.0 == SLOTS;
                 match self.model.get(&name) {
                     None => prop_assert_eq!(got, Err(ErrorCode::NotFound)),

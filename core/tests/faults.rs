@@ -1,4 +1,4 @@
-//! Fault injection against the real binary: a write cut short by a file-size
+//! Fault injection against real processes: a write cut short by a file-size
 //! limit, an immutable directory, files and processes of another user, a
 //! missing parent. The previous registry always survives intact.
 
@@ -8,6 +8,13 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
 use common::*;
+
+/// Entry point of the worker processes these tests start (see common::worker).
+#[test]
+#[ignore = "run by the tests themselves, as a separate process"]
+fn worker() {
+    common::worker::main();
+}
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -25,11 +32,12 @@ fn require_root() -> bool {
     false
 }
 
-/// Runs portreg as user `nobody` (uid 65534) on the registry at `registry`.
+/// Runs a worker as user `nobody` (uid 65534) on the registry at `registry`.
 fn as_nobody(registry: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(bin())
+        .args(worker::WORKER_ARGS)
         .arg("--registry")
         .arg(registry)
         .args(args)
@@ -78,6 +86,7 @@ fn write_cut_short_by_a_file_size_limit_is_io_and_changes_nothing() {
     let out = Command::new("prlimit")
         .arg("--fsize=2048")
         .arg(bin())
+        .args(worker::WORKER_ARGS)
         .args(["--registry"])
         .arg(&reg.path)
         .args(["lease", "one-more", "--range", "22500-22599"])
@@ -194,7 +203,7 @@ fn another_users_files_and_processes_are_refused() {
 #[test]
 fn missing_parent_and_full_range_give_their_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(bin())
+    let out = common::worker()
         .arg("--registry")
         .arg(dir.path().join("no/such/parent/reg"))
         .arg("list")

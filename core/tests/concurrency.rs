@@ -1,4 +1,5 @@
-//! Real `portreg` processes racing for the lock.
+//! Real processes racing for the registry lock: many writers at once, and
+//! writers killed by SIGKILL at random points.
 
 mod common;
 
@@ -8,6 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// Entry point of the worker processes these tests start (see common::worker).
+#[test]
+#[ignore = "run by the tests themselves, as a separate process"]
+fn worker() {
+    common::worker::main();
+}
+
 #[test]
 fn thirty_two_processes_lease_at_once_without_duplicates() {
     let reg = Reg::new();
@@ -16,16 +24,20 @@ fn thirty_two_processes_lease_at_once_without_duplicates() {
     let n = 32;
     let children: Vec<_> = (0..n)
         .map(|i| {
-            // Each process spins until the gate file appears, then execs
-            // portreg (so its parent, the holder, is this test process).
+            // Each process spins until the gate file appears, then execs the
+            // worker (so its parent, the holder, is this test process).
             Command::new("sh")
                 .arg("-c")
-                .arg("while [ ! -e \"$1\" ]; do :; done; exec \"$2\" --registry \"$3\" lease \"svc-$4\" --range 22000-22099")
+                .arg("while [ ! -e \"$1\" ]; do :; done; shift; exec \"$@\"")
                 .arg("sh")
                 .arg(&gate)
                 .arg(bin())
+                .args(worker::WORKER_ARGS)
+                .arg("--registry")
                 .arg(&reg.path)
-                .arg(i.to_string())
+                .args(["lease", &format!("svc-{i}"), "--range", "22000-22099"])
+                .env_remove("PORTREG_HOME")
+                .env_remove("PORTREG_RANGE")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

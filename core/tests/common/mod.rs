@@ -1,0 +1,73 @@
+#![allow(dead_code)]
+//! Helpers shared by the multi-process tests: a private registry, and the
+//! worker process (this test binary started again, see [`worker`]) that
+//! acts on it from outside the test process.
+
+pub mod worker;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The worker program: this test binary (started with
+/// [`worker::WORKER_ARGS`] before its own words).
+pub fn bin() -> PathBuf {
+    std::env::current_exe().unwrap()
+}
+
+/// A worker process; its words follow.
+pub fn worker() -> Command {
+    let mut c = Command::new(bin());
+    c.args(worker::WORKER_ARGS);
+    c.env_remove("PORTREG_HOME").env_remove("PORTREG_RANGE");
+    c
+}
+
+pub struct Reg {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Reg {
+    pub fn new() -> Reg {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reg");
+        Reg { _dir: dir, path }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = worker();
+        c.arg("--registry").arg(&self.path);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout(&out)).unwrap()
+    }
+
+    pub fn registry_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.path.join("registry.json")).unwrap()).unwrap()
+    }
+}
+
+/// What the worker printed (after the test harness's own first line).
+pub fn stdout(o: &Output) -> String {
+    let text = String::from_utf8_lossy(&o.stdout);
+    match text.find(worker::PREAMBLE) {
+        Some(i) => text[i + worker::PREAMBLE.len()..].to_string(),
+        None => text.into_owned(),
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
