@@ -75,7 +75,7 @@ async function registry(): Promise<void> {
     await reg.conflictsAsync(), await reg.killAsync(1), await reg.envAsync(['db']))
 }
 
-// Errors carry the DESIGN.md code; LEASE_HELD also the holder.
+// Errors carry the docs/design.md code; LEASE_HELD also the holder.
 try {
   portreg.lease('web')
 } catch (e) {

@@ -1,5 +1,5 @@
 //! Maps `portreg_core::Error` to a JavaScript `Error` whose `code` is the
-//! DESIGN.md spelling (`LEASE_HELD`...), with the holder's `pid`, `port` and
+//! docs/design.md spelling (`LEASE_HELD`...), with the holder's `pid`, `port` and
 //! `since` on `LEASE_HELD`.
 
 use napi::bindgen_prelude::{JsValue, Object};

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// Longest name accepted.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// Checks a service name against DESIGN.md's rule and returns it unchanged.
+/// Checks a service name against docs/design.md's rule and returns it unchanged.
 pub fn validate_name(name: &str) -> Result<&str> {
     let why = if name.is_empty() {
         Some("it is empty")

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// The stable error codes of DESIGN.md. The numeric values are the C status
+/// The stable error codes of docs/design.md. The numeric values are the C status
 /// numbers and are never reused: new codes go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
@@ -47,7 +47,7 @@ impl ErrorCode {
         ErrorCode::Internal,
     ];
 
-    /// The DESIGN.md spelling, e.g. `LEASE_HELD`.
+    /// The docs/design.md spelling, e.g. `LEASE_HELD`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidName => "INVALID_NAME",
@@ -88,7 +88,7 @@ impl ErrorCode {
         }
     }
 
-    /// Parses the DESIGN.md spelling back into a code.
+    /// Parses the docs/design.md spelling back into a code.
     pub fn from_name(s: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
     }

@@ -1,4 +1,4 @@
-//! Every allocation rule of DESIGN.md against real processes and real sockets.
+//! Every allocation rule of docs/design.md against real processes and real sockets.
 //! Each test uses its own registry and its own port range, so they run in parallel.
 
 use std::collections::BTreeMap;
@@ -221,7 +221,7 @@ fn listen_with(addr: &str, v6only: bool, reuse: bool) -> socket2::Socket {
 #[test]
 fn foreign_listener_on_any_address_makes_port_busy() {
     let have_v6 = TcpListener::bind("[::1]:0").is_ok();
-    // Each address DESIGN.md names, plus a dual-stack :: listener, each with
+    // Each address docs/design.md names, plus a dual-stack :: listener, each with
     // and without SO_REUSEADDR (most servers set it; the probe does too).
     let cases: &[(&str, bool)] = &[
         ("127.0.0.1", false),

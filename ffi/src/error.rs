@@ -97,7 +97,7 @@ impl portreg_status {
         }
     }
 
-    /// The DESIGN.md spelling as a static C string.
+    /// The docs/design.md spelling as a static C string.
     fn name(number: u32) -> Option<&'static CStr> {
         Some(match number {
             0 => c"OK",
@@ -132,7 +132,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     /// A bad argument that is not a name: a NULL pointer or non-UTF-8 text.
-    /// DESIGN.md has no separate code for it; INVALID_NAME is the documented one.
+    /// docs/design.md has no separate code for it; INVALID_NAME is the documented one.
     pub fn argument(message: impl Into<String>) -> Failure {
         Failure {
             status: portreg_status::InvalidName,
@@ -203,7 +203,7 @@ pub(crate) fn value_call<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 }
 
 /// The name of a status code: "OK", "INVALID_NAME", "LEASE_HELD"... (the
-/// DESIGN.md spelling, the same in every language). A number that is not a
+/// docs/design.md spelling, the same in every language). A number that is not a
 /// status gives "UNKNOWN".
 ///
 /// Ownership: the returned string is static; never free it.

@@ -70,7 +70,7 @@ static void test_version(const char *expected) {
 }
 
 static void test_status_names(void) {
-    /* The header's numbers, the library's names and DESIGN.md's spellings agree. */
+    /* The header's numbers, the library's names and docs/design.md's spellings agree. */
     static const struct {
         portreg_status status;
         unsigned number;

@@ -17,7 +17,7 @@ mod proxy;
 
 /// The name the dashboard leases its own port under.
 pub const LEASE_NAME: &str = "portreg-dashboard";
-/// The port asked for when `--port` is not given (DESIGN.md keeps 8069 out
+/// The port asked for when `--port` is not given (docs/design.md keeps 8069 out
 /// of the default allocation range for it).
 pub const DEFAULT_PORT: u16 = 8069;
 
