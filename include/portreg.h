@@ -237,7 +237,7 @@ const char *portreg_version(void);
 
 /**
  * The name of a status code: "OK", "INVALID_NAME", "LEASE_HELD"... (the
- * DESIGN.md spelling, the same in every language). A number that is not a
+ * docs/design.md spelling, the same in every language). A number that is not a
  * status gives "UNKNOWN".
  *
  * Ownership: the returned string is static; never free it.
