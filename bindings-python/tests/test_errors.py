@@ -67,6 +67,34 @@ def test_shared_error_cases(case: Dict[str, Any], tmp_path: pathlib.Path) -> Non
         call(portreg, case)  # type: ignore[arg-type]
 
 
+RELEASES = json.loads((REPO / "tests" / "error-cases.json").read_text())["releases"]["cases"]
+
+
+@pytest.mark.parametrize("case", RELEASES, ids=[c["name"] for c in RELEASES])
+def test_shared_release_rule(case: Dict[str, Any], tmp_path: pathlib.Path) -> None:
+    reg = portreg.Registry(tmp_path / "fresh")
+    name = case["name"]
+
+    def then(lease: portreg.Lease) -> None:
+        if case["then"] == "release":
+            assert lease.release() is True
+        else:
+            reg.forget(name)
+
+    lease = reg.lease(name)
+    then(lease)
+    assert lease.release() is case["lease_release"]
+    assert lease.released, "a lease answers false once, and stays released"
+
+    lease = reg.lease(name)
+    then(lease)
+    if isinstance(case["name_release"], bool):
+        assert reg.release(name) is case["name_release"]
+    else:
+        with pytest.raises(CODES[case["name_release"]]):
+            reg.release(name)
+
+
 def test_the_table_covers_every_op_the_suite_knows() -> None:
     assert {c["op"] for c in CASES} <= {"lease", "get", "reserve", "find_free", "release", "forget"}
     assert len(CASES) >= 17

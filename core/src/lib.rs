@@ -15,18 +15,23 @@ pub mod liveness;
 pub mod process;
 mod registry;
 mod services;
+mod shared;
 mod store;
+pub mod target;
 mod text;
+pub mod tracking;
 
 pub use allocate::{PortRange, DEFAULT_RANGE};
 pub use entry::{
     parse_meta_fact, validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN,
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
-pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
+pub use process::{Conflict, KillReport, ListenerInfo, Who};
 pub use registry::{default_dir, Actor, LeaseRequest, Registry};
 pub use services::EnvVar;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, MAX_FILE_BYTES, REGISTRY_FILE};
+pub use target::Target;
+pub use tracking::OwnLease;
 
 /// Entry points for fuzzing the file readers (not a stable API).
 #[doc(hidden)]
@@ -51,40 +56,40 @@ pub mod fuzzing {
 
 /// Leases a port for `name` in the default registry, held by this process.
 pub fn lease(name: &str) -> Result<Lease> {
-    Registry::open_default()?.lease(&LeaseRequest::new(name))
+    Registry::shared_default()?.lease(&LeaseRequest::new(name))
 }
 
 /// Releases this process's lease on `name` in the default registry.
 pub fn release(name: &str) -> Result<Released> {
-    Registry::open_default()?.release(name, Actor::me())
+    Registry::shared_default()?.release(name, Actor::me())
 }
 
 /// The entry for `name` in the default registry.
 pub fn get(name: &str) -> Result<Option<Entry>> {
-    Registry::open_default()?.get(name)
+    Registry::shared_default()?.get(name)
 }
 
 /// Every entry of the default registry.
 pub fn list() -> Result<Vec<Entry>> {
-    Registry::open_default()?.list()
+    Registry::shared_default()?.list()
 }
 
 /// Pins `name` to `port` in the default registry.
 pub fn reserve(name: &str, port: u16, description: Option<&str>) -> Result<Entry> {
-    Registry::open_default()?.reserve(name, port, description)
+    Registry::shared_default()?.reserve(name, port, description)
 }
 
 /// Removes `name` from the default registry.
 pub fn forget(name: &str) -> Result<Entry> {
-    Registry::open_default()?.forget(name, false)
+    Registry::shared_default()?.forget(name, false)
 }
 
 /// A port free right now in the default registry's range.
 pub fn find_free() -> Result<u16> {
-    Registry::open_default()?.find_free(None)
+    Registry::shared_default()?.find_free(None)
 }
 
 /// Drops dead holders from the default registry.
 pub fn clean() -> Result<Vec<Cleaned>> {
-    Registry::open_default()?.clean()
+    Registry::shared_default()?.clean()
 }
