@@ -204,8 +204,11 @@ def test_kill_refuses_this_process_and_bad_timeouts() -> None:
     with pytest.raises(portreg.ProcessError) as e:
         portreg.kill("me")
     assert e.value.code == "PROCESS"
-    with pytest.raises(ValueError):
-        portreg.kill("me", timeout=-1)
+    # A bad timeout is PROCESS in every language (core's rule: 0 to 3600 s).
+    for bad in (-1, 3601, float("nan")):
+        with pytest.raises(portreg.ProcessError) as e:
+            portreg.kill("me", timeout=bad)
+        assert "0 to 3600" in str(e.value)
     with pytest.raises(portreg.InvalidPortError):
         portreg.kill(":0")
     with pytest.raises(portreg.InvalidNameError):
