@@ -23,9 +23,12 @@ export declare class Lease {
   get holder(): Holder
   /** True when this process already held the name and got the same lease back. */
   get existing(): boolean
+  /** True once `release()` has released it. */
+  get released(): boolean
   /**
    * Releases the lease: the name turns idle and remembers its port.
-   * Returns false when this process no longer held it.
+   * Returns true if this call released it, false if it was no longer held
+   * (released before, forgotten, or its holder record dropped).
    */
   release(): boolean
   toJSON(): LeaseInfo

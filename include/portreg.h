@@ -506,6 +506,29 @@ portreg_status portreg_lease_port(const char *name, uint16_t *port_out);
 portreg_status portreg_release_port(const char *name);
 
 /**
+ * Releases every lease this process took through `portreg_lease` or
+ * `portreg_lease_port` and still holds, and returns how many it released.
+ * Call it before a normal exit, or register it: `atexit(portreg_release_all_at_exit)`.
+ * A lease this process does not release is freed anyway once it exits (the
+ * registry sees its holder gone); releasing writes the idle state at once.
+ * A forked child releases nothing of its parent's.
+ *
+ * Ownership: nothing is passed.
+ * NULL: not applicable.
+ * Threads: safe from any thread.
+ */
+size_t portreg_release_all(void);
+
+/**
+ * `portreg_release_all` in the shape `atexit` takes.
+ *
+ * Ownership: nothing is passed.
+ * NULL: not applicable.
+ * Threads: safe from any thread.
+ */
+void portreg_release_all_at_exit(void);
+
+/**
  * The number of entries in `list`.
  *
  * Ownership: `list` stays the caller's.

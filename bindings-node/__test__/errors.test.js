@@ -51,6 +51,28 @@ function assertCoded(err, c) {
   assert.ok(err.message.length > 20, `${label(c)}: the message says what to do`)
 }
 
+test('releasing what is no longer held: the shared rule', (t) => {
+  assert.equal(table.releases.cases.length, 2)
+  for (const c of table.releases.cases) {
+    const reg = new portreg.Registry(tmpRegistry(t))
+    const then = (lease) => {
+      if (c.then === 'release') assert.equal(lease.release(), true)
+      else reg.forget(c.name)
+    }
+    let lease = reg.lease(c.name, { range: RANGE })
+    then(lease)
+    assert.equal(lease.release(), c.lease_release, `${c.name}: lease.release()`)
+    assert.equal(lease.released, true)
+    lease = reg.lease(c.name, { range: RANGE })
+    then(lease)
+    if (typeof c.name_release === 'boolean') {
+      assert.equal(reg.release(c.name), c.name_release, `${c.name}: release(name)`)
+    } else {
+      assert.throws(() => reg.release(c.name), (e) => e.code === c.name_release, `${c.name}: release(name)`)
+    }
+  }
+})
+
 test('the table is not empty and names only known codes', () => {
   assert.ok(table.cases.length >= 10)
   const codes = new Set([

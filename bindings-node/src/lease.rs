@@ -1,66 +1,17 @@
-//! Maps `portreg_core::Lease` to the JS `Lease` class, and keeps the list of
-//! leases this process took so they are released when it exits.
-
-use std::sync::{Arc, Mutex};
+//! Maps core's `OwnLease` to the JS `Lease` class; core remembers the leases
+//! this process took so `releaseAll` can hand them back at exit.
 
 use napi::Env;
 use napi_derive::napi;
-use portreg_core::{Actor, Registry, Released};
+use portreg_core::OwnLease;
 
 use crate::error::sync;
 use crate::types::JsHolder;
 
-/// Leases taken through this module and not yet released, so `releaseAll`
-/// (run on exit and on SIGINT/SIGTERM/SIGHUP) can hand them back.
-static HELD: Mutex<Vec<(Arc<Registry>, String)>> = Mutex::new(Vec::new());
-
-fn held() -> std::sync::MutexGuard<'static, Vec<(Arc<Registry>, String)>> {
-    HELD.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn same(reg: &Registry, name: &str, other: &(Arc<Registry>, String)) -> bool {
-    other.0.path() == reg.path() && other.1.eq_ignore_ascii_case(name)
-}
-
-pub(crate) fn track(reg: &Arc<Registry>, name: &str) {
-    let mut held = held();
-    if !held.iter().any(|h| same(reg, name, h)) {
-        held.push((reg.clone(), name.to_string()));
-    }
-}
-
-pub(crate) fn untrack(reg: &Registry, name: &str) {
-    held().retain(|h| !same(reg, name, h));
-}
-
-/// Releases `name` for this process and forgets it was ours.
-pub(crate) fn release(reg: &Registry, name: &str, actor: Actor) -> portreg_core::Result<bool> {
-    let r = reg.release(name, actor)?;
-    untrack(reg, name);
-    Ok(matches!(r, Released::Released { .. }))
-}
-
-/// Releases every lease taken through this module and still tracked; returns
-/// how many were released. Errors (a name forgotten or taken over meanwhile,
-/// a registry removed) are skipped: nothing is left to release there.
-pub(crate) fn release_all() -> u32 {
-    let taken = std::mem::take(&mut *held());
-    let mut n = 0;
-    for (reg, name) in taken {
-        if let Ok(Released::Released { .. }) = reg.release(&name, Actor::me()) {
-            n += 1;
-        }
-    }
-    n
-}
-
 /// A port leased to a name for this process. It stays leased until
 /// `release()`, or until the process exits or dies.
 #[napi(js_name = "Lease")]
-pub struct JsLease {
-    reg: Arc<Registry>,
-    lease: portreg_core::Lease,
-}
+pub struct JsLease(pub(crate) OwnLease);
 
 /// A lease as plain data (what `JSON.stringify(lease)` shows).
 #[napi(object)]
@@ -72,49 +23,49 @@ pub struct LeaseInfo {
     pub existing: bool,
 }
 
-impl JsLease {
-    pub(crate) fn new(reg: Arc<Registry>, lease: portreg_core::Lease) -> JsLease {
-        track(&reg, &lease.name);
-        JsLease { reg, lease }
-    }
-}
-
 #[napi]
 impl JsLease {
     /// The name, spelled as the registry first saw it.
     #[napi(getter)]
     pub fn name(&self) -> String {
-        self.lease.name.clone()
+        self.0.lease().name.clone()
     }
 
     #[napi(getter)]
     pub fn port(&self) -> u32 {
-        self.lease.port.into()
+        self.0.lease().port.into()
     }
 
     /// `http://127.0.0.1:PORT`
     #[napi(getter)]
     pub fn url(&self) -> String {
-        self.lease.url()
+        self.0.lease().url()
     }
 
     /// This process, as the registry records it.
     #[napi(getter)]
     pub fn holder(&self) -> JsHolder {
-        self.lease.holder.clone().into()
+        self.0.lease().holder.clone().into()
     }
 
     /// True when this process already held the name and got the same lease back.
     #[napi(getter)]
     pub fn existing(&self) -> bool {
-        self.lease.existing
+        self.0.lease().existing
+    }
+
+    /// True once `release()` has released it.
+    #[napi(getter)]
+    pub fn released(&self) -> bool {
+        self.0.is_released()
     }
 
     /// Releases the lease: the name turns idle and remembers its port.
-    /// Returns false when this process no longer held it.
+    /// Returns true if this call released it, false if it was no longer held
+    /// (released before, forgotten, or its holder record dropped).
     #[napi]
     pub fn release(&self, env: Env) -> napi::Result<bool> {
-        sync(&env, || release(&self.reg, &self.lease.name, Actor::me()))
+        sync(&env, || self.0.release())
     }
 
     #[napi(js_name = "toJSON")]

@@ -210,7 +210,7 @@ pub fn env_vars_async(names: Option<Vec<String>>) -> AsyncTask<Job<EnvVars>> {
 /// a registry removed) are skipped, since nothing is left to release there.
 #[napi]
 pub fn release_all() -> u32 {
-    lease::release_all()
+    u32::try_from(portreg_core::tracking::release_all()).unwrap_or(u32::MAX)
 }
 
 /// Runs the `portreg` command line on `argv` (program name first) and returns

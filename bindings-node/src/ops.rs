@@ -5,18 +5,18 @@
 use std::sync::Arc;
 
 use napi::bindgen_prelude::Either;
-use portreg_core::{Actor, KillTarget, LeaseRequest, Registry, Result};
+use portreg_core::{tracking, LeaseRequest, OwnLease, Registry, Result, Target};
 
-use crate::lease::{self, JsLease};
+use crate::lease::JsLease;
 use crate::types::{
     self, EnvVars, FindOptions, ForceOptions, JsCleaned, JsConflict, JsEntry, JsKillReport, JsWho,
     KillOptions, LeaseOptions, ReserveOptions,
 };
 
-/// The default registry (`$PORTREG_HOME`, else `~/.portreg`), opened afresh
-/// on each call so a changed PORTREG_HOME is honoured.
+/// The default registry (`$PORTREG_HOME`, else `~/.portreg`, looked up on
+/// each call), one per directory for the whole process.
 pub fn default() -> Result<Arc<Registry>> {
-    Registry::open_default().map(Arc::new)
+    Registry::shared_default()
 }
 
 pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Result<JsLease> {
@@ -33,7 +33,7 @@ pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Resu
     req.range = types::range(o.range)?;
     req.description = o.description;
     req.meta = o.meta;
-    Ok(JsLease::new(reg.clone(), reg.lease(&req)?))
+    Ok(JsLease(OwnLease::take(reg, &req)?))
 }
 
 pub fn get(reg: &Arc<Registry>, name: String) -> Result<Option<JsEntry>> {
@@ -49,8 +49,7 @@ fn forced(o: Option<ForceOptions>) -> bool {
 }
 
 pub fn release(reg: &Arc<Registry>, name: String, o: Option<ForceOptions>) -> Result<bool> {
-    let actor = if forced(o) { Actor::Force } else { Actor::me() };
-    lease::release(reg, &name, actor)
+    tracking::release_name(reg, &name, forced(o))
 }
 
 pub fn reserve(
@@ -66,9 +65,7 @@ pub fn reserve(
 }
 
 pub fn forget(reg: &Arc<Registry>, name: String, o: Option<ForceOptions>) -> Result<JsEntry> {
-    let e = reg.forget(&name, forced(o))?;
-    lease::untrack(reg, &name);
-    Ok(e.into())
+    Ok(tracking::forget_name(reg, &name, forced(o))?.into())
 }
 
 pub fn find_free(reg: &Arc<Registry>, o: Option<FindOptions>) -> Result<u32> {
@@ -81,11 +78,7 @@ pub fn clean(reg: &Arc<Registry>) -> Result<Vec<JsCleaned>> {
 }
 
 pub fn who(reg: &Arc<Registry>, target: Either<f64, String>) -> Result<JsWho> {
-    Ok(match target {
-        Either::A(port) => reg.who(types::port(port)?)?,
-        Either::B(name) => reg.who_name(&name)?,
-    }
-    .into())
+    Ok(reg.who(&target_of(target)?)?.into())
 }
 
 pub fn conflicts(reg: &Arc<Registry>) -> Result<Vec<JsConflict>> {
@@ -97,12 +90,8 @@ pub fn kill(
     target: Either<f64, String>,
     o: Option<KillOptions>,
 ) -> Result<Vec<JsKillReport>> {
-    let target = match target {
-        Either::A(port) => KillTarget::Port(types::port(port)?),
-        Either::B(s) => s.parse()?,
-    };
-    let secs = o.and_then(|o| o.timeout).unwrap_or(10.0);
-    let timeout = portreg_core::process::seconds(secs, "timeout")?;
+    let target = target_of(target)?;
+    let timeout = portreg_core::target::kill_timeout(o.and_then(|o| o.timeout))?;
     Ok(reg
         .kill(&target, timeout)?
         .into_iter()
@@ -112,4 +101,13 @@ pub fn kill(
 
 pub fn env(reg: &Arc<Registry>, names: Option<Vec<String>>) -> Result<EnvVars> {
     Ok(EnvVars(reg.env(&names.unwrap_or_default())?))
+}
+
+/// A who/kill target: a number is a port, a string follows core's grammar
+/// (`':8000'` and `'8000'` are ports, anything else a name).
+fn target_of(target: Either<f64, String>) -> Result<Target> {
+    match target {
+        Either::A(port) => Ok(Target::Port(types::port(port)?)),
+        Either::B(s) => Target::parse(&s),
+    }
 }

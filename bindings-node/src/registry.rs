@@ -30,13 +30,13 @@ impl JsRegistry {
     /// without a path, the default one (`$PORTREG_HOME`, else `~/.portreg`).
     #[napi(constructor)]
     pub fn new(env: Env, path: Option<String>) -> napi::Result<Self> {
+        // One open registry per directory in this process, shared with the
+        // module functions (and its cache with them).
         let inner = sync(&env, || match path {
-            Some(p) => Registry::open(p),
-            None => Registry::open_default(),
+            Some(p) => Registry::shared(p),
+            None => Registry::shared_default(),
         })?;
-        Ok(JsRegistry {
-            inner: Arc::new(inner),
-        })
+        Ok(JsRegistry { inner })
     }
 
     /// The registry directory.

@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use portreg_core::{Actor, KillTarget, LeaseRequest, Registry, Released};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use portreg_core::{tracking, LeaseRequest, OwnLease, Registry, Target};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::convert;
 use crate::errors::{check, emit_warnings};
-use crate::lease::{untrack, PyLease};
+use crate::lease::PyLease;
 use crate::types::{PyCleaned, PyConflict, PyEntry, PyKillReport, PyWho};
 
 /// A registry opened on a directory (default: $PORTREG_HOME, else ~/.portreg).
@@ -42,18 +42,19 @@ impl PyRegistry {
 #[pymethods]
 impl PyRegistry {
     /// Opens (creating if needed) the registry in `path`, or the default one.
+    /// Every Registry of one directory in this process shares one open
+    /// registry (and its cache).
     #[new]
     #[pyo3(signature = (path=None))]
     fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
         let reg = py.detach(|| match path {
-            Some(p) => Registry::open(p),
-            None => Registry::open_default(),
+            Some(p) => Registry::shared(p),
+            None => Registry::shared_default(),
         });
         let reg = check(py, reg)?;
+        // Python shows warnings through its own `warnings` module.
         reg.set_print_warnings(false);
-        Ok(PyRegistry {
-            inner: Arc::new(reg),
-        })
+        Ok(PyRegistry { inner: reg })
     }
 
     /// The registry directory.
@@ -92,9 +93,9 @@ impl PyRegistry {
             description,
             meta: convert::meta(meta)?,
         };
-        let reg = &*self.inner;
-        let r = py.detach(|| reg.lease(&req));
-        let lease = PyLease::new(check(py, r)?, self.inner.clone());
+        let reg = &self.inner;
+        let r = py.detach(|| OwnLease::take(reg, &req));
+        let lease = PyLease(check(py, r)?);
         emit_warnings(py, reg)?;
         Ok(lease)
     }
@@ -102,10 +103,7 @@ impl PyRegistry {
     /// Releases `name`; see `portreg.release`.
     #[pyo3(signature = (name, force=false))]
     fn release(&self, py: Python<'_>, name: &str, force: bool) -> PyResult<bool> {
-        let actor = if force { Actor::Force } else { Actor::me() };
-        let r = self.call(py, |reg| reg.release(name, actor))?;
-        untrack(&self.inner, name);
-        Ok(matches!(r, Released::Released { .. }))
+        self.call(py, |reg| tracking::release_name(reg, name, force))
     }
 
     /// The entry for `name`, or None; see `portreg.get`.
@@ -139,9 +137,8 @@ impl PyRegistry {
     /// Removes `name` from the registry; see `portreg.forget`.
     #[pyo3(signature = (name, force=false))]
     fn forget(&self, py: Python<'_>, name: &str, force: bool) -> PyResult<PyEntry> {
-        let e = self.call(py, |reg| reg.forget(name, force))?;
-        untrack(&self.inner, name);
-        Ok(PyEntry(e))
+        self.call(py, |reg| tracking::forget_name(reg, name, force))
+            .map(PyEntry)
     }
 
     /// A port free right now, leasing nothing; see `portreg.find_free`.
@@ -160,15 +157,11 @@ impl PyRegistry {
             .collect())
     }
 
-    /// Who listens on a port (int) or on a name's port (str), and which
-    /// entry claims it; see `portreg.who`.
+    /// Who listens on a port (an int, or a str ":8000" / "8000") or on a
+    /// name's port (any other str), and which entry claims it; see `portreg.who`.
     fn who(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<PyWho> {
-        if target.is_instance_of::<PyString>() {
-            let name: String = target.extract()?;
-            return self.call(py, |reg| reg.who_name(&name)).map(PyWho);
-        }
-        let port = convert::port(target)?;
-        self.call(py, |reg| reg.who(port)).map(PyWho)
+        let target = to_target(py, target)?;
+        self.call(py, |reg| reg.who(&target)).map(PyWho)
     }
 
     /// Entries whose port another process listens on; see `portreg.conflicts`.
@@ -181,25 +174,15 @@ impl PyRegistry {
     }
 
     /// Stops a name's holder or whatever listens on a port; see `portreg.kill`.
-    #[pyo3(signature = (target, timeout=10.0))]
+    #[pyo3(signature = (target, timeout=None))]
     fn kill(
         &self,
         py: Python<'_>,
         target: &Bound<'_, PyAny>,
-        timeout: f64,
+        timeout: Option<f64>,
     ) -> PyResult<Vec<PyKillReport>> {
-        let target = if target.is_instance_of::<PyString>() {
-            check(py, target.extract::<String>()?.parse::<KillTarget>())?
-        } else if target.is_instance_of::<PyBool>() {
-            return Err(PyTypeError::new_err(
-                "kill target is a name, \":PORT\" or an int port, not bool",
-            ));
-        } else {
-            KillTarget::Port(convert::port(target)?)
-        };
-        // Python spells a bad argument ValueError; the rule is core's.
-        let timeout = portreg_core::process::seconds(timeout, "timeout")
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let target = to_target(py, target)?;
+        let timeout = check(py, portreg_core::target::kill_timeout(timeout))?;
         Ok(self
             .call(py, |reg| reg.kill(&target, timeout))?
             .into_iter()
@@ -228,5 +211,20 @@ impl PyRegistry {
             "Registry({})",
             convert::repr(py, &self.inner.path().display().to_string())
         )
+    }
+}
+
+/// A who/kill target: an int is a port, a str follows core's grammar
+/// (`:8000` and `8000` are ports, anything else a name).
+fn to_target(py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<Target> {
+    if target.is_instance_of::<PyString>() {
+        let s: String = target.extract()?;
+        check(py, Target::parse(&s))
+    } else if target.is_instance_of::<PyBool>() {
+        Err(PyTypeError::new_err(
+            "a target is a name, a port as an int, or \":PORT\", not bool",
+        ))
+    } else {
+        Ok(Target::Port(convert::port(target)?))
     }
 }

@@ -67,6 +67,34 @@ def test_shared_error_cases(case: Dict[str, Any], tmp_path: pathlib.Path) -> Non
         call(portreg, case)  # type: ignore[arg-type]
 
 
+RELEASES = json.loads((REPO / "tests" / "error-cases.json").read_text())["releases"]["cases"]
+
+
+@pytest.mark.parametrize("case", RELEASES, ids=[c["name"] for c in RELEASES])
+def test_shared_release_rule(case: Dict[str, Any], tmp_path: pathlib.Path) -> None:
+    reg = portreg.Registry(tmp_path / "fresh")
+    name = case["name"]
+
+    def then(lease: portreg.Lease) -> None:
+        if case["then"] == "release":
+            assert lease.release() is True
+        else:
+            reg.forget(name)
+
+    lease = reg.lease(name)
+    then(lease)
+    assert lease.release() is case["lease_release"]
+    assert lease.released, "a lease answers false once, and stays released"
+
+    lease = reg.lease(name)
+    then(lease)
+    if isinstance(case["name_release"], bool):
+        assert reg.release(name) is case["name_release"]
+    else:
+        with pytest.raises(CODES[case["name_release"]]):
+            reg.release(name)
+
+
 def test_the_table_covers_every_op_the_suite_knows() -> None:
     assert {c["op"] for c in CASES} <= {"lease", "get", "reserve", "find_free", "release", "forget"}
     assert len(CASES) >= 17
@@ -176,8 +204,11 @@ def test_kill_refuses_this_process_and_bad_timeouts() -> None:
     with pytest.raises(portreg.ProcessError) as e:
         portreg.kill("me")
     assert e.value.code == "PROCESS"
-    with pytest.raises(ValueError):
-        portreg.kill("me", timeout=-1)
+    # A bad timeout is PROCESS in every language (core's rule: 0 to 3600 s).
+    for bad in (-1, 3601, float("nan")):
+        with pytest.raises(portreg.ProcessError) as e:
+            portreg.kill("me", timeout=bad)
+        assert "0 to 3600" in str(e.value)
     with pytest.raises(portreg.InvalidPortError):
         portreg.kill(":0")
     with pytest.raises(portreg.InvalidNameError):

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State};
+use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State, Target};
 
 mod dashboard;
 mod rows;
@@ -123,14 +123,19 @@ Examples:\n  portreg who 8000\n  portreg who :8000\n  portreg who web\n  portreg
     Conflicts,
     /// Stop NAME's holder or whatever listens on :PORT (SIGTERM, wait, SIGKILL)
     #[command(
-        after_help = "Examples:\n  portreg kill web            # the process holding web\n  portreg kill :8000          # whatever listens on port 8000\n  portreg kill :8000 --timeout 3"
+        after_help = "A target of digits is a port (as is :PORT); names may start with a digit too,\n\
+so give --name for a name made only of digits.\n\n\
+Examples:\n  portreg kill web            # the process holding web\n  portreg kill :8000          # whatever listens on port 8000\n  portreg kill 8000 --timeout 3"
     )]
     Kill {
-        /// NAME, or :PORT
+        /// NAME, or a port (8000 or :8000)
         target: String,
-        /// Seconds to wait after SIGTERM before SIGKILL
-        #[arg(long, default_value_t = 10.0, value_name = "S")]
-        timeout: f64,
+        /// Read TARGET as a name even when it is all digits
+        #[arg(long)]
+        name: bool,
+        /// Seconds to wait after SIGTERM before SIGKILL, 0 to 3600 (default 10)
+        #[arg(long, value_name = "S")]
+        timeout: Option<f64>,
     },
     /// Lease NAME, run CMD on the port, release when it exits
     #[command(
@@ -284,6 +289,15 @@ fn open(g: &Global) -> portreg_core::Result<Registry> {
     }
 }
 
+/// A who/kill target as typed, or read as a name with `--name`.
+fn target_arg(s: &str, as_name: bool) -> portreg_core::Result<Target> {
+    if as_name {
+        Target::name(s)
+    } else {
+        Target::parse(s)
+    }
+}
+
 fn print_json<T: serde::Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
@@ -419,17 +433,7 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             })
         }
         Command::Who { target, name } => {
-            let port = match target.strip_prefix(':') {
-                Some(p) if !name => Some(p),
-                _ if !name && !target.is_empty() && target.bytes().all(|b| b.is_ascii_digit()) => {
-                    Some(target.as_str())
-                }
-                _ => None,
-            };
-            let who = match port {
-                Some(p) => reg.who(portreg_core::allocate::parse_port(p)?)?,
-                None => reg.who_name(&target)?,
-            };
+            let who = reg.who(&target_arg(&target, name)?)?;
             let found = !who.listeners.is_empty() || who.entry.is_some();
             if g.json {
                 print_json(&who);
@@ -457,18 +461,22 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 Outcome::ok()
             })
         }
-        Command::Kill { target, timeout } => {
-            let timeout = portreg_core::process::seconds(timeout, "--timeout")?;
-            let t: portreg_core::KillTarget = target.parse()?;
+        Command::Kill {
+            target,
+            name,
+            timeout,
+        } => {
+            let timeout = portreg_core::target::kill_timeout(timeout)?;
+            let t = target_arg(&target, name)?;
             let reports = reg.kill(&t, timeout)?;
             if g.json {
                 print_json(&reports);
             } else if reports.is_empty() {
                 match &t {
-                    portreg_core::KillTarget::Name(n) => {
+                    Target::Name(n) => {
                         eprintln!("portreg: {n} is not held by a live process; nothing to stop")
                     }
-                    portreg_core::KillTarget::Port(p) => {
+                    Target::Port(p) => {
                         eprintln!("portreg: nothing (that you can see) listens on port {p}; nothing to stop")
                     }
                 }

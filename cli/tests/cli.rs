@@ -89,6 +89,42 @@ fn exit_codes_are_the_documented_ones() {
 }
 
 #[test]
+fn shared_release_rule() {
+    // The CLI releases by name, for the shell that asked: here this test.
+    let table: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/error-cases.json")).unwrap();
+    for case in table["releases"]["cases"].as_array().unwrap() {
+        let reg = Reg::new();
+        let name = case["name"].as_str().unwrap();
+        assert!(reg.run(&["lease", name]).status.success(), "{case}");
+        // forget acts for whoever holds the name only with --force.
+        let then: &[&str] = match case["then"].as_str().unwrap() {
+            "forget" => &["forget", "--force"],
+            _ => &["release"],
+        };
+        let out = reg.run(&[then, &[name]].concat());
+        assert!(out.status.success(), "{case}: {}", stderr(&out));
+        let out = reg.run(&["release", name]);
+        match &case["name_release"] {
+            serde_json::Value::Bool(false) => {
+                assert_eq!(out.status.code(), Some(1), "{case}: {}", stderr(&out));
+                assert!(stderr(&out).contains("nothing to do"), "{}", stderr(&out));
+                assert!(!stderr(&out).contains("error"), "{}", stderr(&out));
+            }
+            code => {
+                let code = code.as_str().unwrap();
+                assert_eq!(out.status.code(), Some(1), "{case}: {}", stderr(&out));
+                assert!(
+                    stderr(&out).contains(&format!("[{code}]")),
+                    "{}",
+                    stderr(&out)
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn shared_error_table() {
     let table: serde_json::Value =
         serde_json::from_str(include_str!("../../tests/error-cases.json")).unwrap();

@@ -17,6 +17,9 @@ pub const DEFAULT_RANGE: PortRange = PortRange {
 /// The optional settings file in the registry directory.
 pub const CONFIG_FILE: &str = "config.toml";
 
+/// The environment variable that overrides the range.
+pub const RANGE_VAR: &str = "PORTREG_RANGE";
+
 /// Largest registry file read (a 10,000-entry registry is about 3 MB).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
@@ -45,7 +48,7 @@ pub fn default_dir() -> Result<PathBuf> {
 /// The range of the registry in `dir`: `PORTREG_RANGE`, else `range` in
 /// its `config.toml`, else [`DEFAULT_RANGE`].
 pub(crate) fn configured_range(dir: &Path) -> Result<PortRange> {
-    range_from(std::env::var_os("PORTREG_RANGE").as_deref(), dir)
+    range_from(std::env::var_os(RANGE_VAR).as_deref(), dir)
 }
 
 /// [`configured_range`] with the environment variable's value given.

@@ -23,6 +23,9 @@
 // | `registry`  | the operations: lease, release, reserve, forget, ...        |
 // | `process`   | listeners, conflicts, stopping a process                    |
 // | `services`  | operations that look at processes: who, kill, env           |
+// | `target`    | the who/kill target grammar; kill's timeout and its bounds  |
+// | `tracking`  | leases a process took for itself; release once, all at exit |
+// | `shared`    | one open Registry per directory behind module-level calls   |
 // | `error`     | the one error type and its stable codes                     |
 //
 // Imports only go down this list's dependency order (entry, port, error and
@@ -39,7 +42,10 @@ pub mod process;
 mod registry;
 mod request;
 mod services;
+mod shared;
 mod store;
+pub mod target;
+pub mod tracking;
 mod tx;
 
 pub use config::{default_dir, DEFAULT_RANGE, MAX_FILE_BYTES};
@@ -48,11 +54,13 @@ pub use entry::{
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use port::PortRange;
-pub use process::{Conflict, KillReport, KillTarget, ListenerInfo, Who};
+pub use process::{Conflict, KillReport, ListenerInfo, Who};
 pub use registry::Registry;
 pub use request::{Actor, LeaseRequest};
 pub use services::EnvVar;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
+pub use target::Target;
+pub use tracking::OwnLease;
 
 /// Entry points for fuzzing the file readers (not a stable API).
 #[doc(hidden)]
@@ -77,40 +85,40 @@ pub mod fuzzing {
 
 /// Leases a port for `name` in the default registry, held by this process.
 pub fn lease(name: &str) -> Result<Lease> {
-    Registry::open_default()?.lease(&LeaseRequest::new(name))
+    Registry::shared_default()?.lease(&LeaseRequest::new(name))
 }
 
 /// Releases this process's lease on `name` in the default registry.
 pub fn release(name: &str) -> Result<Released> {
-    Registry::open_default()?.release(name, Actor::me())
+    Registry::shared_default()?.release(name, Actor::me())
 }
 
 /// The entry for `name` in the default registry.
 pub fn get(name: &str) -> Result<Option<Entry>> {
-    Registry::open_default()?.get(name)
+    Registry::shared_default()?.get(name)
 }
 
 /// Every entry of the default registry.
 pub fn list() -> Result<Vec<Entry>> {
-    Registry::open_default()?.list()
+    Registry::shared_default()?.list()
 }
 
 /// Pins `name` to `port` in the default registry.
 pub fn reserve(name: &str, port: u16, description: Option<&str>) -> Result<Entry> {
-    Registry::open_default()?.reserve(name, port, description)
+    Registry::shared_default()?.reserve(name, port, description)
 }
 
 /// Removes `name` from the default registry.
 pub fn forget(name: &str) -> Result<Entry> {
-    Registry::open_default()?.forget(name, false)
+    Registry::shared_default()?.forget(name, false)
 }
 
 /// A port free right now in the default registry's range.
 pub fn find_free() -> Result<u16> {
-    Registry::open_default()?.find_free(None)
+    Registry::shared_default()?.find_free(None)
 }
 
 /// Drops dead holders from the default registry.
 pub fn clean() -> Result<Vec<Cleaned>> {
-    Registry::open_default()?.clean()
+    Registry::shared_default()?.clean()
 }

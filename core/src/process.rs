@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill as send_signal, Signal};
@@ -49,24 +48,6 @@ pub struct Who {
 pub struct Conflict {
     pub entry: Entry,
     pub listeners: Vec<ListenerInfo>,
-}
-
-/// What `kill` stops: a name's holder, or whatever listens on a port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KillTarget {
-    Name(String),
-    Port(u16),
-}
-
-impl FromStr for KillTarget {
-    type Err = Error;
-    /// `:8080` is a port, anything else a name.
-    fn from_str(s: &str) -> Result<KillTarget> {
-        match s.strip_prefix(':') {
-            Some(p) => Ok(KillTarget::Port(crate::port::parse_port(p)?)),
-            None => Ok(KillTarget::Name(crate::validate_name(s)?.to_string())),
-        }
-    }
 }
 
 /// How one process was stopped.

@@ -6,43 +6,46 @@ use std::time::Duration;
 
 use crate::entry::State;
 use crate::error::{Error, Result};
-use crate::process::{self, Conflict, KillReport, KillTarget, Who};
+use crate::process::{self, Conflict, KillReport, Who};
+use crate::target::Target;
 use crate::Registry;
 
 /// How `env` spells one variable: name and value.
 pub type EnvVar = (String, String);
 
 impl Registry {
-    /// The processes listening on `port` and the entry that claims it.
-    pub fn who(&self, port: u16) -> Result<Who> {
-        crate::allocate::check_port(u64::from(port))?;
-        let entries = self.list()?;
-        let claim = |s: State| {
-            entries
-                .iter()
-                .find(|e| e.port == port && e.state == s)
-                .cloned()
+    /// The processes listening on a port (or on a name's port) and the
+    /// entry that claims it: for a port, its active entry, else the one that
+    /// reserves it, else an idle one that remembers it.
+    pub fn who(&self, target: &Target) -> Result<Who> {
+        let (port, entry) = match target {
+            Target::Name(name) => {
+                let entry = self.get(name)?.ok_or_else(|| Error::NotFound {
+                    what: "name",
+                    name: name.to_string(),
+                })?;
+                (entry.port, Some(entry))
+            }
+            Target::Port(port) => {
+                let port = *port;
+                crate::allocate::check_port(u64::from(port))?;
+                let entries = self.list()?;
+                let claim = |s: State| {
+                    entries
+                        .iter()
+                        .find(|e| e.port == port && e.state == s)
+                        .cloned()
+                };
+                let entry = claim(State::Active)
+                    .or_else(|| claim(State::Reserved))
+                    .or_else(|| claim(State::Idle));
+                (port, entry)
+            }
         };
-        let entry = claim(State::Active)
-            .or_else(|| claim(State::Reserved))
-            .or_else(|| claim(State::Idle));
         Ok(Who {
             port,
             listeners: process::listeners_on(port),
             entry,
-        })
-    }
-
-    /// `who` for the port a name holds or remembers.
-    pub fn who_name(&self, name: &str) -> Result<Who> {
-        let entry = self.get(name)?.ok_or_else(|| Error::NotFound {
-            what: "name",
-            name: name.to_string(),
-        })?;
-        Ok(Who {
-            port: entry.port,
-            listeners: process::listeners_on(entry.port),
-            entry: Some(entry),
         })
     }
 
@@ -65,9 +68,9 @@ impl Registry {
     /// Stops a name's holder (after checking its pid and start time) or the
     /// processes listening on a port: SIGTERM, wait up to `timeout`, SIGKILL.
     /// An empty result means there was nothing to stop.
-    pub fn kill(&self, target: &KillTarget, timeout: Duration) -> Result<Vec<KillReport>> {
+    pub fn kill(&self, target: &Target, timeout: Duration) -> Result<Vec<KillReport>> {
         let victims: Vec<(u32, Option<u64>, String)> = match target {
-            KillTarget::Name(name) => {
+            Target::Name(name) => {
                 let entry = self.get(name)?.ok_or_else(|| Error::NotFound {
                     what: "name",
                     name: name.to_string(),
@@ -79,7 +82,7 @@ impl Registry {
                     .into_iter()
                     .collect()
             }
-            KillTarget::Port(port) => {
+            Target::Port(port) => {
                 let seen: Vec<_> = process::listeners_on(*port)
                     .into_iter()
                     .map(|l| (l.pid, None, l.exe))

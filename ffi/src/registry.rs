@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
-use portreg_core::{allocate, Actor, LeaseRequest, PortRange, Registry};
+use portreg_core::{allocate, tracking, LeaseRequest, OwnLease, PortRange, Registry};
 
 use crate::args::{self, copy_out, non_null};
 use crate::entry::{portreg_entry, portreg_entry_list};
@@ -18,7 +19,7 @@ use crate::error::{portreg_status, status_call, value_call, Failure, FfiResult};
 /// file lock, so one handle may be used from any number of threads at once,
 /// and any number of processes may open the same directory.
 pub struct portreg_registry {
-    inner: Registry,
+    inner: Arc<Registry>,
 }
 
 // One handle is shared between C threads: keep the core type thread-safe.
@@ -97,7 +98,7 @@ pub(crate) fn port(n: u32) -> FfiResult<u16> {
 
 /// # Safety
 /// `registry` is NULL or a live handle from `portreg_registry_open`.
-pub(crate) unsafe fn handle<'a>(registry: *const portreg_registry) -> FfiResult<&'a Registry> {
+pub(crate) unsafe fn handle<'a>(registry: *const portreg_registry) -> FfiResult<&'a Arc<Registry>> {
     match registry.as_ref() {
         Some(r) => Ok(&r.inner),
         None => Err(Failure::argument(
@@ -169,8 +170,8 @@ pub extern "C" fn portreg_registry_open(
     status_call(|| {
         non_null(registry_out, "registry_out")?;
         let registry = match unsafe { args::opt_path(path) } {
-            Some(p) => Registry::open(p)?,
-            None => Registry::open_default()?,
+            Some(p) => Arc::new(Registry::open(p)?),
+            None => Arc::new(Registry::open_default()?),
         };
         let boxed = Box::new(portreg_registry { inner: registry });
         unsafe { put(registry_out, Box::into_raw(boxed)) };
@@ -257,8 +258,8 @@ pub extern "C" fn portreg_lease(
         let name = unsafe { args::name(name, "name") }?;
         let req = unsafe { lease_request(name, options) }?;
         non_null(port_out, "port_out")?;
-        let lease = reg.lease(&req)?;
-        unsafe { put(port_out, lease.port) };
+        let lease = OwnLease::take(reg, &req)?;
+        unsafe { put(port_out, lease.lease().port) };
         Ok(())
     })
 }
@@ -283,8 +284,7 @@ pub extern "C" fn portreg_release(
     status_call(|| {
         let reg = unsafe { handle(registry) }?;
         let name = unsafe { args::name(name, "name") }?;
-        let actor = if force { Actor::Force } else { Actor::me() };
-        reg.release(name, actor)?;
+        tracking::release_name(reg, name, force)?;
         Ok(())
     })
 }
@@ -502,8 +502,8 @@ pub extern "C" fn portreg_lease_port(name: *const c_char, port_out: *mut u16) ->
     status_call(|| {
         let name = unsafe { args::name(name, "name") }?;
         non_null(port_out, "port_out")?;
-        let lease = Registry::open_default()?.lease(&LeaseRequest::new(name))?;
-        unsafe { put(port_out, lease.port) };
+        let lease = OwnLease::take(&Registry::shared_default()?, &LeaseRequest::new(name))?;
+        unsafe { put(port_out, lease.lease().port) };
         Ok(())
     })
 }
@@ -519,7 +519,34 @@ pub extern "C" fn portreg_lease_port(name: *const c_char, port_out: *mut u16) ->
 pub extern "C" fn portreg_release_port(name: *const c_char) -> portreg_status {
     status_call(|| {
         let name = unsafe { args::name(name, "name") }?;
-        Registry::open_default()?.release(name, Actor::me())?;
+        tracking::release_name(&*Registry::shared_default()?, name, false)?;
         Ok(())
+    })
+}
+
+/// Releases every lease this process took through `portreg_lease` or
+/// `portreg_lease_port` and still holds, and returns how many it released.
+/// Call it before a normal exit, or register it: `atexit(portreg_release_all_at_exit)`.
+/// A lease this process does not release is freed anyway once it exits (the
+/// registry sees its holder gone); releasing writes the idle state at once.
+/// A forked child releases nothing of its parent's.
+///
+/// Ownership: nothing is passed.
+/// NULL: not applicable.
+/// Threads: safe from any thread.
+#[no_mangle]
+pub extern "C" fn portreg_release_all() -> usize {
+    value_call(0, tracking::release_all)
+}
+
+/// `portreg_release_all` in the shape `atexit` takes.
+///
+/// Ownership: nothing is passed.
+/// NULL: not applicable.
+/// Threads: safe from any thread.
+#[no_mangle]
+pub extern "C" fn portreg_release_all_at_exit() {
+    value_call((), || {
+        tracking::release_all();
     })
 }

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, CString};
 
-use portreg_core::{ListenerInfo, Who};
+use portreg_core::{ListenerInfo, Target, Who};
 
 use crate::args::{self, c_string, read};
 use crate::entry::portreg_entry;
@@ -82,7 +82,7 @@ pub extern "C" fn portreg_who(
         let reg = unsafe { crate::registry::handle(registry) }?;
         let port = crate::registry::port(port)?;
         args::non_null(who_out, "who_out")?;
-        let who = reg.who(port)?;
+        let who = reg.who(&Target::Port(port))?;
         unsafe { put(who_out, &who) };
         Ok(())
     })
@@ -108,7 +108,7 @@ pub extern "C" fn portreg_who_name(
         let reg = unsafe { crate::registry::handle(registry) }?;
         let name = unsafe { args::name(name, "name") }?;
         args::non_null(who_out, "who_out")?;
-        let who = reg.who_name(name)?;
+        let who = reg.who(&Target::name(name)?)?;
         unsafe { put(who_out, &who) };
         Ok(())
     })

@@ -186,7 +186,10 @@ def clean() -> _builtins.list[Cleaned]:
 
 
 def who(target: Union[int, str]) -> Who:
-    """Return who listens on a port (an int) or on a name's port (a str).
+    """Return who listens on a port or on a name's port.
+
+    ``target`` is a port (an int, or a str such as ``"8000"`` or ``":8000"``)
+    or a name (any other str), as ``portreg who`` reads it.
 
     ``Who.listeners`` names every process listening there (pid, exe, command
     line, user, addresses), whether or not it holds a lease; ``Who.entry`` is
@@ -201,11 +204,12 @@ def conflicts() -> _builtins.list[Conflict]:
     return Registry().conflicts()
 
 
-def kill(target: Union[str, int], timeout: float = 10) -> _builtins.list[KillReport]:
+def kill(target: Union[str, int], timeout: Optional[float] = None) -> _builtins.list[KillReport]:
     """Stop a name's holder, or whatever listens on a port, and report how.
 
-    ``target`` is a name, ``":PORT"`` or an int port. Sends SIGTERM, waits up
-    to ``timeout`` seconds, then SIGKILL. A holder is signalled only after its
+    ``target`` is a name, or a port (an int, ``"8000"`` or ``":8000"``).
+    Sends SIGTERM, waits up to ``timeout`` seconds (default 10, at most
+    3600; anything else raises ``ProcessError``), then SIGKILL. A holder is signalled only after its
     pid and start time are checked; pid 1 and this process are never
     signalled; another user's process raises ``PortregPermissionError``. An
     empty list means there was nothing to stop.

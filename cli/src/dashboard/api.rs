@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use portreg_core::{Actor, Conflict, Entry, ErrorCode, KillTarget, Registry, Released};
+use portreg_core::{Actor, Conflict, Entry, ErrorCode, Registry, Released};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex, Notify};
 
@@ -35,8 +35,6 @@ const TICK: Duration = Duration::from_secs(1);
 const CONFLICT_EVERY: Duration = Duration::from_secs(5);
 /// Longest POST body read (the API's bodies are a few bytes of JSON).
 const MAX_BODY: usize = 64 * 1024;
-/// Longest kill timeout accepted, in seconds.
-const MAX_KILL_TIMEOUT: f64 = 3600.0;
 
 /// Everything the handlers share.
 pub struct App {
@@ -488,19 +486,12 @@ async fn act(app: &App, name: &str, action: &str, body: &Bytes) -> Result<Respon
         }
         _ => {
             let b: KillBody = parse_body(body)?;
-            let secs = b.timeout.unwrap_or(10.0);
-            if !(0.0..=MAX_KILL_TIMEOUT).contains(&secs) {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "PROCESS",
-                    format!("timeout must be a number of seconds from 0 to {MAX_KILL_TIMEOUT} (got {secs})"),
-                ));
-            }
-            let timeout = Duration::from_secs_f64(secs);
+            let timeout = portreg_core::target::kill_timeout(b.timeout)
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "PROCESS", e.to_string()))?;
             // The wait (up to the timeout) happens on a blocking thread: the
             // page and the API keep answering meanwhile.
             let reports = app
-                .blocking(move |reg| reg.kill(&KillTarget::Name(name), timeout))
+                .blocking(move |reg| reg.kill(&portreg_core::Target::Name(name), timeout))
                 .await?;
             Ok(json_body(&reports))
         }

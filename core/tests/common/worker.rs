@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use portreg_core::{Actor, KillTarget, LeaseRequest, Registry, Released, State};
+use portreg_core::{Actor, LeaseRequest, Registry, Released, State, Target};
 
 /// Arguments that make a test binary act as the worker; the worker's own
 /// words follow.
@@ -140,9 +140,9 @@ fn run(args: &[String]) -> portreg_core::Result<i32> {
             Ok(0)
         }
         "kill" => {
-            let target: KillTarget = name.parse()?;
+            let target: Target = name.parse()?;
             let secs: f64 = opt(rest, "--timeout").map_or(5.0, |t| t.parse().unwrap());
-            let reports = reg.kill(&target, portreg_core::process::seconds(secs, "--timeout")?)?;
+            let reports = reg.kill(&target, portreg_core::target::kill_timeout(Some(secs))?)?;
             for r in &reports {
                 println!("{} {} {}", r.pid, r.exe, r.outcome);
             }

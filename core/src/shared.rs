@@ -1,0 +1,87 @@
+//! One `Registry` per directory for the whole process, behind the
+//! module-level functions of every language (`portreg_core::lease`, C's
+//! one-call functions, Python's and Node's module functions), so that
+//! repeated calls keep the registry's cache instead of opening it anew.
+//!
+//! What a Registry decides once when it opens (the directory is ours and
+//! private, the range from PORTREG_RANGE or config.toml) is checked again on
+//! every call by a cheap fingerprint: two `stat`s and one variable. When any
+//! of it changed, the registry is opened afresh.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{default_dir, CONFIG_FILE, RANGE_VAR};
+use crate::error::Result;
+use crate::registry::Registry;
+
+/// What opening a registry depended on.
+#[derive(PartialEq, Eq)]
+struct Fingerprint {
+    dir: Option<(u64, u64, u32, u32)>,
+    config: Option<(u64, u64, i64, i64, i64, i64)>,
+    range_var: Option<std::ffi::OsString>,
+}
+
+impl Fingerprint {
+    fn of(dir: &Path) -> Fingerprint {
+        let dir_meta = fs::metadata(dir).ok();
+        let config = fs::metadata(dir.join(CONFIG_FILE)).ok();
+        Fingerprint {
+            dir: dir_meta.map(|m| (m.dev(), m.ino(), m.uid(), m.mode())),
+            config: config.map(|m| {
+                (
+                    m.ino(),
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                )
+            }),
+            range_var: std::env::var_os(RANGE_VAR),
+        }
+    }
+}
+
+struct Open {
+    dir: PathBuf,
+    seen: Fingerprint,
+    reg: Arc<Registry>,
+}
+
+static OPEN: Mutex<Vec<Open>> = Mutex::new(Vec::new());
+
+impl Registry {
+    /// The process-wide registry for `dir`: opened on first use, then the
+    /// same one for every call, as long as the directory, its config.toml and
+    /// PORTREG_RANGE stay as they were.
+    pub fn shared(dir: impl AsRef<Path>) -> Result<Arc<Registry>> {
+        let dir = dir.as_ref();
+        let seen = Fingerprint::of(dir);
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = open.iter().find(|o| o.dir == dir) {
+            if o.seen == seen && seen.dir.is_some() {
+                return Ok(o.reg.clone());
+            }
+        }
+        let reg = Arc::new(Registry::open(dir)?);
+        // Opening may have created the directory: fingerprint what it found.
+        let seen = Fingerprint::of(dir);
+        open.retain(|o| o.dir != dir);
+        open.push(Open {
+            dir: dir.to_path_buf(),
+            seen,
+            reg: reg.clone(),
+        });
+        Ok(reg)
+    }
+
+    /// [`Registry::shared`] for the default directory (`$PORTREG_HOME`, else
+    /// `~/.portreg`, looked up on every call).
+    pub fn shared_default() -> Result<Arc<Registry>> {
+        Registry::shared(default_dir()?)
+    }
+}
