@@ -16,6 +16,8 @@ pub mod process;
 mod registry;
 mod services;
 mod shared;
+#[doc(hidden)]
+pub mod sockets;
 mod store;
 pub mod target;
 mod text;
