@@ -184,3 +184,69 @@ fn this_process_uses_netlink_where_the_kernel_allows_it() {
     };
     assert_eq!(sockets::source(), want);
 }
+
+/// Run in a child process (see the test below): refuses netlink sockets to
+/// this thread with a seccomp filter, as a sandbox would, then reads.
+#[test]
+#[ignore = "run by falls_back_to_procfs_where_netlink_is_refused"]
+fn child_with_netlink_refused() {
+    use nix::libc;
+    let own = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = own.local_addr().unwrap().port();
+    // socket(AF_NETLINK, ...) fails with EPERM; every other call is allowed.
+    let nr = libc::SYS_socket as u32;
+    let mut filter = [
+        bpf(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+        bpf(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, nr, 0, 3),
+        bpf(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 16, 0, 0),
+        bpf(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 16, 0, 1),
+        bpf(libc::BPF_RET, libc::SECCOMP_RET_ERRNO | 1, 0, 0),
+        bpf(libc::BPF_RET, libc::SECCOMP_RET_ALLOW, 0, 0),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl calls; `prog` outlives them and the kernel copies it.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        let mode = libc::SECCOMP_MODE_FILTER as libc::c_ulong;
+        assert_eq!(libc::prctl(libc::PR_SET_SECCOMP, mode, &prog), 0);
+    }
+    // The first read decides the source for the process: it must already
+    // answer from procfs.
+    let on = sockets::listening_on(port).unwrap();
+    assert_eq!(on.len(), 1);
+    assert_eq!(on[0].inode, inode(&own));
+    assert!(sockets::listening_ports().unwrap().contains(&port));
+    assert_eq!(sockets::source(), Source::Procfs);
+    assert!(sockets::read(Source::Netlink, None).is_none());
+}
+
+fn bpf(code: u32, k: u32, jt: u8, jf: u8) -> nix::libc::sock_filter {
+    nix::libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+#[test]
+fn falls_back_to_procfs_where_netlink_is_refused() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_with_netlink_refused",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
