@@ -43,6 +43,8 @@ mod registry;
 mod request;
 mod services;
 mod shared;
+#[doc(hidden)]
+pub mod sockets;
 mod store;
 pub mod target;
 pub mod tracking;
