@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 use portreg_core::{Entry, State};
 use serde::Serialize;
 
-use super::api::split_host;
-use super::proxy::connect_any;
+use crate::guard::split_host;
+use crate::upstream::connect_any;
 
 /// The meta key holding an entry's health URL.
 pub const META_KEY: &str = "health";

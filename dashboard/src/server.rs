@@ -1,83 +1,20 @@
-//! `portreg dashboard`: a live web page of every entry, a JSON API for it,
-//! and stable `http://NAME.localhost:PORT/` URLs proxied to whatever port
-//! NAME holds now. Served on 127.0.0.1 only, by the process that holds the
-//! `portreg-dashboard` lease.
+//! The dashboard's sockets, runtime and lifetime: bind, serve every
+//! request through `routes::front`, stop cleanly on SIGINT, SIGTERM or
+//! SIGHUP.
 
+use std::future::Future;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portreg_core::{Actor, Error, ErrorCode, LeaseRequest, Registry, Released};
+use axum::Router;
+use portreg_core::{Error, Registry};
 
-mod api;
-mod health;
-mod peer;
-mod proxy;
-
-/// The name the dashboard leases its own port under.
-pub const LEASE_NAME: &str = "portreg-dashboard";
-/// The port asked for when `--port` is not given (DESIGN.md keeps 8069 out
-/// of the default allocation range for it).
-pub const DEFAULT_PORT: u16 = 8069;
-
-/// What `portreg dashboard` was asked for.
-pub struct Options {
-    pub port: Option<u16>,
-    pub open: bool,
-}
-
-/// Leases the dashboard's port, serves until SIGINT, SIGTERM or SIGHUP, then
-/// releases the lease. Returns the exit status.
-pub fn run(reg: Registry, opts: Options) -> portreg_core::Result<i32> {
-    let me = std::process::id();
-    // The port is exact: bookmarks and NAME.localhost URLs name it, so moving
-    // silently to another port would break them. A reservation of
-    // `portreg-dashboard` (`portreg reserve portreg-dashboard 9069`) changes
-    // the default.
-    let mut req = LeaseRequest::new(LEASE_NAME)
-        .pid(me)
-        .description("portreg dashboard");
-    let reserved = reg.get(LEASE_NAME)?.filter(|e| e.reserved).map(|e| e.port);
-    match (opts.port, reserved) {
-        (Some(p), _) => req = req.port(p).exact(true),
-        (None, Some(_)) => {}
-        (None, None) => req = req.port(DEFAULT_PORT).exact(true),
-    }
-    let lease = match reg.lease(&req) {
-        Ok(l) => l,
-        Err(Error::LeaseHeld(h)) => {
-            eprintln!(
-                "portreg dashboard is already running at http://127.0.0.1:{}/ (pid {})",
-                h.port, h.pid
-            );
-            return Ok(1);
-        }
-        Err(e) => return Err(e),
-    };
-    let reg = Arc::new(reg);
-    let result = serve(reg.clone(), lease.port, opts.open);
-    let released = match reg.release(LEASE_NAME, Actor::Pid(me)) {
-        Ok(Released::Released { .. }) => true,
-        // Someone released or forgot it while we ran: nothing left to do.
-        Ok(Released::NotHeld) => false,
-        Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::NotHolder) => false,
-        Err(e) => {
-            eprintln!("portreg: warning: could not release {LEASE_NAME}: {e}");
-            false
-        }
-    };
-    let signal = result?;
-    println!(
-        "portreg dashboard: stopped ({signal}){}",
-        if released {
-            format!("; {LEASE_NAME} released")
-        } else {
-            String::new()
-        }
-    );
-    Ok(0)
-}
+use crate::guard::peer::SameUser;
+use crate::routes;
+use crate::snapshot;
+use crate::state::App;
 
 fn random_token() -> portreg_core::Result<String> {
     let mut bytes = [0u8; 32];
@@ -91,7 +28,7 @@ fn random_token() -> portreg_core::Result<String> {
 }
 
 /// Serves until a signal comes; returns the signal's name.
-fn serve(reg: Arc<Registry>, port: u16, open: bool) -> portreg_core::Result<&'static str> {
+pub fn serve(reg: Arc<Registry>, port: u16, open: bool) -> portreg_core::Result<&'static str> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -120,7 +57,7 @@ fn serve(reg: Arc<Registry>, port: u16, open: bool) -> portreg_core::Result<&'st
             source: e,
         })?;
     let dir = reg.path().display().to_string();
-    let app = Arc::new(api::App::new(reg, port, token));
+    let app = Arc::new(App::new(reg, port, token));
     let url = format!("http://127.0.0.1:{port}/");
     let outcome = rt.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::Io {
@@ -137,7 +74,7 @@ fn serve(reg: Arc<Registry>, port: u16, open: bool) -> portreg_core::Result<&'st
         if open {
             open_browser(&url);
         }
-        Ok::<_, Error>(api::serve(app, listener, signals.recv()).await)
+        Ok::<_, Error>(serve_until(app, listener, signals.recv()).await)
     });
     // A kill still waiting in a blocking thread must not hold the exit up.
     rt.shutdown_timeout(Duration::from_millis(200));
@@ -196,4 +133,28 @@ fn open_browser(url: &str) {
         }
         Err(_) => println!("  (no xdg-open here: open {url} in your browser)"),
     }
+}
+
+/// Serves `listener` until `signal` resolves, then stops: live streams end,
+/// idle connections close, and in-flight requests get two seconds.
+async fn serve_until(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    signal: impl Future<Output = &'static str>,
+) -> &'static str {
+    let router = Router::new()
+        .fallback(routes::front)
+        .with_state(app.clone());
+    let ticker = tokio::spawn(snapshot::ticker(app.clone()));
+    let mut stop = app.stop.subscribe();
+    let listener = SameUser::new(listener);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+    let sig = signal.await;
+    app.stop.send_replace(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    ticker.abort();
+    sig
 }
