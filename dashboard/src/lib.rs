@@ -4,7 +4,7 @@
 //! `portreg-dashboard` lease.
 //!
 //! Modules, leaves first: `reply` (error and page responses), `rows`,
-//! `upstream` (connections to services), `guard` (who may ask), `health`,
+//! `sockdiag` (who owns a socket), `upstream` (connections to services), `guard` (who may ask), `health`,
 //! `state` (what the handlers share), `snapshot` (the live stream),
 //! `proxy` (NAME.localhost), `routes` (the page and API), `server`
 //! (sockets, runtime, signals).
@@ -21,6 +21,7 @@ mod routes;
 mod rows;
 mod server;
 mod snapshot;
+mod sockdiag;
 mod state;
 mod upstream;
 

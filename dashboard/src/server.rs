@@ -147,7 +147,7 @@ async fn serve_until(
         .with_state(app.clone());
     let ticker = tokio::spawn(snapshot::ticker(app.clone()));
     let mut stop = app.stop.subscribe();
-    let listener = SameUser::new(listener);
+    let listener = SameUser::new(listener, None);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
