@@ -6,13 +6,14 @@
 //! Modules, leaves first: `reply` (error and page responses), `rows`,
 //! `sockdiag` (who owns a socket), `upstream` (connections to services), `guard` (who may ask), `health`,
 //! `state` (what the handlers share), `snapshot` (the live stream),
-//! `proxy` (NAME.localhost), `routes` (the page and API), `server`
-//! (sockets, runtime, signals).
+//! `proxy` (NAME.localhost), `routes` (the page and API), `bind` (the
+//! port on 127.0.0.1 and [::1]), `server` (runtime, signals).
 
 use std::sync::Arc;
 
 use portreg_core::{Actor, Error, ErrorCode, LeaseRequest, Registry, Released};
 
+mod bind;
 mod guard;
 mod health;
 mod proxy;

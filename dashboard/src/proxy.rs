@@ -15,7 +15,7 @@ use portreg_core::{Entry, State};
 
 use crate::reply::{html_escape, html_response};
 use crate::state::{App, LEASE_NAME};
-use crate::upstream::connect_any;
+use crate::upstream::connect_owned;
 
 /// Serves a request whose Host is `NAME.localhost:PORT`.
 pub async fn handle(app: Arc<App>, name: String, req: Request) -> Response {
@@ -138,11 +138,11 @@ async fn forward(app: &App, e: Entry, mut req: Request) -> Response {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
     ];
-    let stream = match connect_any(&addrs).await {
+    let stream = match connect_owned(&addrs).await {
         Ok(s) => s,
         Err(err) => {
             let why = format!(
-                "<b>{n}</b> holds port {port}, but nothing accepts connections on \
+                "<b>{n}</b> holds port {port}, but no server of yours accepts connections on \
                  127.0.0.1:{port} or [::1]:{port} ({err}). If it is still starting, reload in a moment.",
                 n = html_escape(&e.name),
                 err = html_escape(&err.to_string())

@@ -1,16 +1,16 @@
-//! The dashboard's sockets, runtime and lifetime: bind, serve every
+//! The dashboard's runtime and lifetime: bind (`bind`), serve every
 //! request through `routes::front`, stop cleanly on SIGINT, SIGTERM or
 //! SIGHUP.
 
 use std::future::Future;
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use portreg_core::{Error, Registry};
 
+use crate::bind;
 use crate::guard::peer::SameUser;
 use crate::routes;
 use crate::snapshot;
@@ -29,24 +29,7 @@ fn random_token() -> portreg_core::Result<String> {
 
 /// Serves until a signal comes; returns the signal's name.
 pub fn serve(reg: Arc<Registry>, port: u16, open: bool) -> portreg_core::Result<&'static str> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            Error::PortBusy {
-                port,
-                process: portreg_core::process::describe_listener(port),
-            }
-        } else {
-            Error::Io {
-                context: format!("cannot listen on {addr}"),
-                source: e,
-            }
-        }
-    })?;
-    listener.set_nonblocking(true).map_err(|e| Error::Io {
-        context: "cannot set up the dashboard's socket".into(),
-        source: e,
-    })?;
+    let bound = bind::bind(port)?;
     let token = random_token()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,10 +43,15 @@ pub fn serve(reg: Arc<Registry>, port: u16, open: bool) -> portreg_core::Result<
     let app = Arc::new(App::new(reg, port, token));
     let url = format!("http://127.0.0.1:{port}/");
     let outcome = rt.block_on(async {
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::Io {
-            context: "cannot set up the dashboard's socket".into(),
-            source: e,
-        })?;
+        let tokio_listener = |l: std::net::TcpListener| {
+            tokio::net::TcpListener::from_std(l).map_err(|e| Error::Io {
+                context: "cannot set up the dashboard's socket".into(),
+                source: e,
+            })
+        };
+        let v4 = tokio_listener(bound.v4)?;
+        let v6 = bound.v6.map(tokio_listener).transpose()?;
+        let listener = SameUser::new(v4, v6);
         let signals = Signals::new()?;
         println!(
             "portreg dashboard: {url}  (registry {dir}, pid {})",
@@ -139,7 +127,7 @@ fn open_browser(url: &str) {
 /// idle connections close, and in-flight requests get two seconds.
 async fn serve_until(
     app: Arc<App>,
-    listener: tokio::net::TcpListener,
+    listener: SameUser,
     signal: impl Future<Output = &'static str>,
 ) -> &'static str {
     let router = Router::new()
@@ -147,7 +135,6 @@ async fn serve_until(
         .with_state(app.clone());
     let ticker = tokio::spawn(snapshot::ticker(app.clone()));
     let mut stop = app.stop.subscribe();
-    let listener = SameUser::new(listener, None);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
