@@ -50,10 +50,8 @@ count() { # count LOG: adds up the passed and failed tests a runner's log report
 }
 status=0
 
-step "API tests: cargo test -p portreg-cli --test dashboard_api (and the dashboard's unit tests)"
-if ! cargo test -p portreg-cli --lib dashboard 2>&1 | tee "$work/unit.log"; then status=1; fi
-count "$work/unit.log"
-if ! cargo test -p portreg-cli --test dashboard_api 2>&1 | tee "$work/api.log"; then status=1; fi
+step "API tests: cargo test -p portreg-dashboard (unit tests, then tests/dashboard_api.rs)"
+if ! PORTREG_BIN="$TARGET_DIR/debug/portreg" cargo test -p portreg-dashboard 2>&1 | tee "$work/api.log"; then status=1; fi
 count "$work/api.log"
 
 step "browser tests: node --test tests/dashboard (headless /usr/bin/chromium)"

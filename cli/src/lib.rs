@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State, Target};
 
-mod dashboard;
 mod rows;
 mod run;
 mod table;
@@ -517,9 +516,18 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             )?;
             Ok(Outcome { code })
         }
+        #[cfg(feature = "dashboard")]
         Command::Dashboard { port, open } => {
-            let code = dashboard::run(reg, dashboard::Options { port, open })?;
+            let opts = portreg_dashboard::Options { port, open };
+            let code = portreg_dashboard::run(reg, opts)?;
             Ok(Outcome { code })
+        }
+        #[cfg(not(feature = "dashboard"))]
+        Command::Dashboard { .. } => {
+            eprintln!(
+                "portreg: this portreg was built without the dashboard (cargo feature `dashboard`)"
+            );
+            Ok(Outcome { code: 2 })
         }
         Command::Env { format, names } => {
             let vars = reg.env(&names)?;

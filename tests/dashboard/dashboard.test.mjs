@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cli, exited, getEntry, isAlive, killAll, launchBrowser, startDashboard,
-  startForeignListener, startService, tempRegistry,
+  startForeignListener, startOtherUserServer, startService, tempRegistry,
 } from './lib.mjs';
 
 const DASH = 26801;
@@ -178,6 +178,23 @@ test('a conflict names the foreign process; forget and clean work from the page'
 
   await page.locator('#clean').click();
   await waitFor(async () => /Nothing to clean|Dropped/.test(await page.locator('#toasts').innerText()), 'the clean report');
+});
+
+test('http://localhost:PORT stays the dashboard: another user cannot bind [::1]:PORT', async (t) => {
+  // Browsers try localhost on ::1 first, so a server of another user there
+  // would be served at an origin the dashboard trusts.
+  const other = await startOtherUserServer('::1', DASH);
+  if (typeof other === 'string') { t.skip(other); return; }
+  const p = await browser.newPage();
+  try {
+    await p.goto(dash.url);
+    assert.equal(new URL(p.url()).hostname, 'localhost');
+    assert.equal(await p.title(), 'portreg dashboard', `the page at ${dash.url}`);
+    assert.match(other.line, /^refused 98$/, 'the bind of [::1]:PORT by another user is refused (EADDRINUSE)');
+  } finally {
+    await p.close();
+    other.child.kill('SIGKILL');
+  }
 });
 
 test('a POST without the page\'s token is refused, and the page had no script errors', async () => {

@@ -207,3 +207,42 @@ export function isAlive(pid) {
 }
 
 export { execFileSync };
+
+// Binds HOST:PORT (an IPv6 socket is v6-only, as any user may make one) and
+// answers every request with a page saying "another user's server"; prints
+// "bound" once listening, or "refused ERRNO" and exits when the bind fails.
+const OTHER_USER_SERVER = String.raw`
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+s = socket.socket(fam)
+if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+try:
+    s.bind((host, port)); s.listen()
+except OSError as e:
+    print("refused", e.errno, flush=True); sys.exit(0)
+print("bound", flush=True)
+body = b"<title>another user's server</title>another user's server"
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    c.close()
+`;
+
+/**
+ * Runs a server as the user `nobody` (setpriv; needs root) on HOST:PORT.
+ * Resolves to { child, line } where line is "bound" or "refused ERRNO",
+ * or to a string saying why it cannot run here.
+ */
+export async function startOtherUserServer(host, port) {
+  if (process.getuid() !== 0) return 'not root: cannot run a server as another user here';
+  if (!existsSync('/usr/bin/setpriv') || !existsSync('/usr/bin/python3')) return 'no setpriv or /usr/bin/python3';
+  const child = track(spawn('/usr/bin/setpriv', [
+    '--reuid=nobody', '--regid=nogroup', '--clear-groups',
+    '/usr/bin/python3', '-c', OTHER_USER_SERVER, host, String(port),
+  ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' }));
+  const line = await firstLine(child, 'the other user\'s server');
+  return { child, line: line.trim() };
+}

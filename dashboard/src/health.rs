@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 use portreg_core::{Entry, State};
 use serde::Serialize;
 
-use super::api::split_host;
-use super::proxy::connect_any;
+use crate::guard::split_host;
+use crate::upstream::connect_owned;
 
 /// The meta key holding an entry's health URL.
 pub const META_KEY: &str = "health";
@@ -114,7 +114,7 @@ async fn probe(name: &str, url: &str, entry_port: u16) -> Health {
     };
     let started = Instant::now();
     let asked = tokio::time::timeout(TIMEOUT, async {
-        let stream = connect_any(&t.addrs).await?;
+        let stream = connect_owned(&t.addrs).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(std::io::Error::other)?;

@@ -3,7 +3,6 @@
 //! a bookmark survives a port change. An unknown or idle name gets a page
 //! listing the names that can be reached.
 
-use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -13,25 +12,10 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Ve
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use portreg_core::{Entry, State};
-use tokio::net::TcpStream;
 
-use super::api::{html_escape, html_response, App};
-use super::LEASE_NAME;
-
-/// Connects to the first address that accepts.
-pub async fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
-    let mut last = None;
-    for a in addrs {
-        match TcpStream::connect(a).await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")))
-}
+use crate::reply::{html_escape, html_response};
+use crate::state::{App, LEASE_NAME};
+use crate::upstream::connect_owned;
 
 /// Serves a request whose Host is `NAME.localhost:PORT`.
 pub async fn handle(app: Arc<App>, name: String, req: Request) -> Response {
@@ -154,11 +138,11 @@ async fn forward(app: &App, e: Entry, mut req: Request) -> Response {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
     ];
-    let stream = match connect_any(&addrs).await {
+    let stream = match connect_owned(&addrs).await {
         Ok(s) => s,
         Err(err) => {
             let why = format!(
-                "<b>{n}</b> holds port {port}, but nothing accepts connections on \
+                "<b>{n}</b> holds port {port}, but no server of yours accepts connections on \
                  127.0.0.1:{port} or [::1]:{port} ({err}). If it is still starting, reload in a moment.",
                 n = html_escape(&e.name),
                 err = html_escape(&err.to_string())
