@@ -609,6 +609,17 @@ const char *portreg_entry_state(const struct portreg_entry *entry);
 bool portreg_entry_reserved(const struct portreg_entry *entry);
 
 /**
+ * For an active entry, whether some process listens on its port (read
+ * from the kernel's socket tables when the entry was read): 1 listening,
+ * 0 not (yet); -1 for an idle or reserved entry.
+ *
+ * Ownership: `entry` stays the caller's (or its list's).
+ * NULL: a NULL `entry` gives -1.
+ * Threads: entries are read-only; safe from any thread.
+ */
+int32_t portreg_entry_listening(const struct portreg_entry *entry);
+
+/**
  * The pid of the process holding the entry, or 0 when it is not active.
  * `portreg_entry_holder` gives the rest of what is known about it.
  *

@@ -142,6 +142,22 @@ test('exact port: PORT_BUSY names the process listening outside the registry; PO
   })
 })
 
+test('an active entry says whether its port is listened on', async () => {
+  const lease = portreg.lease('listens')
+  assert.equal(portreg.get('listens').listening, false)
+  const srv = await listen(lease.port)
+  try {
+    assert.equal(portreg.get('listens').listening, true)
+    assert.deepEqual(portreg.list().filter((e) => e.name === 'listens').map((e) => e.listening), [true])
+  } finally {
+    await new Promise((resolve) => srv.close(resolve))
+  }
+  lease.release()
+  const idle = portreg.get('listens')
+  assert.equal(idle.state, 'idle')
+  assert.equal(idle.listening, null)
+})
+
 test('a port bound only on ::1 counts as busy', async (t) => {
   const reg = new portreg.Registry(tmpRegistry(t))
   let srv

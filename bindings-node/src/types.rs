@@ -58,6 +58,9 @@ pub struct JsEntry {
     pub created: String,
     /// When its port, reservation, description or meta last changed.
     pub changed: String,
+    /// For an active entry, whether some process listens on its port (from
+    /// the kernel's socket tables); null for idle and reserved entries.
+    pub listening: Option<bool>,
 }
 
 impl From<portreg_core::Entry> for JsEntry {
@@ -72,6 +75,7 @@ impl From<portreg_core::Entry> for JsEntry {
             meta: e.meta,
             created: e.created,
             changed: e.changed,
+            listening: e.listening,
         }
     }
 }

@@ -121,6 +121,12 @@ impl PyEntry {
     fn changed(&self) -> &str {
         &self.0.changed
     }
+    /// For an active entry, whether some process listens on its port (from
+    /// the kernel's socket tables); None for idle and reserved entries.
+    #[getter]
+    fn listening(&self) -> Option<bool> {
+        self.0.listening
+    }
     /// "http://127.0.0.1:PORT"
     #[getter]
     fn url(&self) -> String {

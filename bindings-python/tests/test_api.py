@@ -38,6 +38,22 @@ def test_the_leased_port_can_really_be_bound() -> None:
         s.listen()
 
 
+def test_an_active_entry_says_whether_its_port_is_listened_on() -> None:
+    lease = portreg.lease("listens")
+    entry = portreg.get("listens")
+    assert entry is not None and entry.listening is False
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", lease.port))
+        s.listen()
+        entry = portreg.get("listens")
+        assert entry is not None and entry.listening is True
+        assert [e.listening for e in portreg.list() if e.name == "listens"] == [True]
+        assert entry.to_dict()["listening"] is True
+    lease.release()
+    entry = portreg.get("listens")
+    assert entry is not None and entry.state == "idle" and entry.listening is None
+
+
 def test_distinct_names_get_distinct_ports_and_a_name_keeps_its_port() -> None:
     ports = {portreg.lease(f"svc{i}").port for i in range(10)}
     assert len(ports) == 10

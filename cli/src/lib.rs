@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State, Target};
 
-mod rows;
 mod run;
 mod table;
 
@@ -362,11 +361,10 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         Command::List { all } => {
             let entries: Vec<Entry> = reg.list()?;
             let total = entries.len();
-            let shown = rows::rows(
-                entries
-                    .into_iter()
-                    .filter(|e| all || e.state != State::Idle),
-            );
+            let shown: Vec<Entry> = entries
+                .into_iter()
+                .filter(|e| all || e.state != State::Idle)
+                .collect();
             if g.json {
                 print_json(&shown);
             } else {

@@ -34,14 +34,14 @@ pub fn listening_word(e: &Entry, listening: Option<bool>) -> &'static str {
     }
 }
 
-pub fn print_entries(entries: &[crate::rows::Row], hidden_idle: usize) {
+pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
     if entries.is_empty() {
         println!("no names are held or reserved");
     } else {
         let rows: Vec<[String; 7]> = entries
             .iter()
-            .map(|row| {
-                let (e, l) = (&row.entry, &row.listening);
+            .map(|e| {
+                let l = &e.listening;
                 [
                     e.name.clone(),
                     e.port.to_string(),

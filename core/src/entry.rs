@@ -128,6 +128,9 @@ pub struct Entry {
     pub meta: BTreeMap<String, String>,
     pub created: String,
     pub changed: String,
+    /// For an active entry, whether some process listens on its port (from
+    /// the kernel's socket tables); `None` for idle and reserved entries.
+    pub listening: Option<bool>,
 }
 
 impl Entry {
@@ -147,6 +150,7 @@ impl Entry {
             meta: e.meta.clone(),
             created: e.created.clone(),
             changed: e.changed.clone(),
+            listening: None,
         }
     }
 

@@ -108,30 +108,32 @@ pub fn listeners_by_port(only: Option<u16>) -> BTreeMap<u16, Vec<ListenerInfo>> 
     out
 }
 
-/// Ports with a TCP socket in LISTEN state on any address, read from the
-/// kernel's socket tables (procfs). Unlike a test bind, reading them can
-/// never make a server that is just starting fail with "address in use".
-/// `None` where the tables cannot be read.
-#[cfg(target_os = "linux")]
+/// Ports with a TCP socket in LISTEN state on any address, from the
+/// kernel's socket tables (see [`crate::sockets`]). Unlike a test bind,
+/// reading them can never make a server that is just starting fail with
+/// "address in use". `None` where the tables cannot be read.
 pub fn listening_ports() -> Option<std::collections::HashSet<u16>> {
-    let v4 = procfs::net::tcp().ok();
-    let v6 = procfs::net::tcp6().ok();
-    if v4.is_none() && v6.is_none() {
-        return None;
-    }
-    Some(
-        v4.into_iter()
-            .chain(v6)
-            .flatten()
-            .filter(|e| e.state == procfs::net::TcpState::Listen)
-            .map(|e| e.local_address.port())
-            .collect(),
-    )
+    crate::sockets::listening_ports()
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn listening_ports() -> Option<std::collections::HashSet<u16>> {
-    None
+/// Sets `listening` on each active entry: whether some process listens on
+/// its port (the socket tables read once for all of them); `None` for idle
+/// and reserved entries, and where the tables cannot be read, a test bind.
+pub fn mark_listening(entries: &mut [Entry]) {
+    if !entries.iter().any(|e| e.state == State::Active) {
+        return;
+    }
+    let ports = if let [one] = entries {
+        crate::sockets::listening_on(one.port).map(|v| v.iter().map(|s| s.addr.port()).collect())
+    } else {
+        listening_ports()
+    };
+    for e in entries.iter_mut().filter(|e| e.state == State::Active) {
+        e.listening = Some(match &ports {
+            Some(set) => set.contains(&e.port),
+            None => crate::allocate::probe(e.port) == crate::allocate::Probe::InUse,
+        });
+    }
 }
 
 /// "pid 1234 python3 on ::1" for the first listener on `port`, when it can

@@ -16,7 +16,7 @@ use crate::entry::{
 use crate::error::{Error, HeldBy, Result};
 use crate::liveness;
 use crate::port::{check_port, ephemeral_warning, PortRange};
-use crate::process::describe_listener;
+use crate::process::{describe_listener, mark_listening};
 use crate::request::{Actor, LeaseRequest};
 use crate::store::{file_order, Store};
 use crate::tx::Tx;
@@ -277,23 +277,32 @@ impl Registry {
     /// The entry for `name`, if the registry knows it.
     pub fn get(&self, name: &str) -> Result<Option<Entry>> {
         validate_name(name)?;
-        self.read(|tx| {
+        let entry = self.read(|tx| {
             let Some(e) = tx.data().get(name).cloned() else {
                 return Ok(None);
             };
             tx.record(name)?;
             Ok(Some(tx.view(&e)))
-        })
+        })?;
+        // Outside the lock: the socket tables are the kernel's, not ours.
+        Ok(entry.map(|e| {
+            let mut one = [e];
+            mark_listening(&mut one);
+            let [e] = one;
+            e
+        }))
     }
 
     /// Every entry, sorted by port then name.
     pub fn list(&self) -> Result<Vec<Entry>> {
-        self.read(|tx| {
+        let mut entries = self.read(|tx| {
             tx.verify(|_| true)?;
             let mut stored: Vec<&StoredEntry> = tx.data().entries.iter().collect();
             stored.sort_unstable_by(|a, b| file_order(a, b));
-            Ok(stored.into_iter().map(|e| tx.view(e)).collect())
-        })
+            Ok(stored.into_iter().map(|e| tx.view(e)).collect::<Vec<_>>())
+        })?;
+        mark_listening(&mut entries);
+        Ok(entries)
     }
 
     /// Pins `name` to `port` (no process needed). The same request twice is

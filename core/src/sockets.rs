@@ -26,6 +26,31 @@ pub struct ListenSocket {
     pub inode: u64,
 }
 
+/// The kernel's number for the LISTEN state of a TCP socket.
+pub const TCP_LISTEN: u8 = 10;
+
+/// What the kernel says about one TCP socket found by its addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Socket {
+    /// The uid that created it (0 for a connection in TIME_WAIT, which no
+    /// process has any more).
+    pub uid: u32,
+    /// 0 when no process holds the socket (TIME_WAIT, orphaned).
+    pub inode: u64,
+    /// The TCP state as the kernel numbers it (10 is LISTEN).
+    pub state: u8,
+}
+
+/// The TCP socket whose own address is `local` and whose peer is `remote`,
+/// asked of the kernel for that one socket (a hash lookup, microseconds
+/// however many connections the machine has). With `remote` on port 0 it
+/// is the listener a connection to `local` would reach (127.0.0.1:P finds a
+/// listener on 127.0.0.1, 0.0.0.0 or a dual-stack `::`). `Ok(None)`: no
+/// such socket. Netlink only: an error where it is refused.
+pub fn lookup(local: SocketAddr, remote: SocketAddr) -> std::io::Result<Option<Socket>> {
+    netlink::lookup(local, remote)
+}
+
 /// Where the kernel's socket tables are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -105,58 +130,125 @@ mod netlink {
         NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
     };
     use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, TCP_LISTEN};
-    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+    use netlink_packet_sock_diag::inet::{
+        ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+    };
     use netlink_packet_sock_diag::SockDiagMessage;
-    use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
+    use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket};
 
-    use super::ListenSocket;
+    use super::{ListenSocket, Socket};
 
     /// The kernel sizes a dump's datagrams to the reader's buffer, capped at
     /// 32 KiB: a buffer this large is never truncated.
     const RECV_BUF: usize = 32 * 1024;
 
     pub(super) fn read(port: Option<u16>) -> io::Result<Vec<ListenSocket>> {
-        let socket = Socket::new(NETLINK_SOCK_DIAG)?;
-        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        let socket = open()?;
         let mut buf = vec![0u8; RECV_BUF];
         let mut out = Vec::new();
         // sock_diag dispatches on one address family per request.
         for (seq, family) in [(1, AF_INET), (2, AF_INET6)] {
-            dump(&socket, family, seq, port, &mut buf, &mut out)?;
-        }
-        Ok(out)
-    }
-
-    fn dump(
-        socket: &Socket,
-        family: u8,
-        seq: u32,
-        port: Option<u16>,
-        buf: &mut [u8],
-        out: &mut Vec<ListenSocket>,
-    ) -> io::Result<()> {
-        let mut socket_id = if family == AF_INET {
-            SocketId::new_v4()
-        } else {
-            SocketId::new_v6()
-        };
-        // The kernel skips listeners whose local port differs from a
-        // non-zero `idiag_sport`: an exact port filter without bytecode.
-        socket_id.source_port = port.unwrap_or(0);
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        header.sequence_number = seq;
-        let mut request = NetlinkMessage::new(
-            header,
-            SockDiagMessage::InetRequest(InetRequest {
+            let mut socket_id = if family == AF_INET {
+                SocketId::new_v4()
+            } else {
+                SocketId::new_v6()
+            };
+            // The kernel skips listeners whose local port differs from a
+            // non-zero `idiag_sport`: an exact port filter without bytecode.
+            socket_id.source_port = port.unwrap_or(0);
+            let req = InetRequest {
                 family,
                 protocol: IPPROTO_TCP,
                 extensions: ExtensionFlags::empty(),
                 states: StateFlags::LISTEN,
                 socket_id,
-            })
-            .into(),
-        );
+            };
+            ask(&socket, req, true, seq, &mut buf, |h| {
+                let p = h.socket_id.source_port;
+                if h.state == TCP_LISTEN && port.is_none_or(|want| want == p) {
+                    out.push(ListenSocket {
+                        addr: SocketAddr::new(h.socket_id.source_address, p),
+                        uid: h.uid,
+                        inode: u64::from(h.inode),
+                    });
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    pub(super) fn lookup(local: SocketAddr, remote: SocketAddr) -> io::Result<Option<Socket>> {
+        if local.is_ipv4() != remote.is_ipv4() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "both addresses must be of one family",
+            ));
+        }
+        let socket = open()?;
+        // One socket answers in a few hundred bytes; don't wait forever on a
+        // kernel that never does.
+        socket2::SockRef::from(&socket)
+            .set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
+        let req = InetRequest {
+            family: if local.is_ipv4() { AF_INET } else { AF_INET6 },
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::all(),
+            socket_id: SocketId {
+                source_port: local.port(),
+                destination_port: remote.port(),
+                source_address: local.ip(),
+                destination_address: remote.ip(),
+                interface_id: 0,
+                // INET_DIAG_NOCOOKIE: match by the addresses alone.
+                cookie: [0xff; 8],
+            },
+        };
+        let mut buf = vec![0u8; 4096];
+        let mut found = None;
+        let asked = ask(&socket, req, false, 1, &mut buf, |h| {
+            found.get_or_insert(Socket {
+                uid: h.uid,
+                inode: u64::from(h.inode),
+                state: h.state,
+            });
+        });
+        match asked {
+            Ok(()) => Ok(found),
+            Err(e) if e.raw_os_error() == Some(libc_enoent()) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn libc_enoent() -> i32 {
+        nix::errno::Errno::ENOENT as i32
+    }
+
+    fn open() -> io::Result<NlSocket> {
+        let socket = NlSocket::new(NETLINK_SOCK_DIAG)?;
+        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        Ok(socket)
+    }
+
+    /// Sends one request (a dump or a single-socket query) and hands every
+    /// socket of the answer to `each`, until the kernel says it is done (a
+    /// dump) or has answered (one socket).
+    fn ask(
+        socket: &NlSocket,
+        req: InetRequest,
+        dump: bool,
+        seq: u32,
+        buf: &mut [u8],
+        mut each: impl FnMut(&InetResponseHeader),
+    ) -> io::Result<()> {
+        let mut header = NetlinkHeader::default();
+        header.flags = if dump {
+            NLM_F_REQUEST | NLM_F_DUMP
+        } else {
+            NLM_F_REQUEST
+        };
+        header.sequence_number = seq;
+        let mut request = NetlinkMessage::new(header, SockDiagMessage::InetRequest(req).into());
         request.finalize();
         let mut bytes = vec![0u8; request.buffer_len()];
         request.serialize(&mut bytes);
@@ -181,18 +273,14 @@ mod netlink {
                 }
                 match msg.payload {
                     NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
-                        let h = &r.header;
-                        let p = h.socket_id.source_port;
-                        if h.state == TCP_LISTEN && port.is_none_or(|want| want == p) {
-                            out.push(ListenSocket {
-                                addr: SocketAddr::new(h.socket_id.source_address, p),
-                                uid: h.uid,
-                                inode: u64::from(h.inode),
-                            });
+                        each(&r.header);
+                        if !dump {
+                            return Ok(());
                         }
                     }
                     NetlinkPayload::Done(_) => return Ok(()),
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                    NetlinkPayload::Error(_) if !dump => return Ok(()),
                     NetlinkPayload::Overrun(_) => return Err(invalid("sock_diag overrun")),
                     _ => {}
                 }
@@ -244,11 +332,73 @@ mod netlink {
     pub(super) fn read(_port: Option<u16>) -> std::io::Result<Vec<super::ListenSocket>> {
         Err(std::io::ErrorKind::Unsupported.into())
     }
+    pub(super) fn lookup(
+        _local: std::net::SocketAddr,
+        _remote: std::net::SocketAddr,
+    ) -> std::io::Result<Option<super::Socket>> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod procfs_text {
     pub(super) fn read(_port: Option<u16>) -> Option<Vec<super::ListenSocket>> {
         None
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
+
+    fn me() -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    #[test]
+    fn lookup_finds_both_ends_of_a_loopback_connection_and_the_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let client = TcpStream::connect(at).unwrap();
+        let (_server_side, peer) = listener.accept().unwrap();
+        let c = lookup(peer, at).unwrap().expect("the client's socket");
+        assert_eq!(c.uid, me());
+        assert_ne!(c.inode, 0);
+        assert_ne!(c.state, TCP_LISTEN);
+        let l = lookup(at, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+            .unwrap()
+            .expect("the listener");
+        assert_eq!((l.uid, l.state), (me(), TCP_LISTEN));
+        drop(client);
+    }
+
+    #[test]
+    fn lookup_of_nothing_is_none() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        assert_eq!(
+            lookup(to, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn lookup_on_ipv6_loopback() {
+        let Ok(listener) = TcpListener::bind("[::1]:0") else {
+            eprintln!("no IPv6 loopback here; skipping");
+            return;
+        };
+        let at = listener.local_addr().unwrap();
+        let l = lookup(at, SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))
+            .unwrap()
+            .expect("the listener");
+        assert_eq!((l.uid, l.state), (me(), TCP_LISTEN));
+        let _client = TcpStream::connect(at).unwrap();
+        let (_s, peer) = listener.accept().unwrap();
+        assert_eq!(lookup(peer, at).unwrap().map(|s| s.uid), Some(me()));
     }
 }

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use portreg_core::Error;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::sockdiag;
+use portreg_core::sockets;
 
 /// The dashboard's listening sockets (non-blocking).
 pub struct Bound {
@@ -69,7 +69,7 @@ fn busy(addr: SocketAddr, port: u16) -> Error {
     let seen = portreg_core::process::describe_listener(port);
     let process = if addr.is_ipv6() {
         let any = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
-        let owner = match sockdiag::lookup(addr, any) {
+        let owner = match sockets::lookup(addr, any) {
             Ok(Some(s)) => format!(" of uid {}", s.uid),
             _ => String::new(),
         };

@@ -3,8 +3,8 @@
 //! NAME holds now. Served on loopback only, by the process that holds the
 //! `portreg-dashboard` lease.
 //!
-//! Modules, leaves first: `reply` (error and page responses), `rows`,
-//! `sockdiag` (who owns a socket), `upstream` (connections to services), `guard` (who may ask), `health`,
+//! Modules, leaves first: `reply` (error and page responses),
+//! `upstream` (connections to services), `guard` (who may ask), `health`,
 //! `state` (what the handlers share), `snapshot` (the live stream),
 //! `proxy` (NAME.localhost), `routes` (the page and API), `bind` (the
 //! port on 127.0.0.1 and [::1]), `server` (runtime, signals).
@@ -19,10 +19,8 @@ mod health;
 mod proxy;
 mod reply;
 mod routes;
-mod rows;
 mod server;
 mod snapshot;
-mod sockdiag;
 mod state;
 mod upstream;
 

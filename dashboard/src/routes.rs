@@ -8,14 +8,13 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use portreg_core::{Actor, Registry, Released, Target};
+use portreg_core::{Actor, Entry, Registry, Released, Target};
 use serde::Deserialize;
 
 use crate::guard;
 use crate::health;
 use crate::proxy;
 use crate::reply::{json_body, ApiError};
-use crate::rows::{self, Row};
 use crate::snapshot;
 use crate::state::{App, LEASE_NAME};
 
@@ -91,11 +90,10 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let name = name.to_string();
             let row = app
                 .blocking(move |reg| {
-                    let e = reg.get(&name)?.ok_or(portreg_core::Error::NotFound {
+                    reg.get(&name)?.ok_or(portreg_core::Error::NotFound {
                         what: "name",
                         name,
-                    })?;
-                    Ok(rows::rows([e]).remove(0))
+                    })
                 })
                 .await?;
             Ok(json_body(&row))
@@ -207,6 +205,6 @@ async fn act(app: &App, name: &str, action: &str, body: &Bytes) -> Result<Respon
     }
 }
 
-fn all_rows(reg: &Registry) -> portreg_core::Result<Vec<Row>> {
-    Ok(rows::rows(reg.list()?))
+fn all_rows(reg: &Registry) -> portreg_core::Result<Vec<Entry>> {
+    reg.list()
 }

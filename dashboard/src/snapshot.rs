@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use crate::health;
 use crate::reply::ApiError;
-use crate::rows::Row;
 use crate::state::App;
 
 /// How often the live snapshot is recomputed while a page listens.
@@ -26,7 +25,7 @@ const CONFLICT_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Serialize)]
 struct Snapshot<'a> {
-    entries: &'a [Row],
+    entries: &'a [Entry],
     conflicts: &'a [Conflict],
     health: &'a [health::Health],
     dashboard: DashboardInfo<'a>,
@@ -45,22 +44,17 @@ async fn snapshot_json(app: &App) -> Result<String, ApiError> {
     let (rows, listening) = app
         .blocking(|reg| {
             let ports = portreg_core::process::listening_ports();
-            let rows: Vec<Row> = reg
-                .list()?
-                .into_iter()
-                .map(|e| Row::new(e, &ports))
-                .collect();
-            Ok((rows, ports))
+            Ok((reg.list()?, ports))
         })
         .await?;
     let conflicts = conflicts(app, &rows, &listening).await?;
-    let entries: Vec<Entry> = rows.iter().map(|r| r.entry.clone()).collect();
+    let entries = &rows;
     let listening_of = |name: &str| {
         rows.iter()
-            .find(|r| r.entry.name == name)
+            .find(|r| r.name == name)
             .and_then(|r| r.listening)
     };
-    let health = app.health.refresh(&entries, listening_of).await;
+    let health = app.health.refresh(entries, listening_of).await;
     let dir = app.reg.path().display().to_string();
     let snap = Snapshot {
         entries: &rows,
@@ -80,18 +74,18 @@ async fn snapshot_json(app: &App) -> Result<String, ApiError> {
 /// a listener comes or goes on an entry's port, and every few seconds.
 async fn conflicts(
     app: &App,
-    rows: &[Row],
+    rows: &[Entry],
     listening: &Option<HashSet<u16>>,
 ) -> Result<Vec<Conflict>, ApiError> {
-    let ports: BTreeSet<u16> = rows.iter().map(|r| r.entry.port).collect();
+    let ports: BTreeSet<u16> = rows.iter().map(|r| r.port).collect();
     let mut key = String::new();
     for r in rows {
-        let pid = r.entry.holder.as_ref().map(|h| h.pid).unwrap_or(0);
+        let pid = r.holder.as_ref().map(|h| h.pid).unwrap_or(0);
         key.push_str(&format!(
             "{}:{}:{}:{pid};",
-            r.entry.name,
-            r.entry.port,
-            r.entry.state.as_str()
+            r.name,
+            r.port,
+            r.state.as_str()
         ));
     }
     if let Some(l) = listening {
@@ -105,7 +99,7 @@ async fn conflicts(
     let mut cache = app.conflicts.lock().await;
     let fresh = cache.at.is_some_and(|t| t.elapsed() < CONFLICT_EVERY) && cache.key == key;
     if !fresh {
-        let entries: Vec<Entry> = rows.iter().map(|r| r.entry.clone()).collect();
+        let entries: Vec<Entry> = rows.to_vec();
         cache.value =
             tokio::task::spawn_blocking(move || portreg_core::process::find_conflicts(&entries))
                 .await

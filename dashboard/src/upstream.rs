@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::net::TcpStream;
 
-use crate::sockdiag;
+use portreg_core::sockets;
 
 /// Connects to the first address whose listener is this user's. The error
 /// says, for every address, why not.
@@ -24,12 +24,12 @@ pub async fn connect_owned(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
             SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
         };
         // The listener a connection to `a` would reach, as the kernel picks it.
-        let owner = tokio::task::spawn_blocking(move || sockdiag::lookup(a, any))
+        let owner = tokio::task::spawn_blocking(move || sockets::lookup(a, any))
             .await
             .map_err(io::Error::other)?;
         match owner {
-            Ok(Some(s)) if s.state == sockdiag::TCP_LISTEN && s.uid == me => {}
-            Ok(Some(s)) if s.state == sockdiag::TCP_LISTEN => {
+            Ok(Some(s)) if s.state == sockets::TCP_LISTEN && s.uid == me => {}
+            Ok(Some(s)) if s.state == sockets::TCP_LISTEN => {
                 kind = io::ErrorKind::PermissionDenied;
                 why.push(format!(
                     "{a} is held by another user (uid {}): nothing is forwarded there",

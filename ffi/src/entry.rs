@@ -25,6 +25,7 @@ pub struct portreg_entry {
     meta: Vec<(CString, CString)>,
     created: CString,
     changed: CString,
+    listening: Option<bool>,
 }
 
 /// The process holding an active entry: pid and start time (which together
@@ -81,6 +82,7 @@ impl portreg_entry {
                 .collect(),
             created: c_string(&e.created),
             changed: c_string(&e.changed),
+            listening: e.listening,
         }
     }
 }
@@ -196,6 +198,22 @@ pub extern "C" fn portreg_entry_state(entry: *const portreg_entry) -> *const c_c
 #[no_mangle]
 pub extern "C" fn portreg_entry_reserved(entry: *const portreg_entry) -> bool {
     read(entry, false, |e| e.reserved)
+}
+
+/// For an active entry, whether some process listens on its port (read
+/// from the kernel's socket tables when the entry was read): 1 listening,
+/// 0 not (yet); -1 for an idle or reserved entry.
+///
+/// Ownership: `entry` stays the caller's (or its list's).
+/// NULL: a NULL `entry` gives -1.
+/// Threads: entries are read-only; safe from any thread.
+#[no_mangle]
+pub extern "C" fn portreg_entry_listening(entry: *const portreg_entry) -> i32 {
+    read(entry, -1, |e| match e.listening {
+        Some(true) => 1,
+        Some(false) => 0,
+        None => -1,
+    })
 }
 
 /// The pid of the process holding the entry, or 0 when it is not active.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::sockdiag;
+use portreg_core::sockets;
 
 /// Listeners (127.0.0.1, and [::1] where there is IPv6) that hand out
 /// connections from this user's processes (and root's) only.
@@ -55,8 +55,8 @@ async fn accept_any(
 pub fn allowed(peer: SocketAddr, local: SocketAddr, me: u32) -> Result<(), String> {
     // Without the peer's socket the kernel answers with a listener on the
     // peer's port, if any: not the client either.
-    let client = sockdiag::lookup(peer, local)
-        .map(|found| found.filter(|s| s.state != sockdiag::TCP_LISTEN && s.inode != 0));
+    let client = sockets::lookup(peer, local)
+        .map(|found| found.filter(|s| s.state != sockets::TCP_LISTEN && s.inode != 0));
     match client {
         // A process of ours, or of root. A socket no process holds any more
         // (inode 0: the client closed it) has no owner to trust.
