@@ -317,58 +317,6 @@ void portreg_registry_free(struct portreg_registry *registry);
 size_t portreg_registry_path(const struct portreg_registry *registry, char *buf, size_t len);
 
 /**
- * The default lease options: no preferred port, not exact, the registry's
- * range, the calling process as holder, no description.
- *
- * Ownership: returned by value.
- * NULL: not applicable.
- * Threads: safe from any thread.
- */
-struct portreg_lease_options portreg_lease_options_default(void);
-
-/**
- * Leases a port for `name`, held by the calling process (or `options->pid`)
- * until it exits or releases it. Ports are tried in this order: the name's
- * reserved port, the port it remembers, the preferred port, the lowest free
- * port of the range. Leasing a name this process already holds gives the
- * same port again. On success `*port_out` is the port.
- *
- * Errors: INVALID_NAME, INVALID_PORT, INVALID_RANGE for bad input;
- * LEASE_HELD when another live process holds the name (see
- * `portreg_last_error_holder`); PORT_TAKEN / PORT_BUSY for an exact port
- * that is not free; NO_FREE_PORT; PROCESS when `options->pid` is not
- * running; REGISTRY_VERSION, PERMISSION, IO.
- *
- * Ownership: `name` and `options` (with its description and meta) are
- * read during the call only.
- * NULL: `options` may be NULL (the defaults); `registry`, `name` and
- * `port_out` must not be (INVALID_NAME). `*port_out` is written only on
- * success.
- * Threads: safe from any thread, also on one shared handle.
- */
-portreg_status portreg_lease(const struct portreg_registry *registry,
-                             const char *name,
-                             const struct portreg_lease_options *options,
-                             uint16_t *port_out);
-
-/**
- * Releases `name`: its entry turns idle and remembers the port for the
- * next lease. Releasing a name nobody holds is not an error. Without
- * `force` only the holder may release (NOT_HOLDER otherwise); with `force`
- * any holder of the same user is released (PERMISSION for another user's).
- *
- * Errors: INVALID_NAME; NOT_FOUND when the registry does not know the name;
- * NOT_HOLDER; PERMISSION; REGISTRY_VERSION; IO.
- *
- * Ownership: `name` is read during the call only.
- * NULL: `registry` and `name` must not be NULL (INVALID_NAME).
- * Threads: safe from any thread, also on one shared handle.
- */
-portreg_status portreg_release(const struct portreg_registry *registry,
-                               const char *name,
-                               bool force);
-
-/**
  * Looks up `name`. On success `*entry_out` is a new entry.
  *
  * Errors: INVALID_NAME; NOT_FOUND when the registry does not know the name;
@@ -434,6 +382,27 @@ portreg_status portreg_forget(const struct portreg_registry *registry,
                               bool force);
 
 /**
+ * Renames `old` to `new`: the entry keeps its port, reservation,
+ * description, meta and creation time, and a live holder keeps holding it
+ * under `new`. `new` may differ from `old` only in case, or must be a name
+ * the registry does not know. A name held by another live process fails
+ * with LEASE_HELD unless `force` (then PERMISSION if that process is another
+ * user's).
+ *
+ * Errors: INVALID_NAME (for either name, or `new` already in the
+ * registry); NOT_FOUND for an unknown `old`; LEASE_HELD; PERMISSION;
+ * REGISTRY_VERSION; IO.
+ *
+ * Ownership: `old` and `new` are read during the call only.
+ * NULL: `registry`, `old` and `new` must not be NULL (INVALID_NAME).
+ * Threads: safe from any thread, also on one shared handle.
+ */
+portreg_status portreg_rename(const struct portreg_registry *registry,
+                              const char *old,
+                              const char *new_,
+                              bool force);
+
+/**
  * Finds a port that is free right now in `range_low`-`range_high` (both 0:
  * the registry's range), without leasing it. Prefer `portreg_lease`: only a
  * lease stops another process from taking the same port. On success
@@ -479,6 +448,58 @@ portreg_status portreg_clean(const struct portreg_registry *registry, size_t *cl
  * Threads: safe from any thread.
  */
 portreg_status portreg_range_parse(const char *text, uint16_t *low_out, uint16_t *high_out);
+
+/**
+ * The default lease options: no preferred port, not exact, the registry's
+ * range, the calling process as holder, no description.
+ *
+ * Ownership: returned by value.
+ * NULL: not applicable.
+ * Threads: safe from any thread.
+ */
+struct portreg_lease_options portreg_lease_options_default(void);
+
+/**
+ * Leases a port for `name`, held by the calling process (or `options->pid`)
+ * until it exits or releases it. Ports are tried in this order: the name's
+ * reserved port, the port it remembers, the preferred port, the lowest free
+ * port of the range. Leasing a name this process already holds gives the
+ * same port again. On success `*port_out` is the port.
+ *
+ * Errors: INVALID_NAME, INVALID_PORT, INVALID_RANGE for bad input;
+ * LEASE_HELD when another live process holds the name (see
+ * `portreg_last_error_holder`); PORT_TAKEN / PORT_BUSY for an exact port
+ * that is not free; NO_FREE_PORT; PROCESS when `options->pid` is not
+ * running; REGISTRY_VERSION, PERMISSION, IO.
+ *
+ * Ownership: `name` and `options` (with its description and meta) are
+ * read during the call only.
+ * NULL: `options` may be NULL (the defaults); `registry`, `name` and
+ * `port_out` must not be (INVALID_NAME). `*port_out` is written only on
+ * success.
+ * Threads: safe from any thread, also on one shared handle.
+ */
+portreg_status portreg_lease(const struct portreg_registry *registry,
+                             const char *name,
+                             const struct portreg_lease_options *options,
+                             uint16_t *port_out);
+
+/**
+ * Releases `name`: its entry turns idle and remembers the port for the
+ * next lease. Releasing a name nobody holds is not an error. Without
+ * `force` only the holder may release (NOT_HOLDER otherwise); with `force`
+ * any holder of the same user is released (PERMISSION for another user's).
+ *
+ * Errors: INVALID_NAME; NOT_FOUND when the registry does not know the name;
+ * NOT_HOLDER; PERMISSION; REGISTRY_VERSION; IO.
+ *
+ * Ownership: `name` is read during the call only.
+ * NULL: `registry` and `name` must not be NULL (INVALID_NAME).
+ * Threads: safe from any thread, also on one shared handle.
+ */
+portreg_status portreg_release(const struct portreg_registry *registry,
+                               const char *name,
+                               bool force);
 
 /**
  * The common case in one call: leases a port for `name` in the default

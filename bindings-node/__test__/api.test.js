@@ -172,6 +172,20 @@ test('a port bound only on ::1 counts as busy', async (t) => {
   assert.notEqual(reg.findFree({ range: '25172-25173' }), 25172)
 })
 
+test('rename keeps the port and the holder; a taken name or an unknown one is refused', async (t) => {
+  const reg = new portreg.Registry(tmpRegistry(t))
+  const lease = reg.lease('old-name', { range: RANGE2, description: 'front' })
+  const e = reg.rename('old-name', 'new-name')
+  assert.deepEqual([e.name, e.port, e.state, e.description], ['new-name', lease.port, 'active', 'front'])
+  assert.equal(reg.get('old-name'), null)
+  assert.equal(reg.get('new-name').holder.pid, process.pid)
+  assert.equal((await reg.renameAsync('new-name', 'newer')).port, lease.port)
+  assert.throws(() => reg.rename('old-name', 'x'), { code: 'NOT_FOUND' })
+  reg.reserve('taken', 25190)
+  assert.throws(() => reg.rename('newer', 'taken'), { code: 'INVALID_NAME' })
+  assert.equal(reg.release('newer'), true)
+})
+
 test('reserve pins a port; lease of that name gets it; reserving twice is fine; forget removes', (t) => {
   const reg = new portreg.Registry(tmpRegistry(t))
   const r = reg.reserve('db', 25180, { description: 'postgres' })

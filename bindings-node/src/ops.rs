@@ -68,6 +68,15 @@ pub fn forget(reg: &Arc<Registry>, name: String, o: Option<ForceOptions>) -> Res
     Ok(tracking::forget_name(reg, &name, forced(o))?.into())
 }
 
+pub fn rename(
+    reg: &Arc<Registry>,
+    old: String,
+    new: String,
+    o: Option<ForceOptions>,
+) -> Result<JsEntry> {
+    Ok(tracking::rename_name(reg, &old, &new, forced(o))?.into())
+}
+
 pub fn find_free(reg: &Arc<Registry>, o: Option<FindOptions>) -> Result<u32> {
     let range = types::range(o.and_then(|o| o.range))?;
     Ok(reg.find_free(range)?.into())

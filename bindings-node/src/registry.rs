@@ -158,6 +158,28 @@ impl JsRegistry {
     }
 
     #[napi]
+    pub fn rename(
+        &self,
+        env: Env,
+        old: String,
+        new: String,
+        options: Option<ForceOptions>,
+    ) -> napi::Result<JsEntry> {
+        sync(&env, || ops::rename(&self.inner, old, new, options))
+    }
+
+    #[napi(ts_return_type = "Promise<Entry>")]
+    pub fn rename_async(
+        &self,
+        old: String,
+        new: String,
+        options: Option<ForceOptions>,
+    ) -> AsyncTask<Job<JsEntry>> {
+        let reg = self.inner.clone();
+        Job::spawn(move || ops::rename(&reg, old, new, options))
+    }
+
+    #[napi]
     pub fn find_free(&self, env: Env, options: Option<FindOptions>) -> napi::Result<u32> {
         sync(&env, || ops::find_free(&self.inner, options))
     }

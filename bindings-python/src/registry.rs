@@ -141,6 +141,13 @@ impl PyRegistry {
             .map(PyEntry)
     }
 
+    /// Renames `old` to `new`; see `portreg.rename`.
+    #[pyo3(signature = (old, new, force=false))]
+    fn rename(&self, py: Python<'_>, old: &str, new: &str, force: bool) -> PyResult<PyEntry> {
+        self.call(py, |reg| tracking::rename_name(reg, old, new, force))
+            .map(PyEntry)
+    }
+
     /// A port free right now, leasing nothing; see `portreg.find_free`.
     #[pyo3(signature = (range=None))]
     fn find_free(&self, py: Python<'_>, range: Option<&Bound<'_, PyAny>>) -> PyResult<u16> {

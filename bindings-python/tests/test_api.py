@@ -124,6 +124,24 @@ def test_context_manager_releases_on_exit_even_on_error() -> None:
     assert lease.release() is False, "a second release has nothing to do"
 
 
+def test_rename_keeps_the_port_and_this_process_as_holder() -> None:
+    lease = portreg.lease("old-name", description="front")
+    e = portreg.rename("old-name", "new-name")
+    assert (e.name, e.port, e.state, e.description) == ("new-name", lease.port, "active", "front")
+    assert portreg.get("old-name") is None
+    holder = portreg.get("new-name").holder  # type: ignore[union-attr]
+    assert holder is not None and holder.pid == os.getpid()
+    # The Lease object keeps the name it was taken under: nothing to release
+    # there; the new name is released by name.
+    assert lease.release() is False
+    assert portreg.release("new-name") is True
+    with pytest.raises(portreg.NotFoundError):
+        portreg.rename("old-name", "x")
+    portreg.reserve("taken", 25990)
+    with pytest.raises(portreg.InvalidNameError):
+        portreg.rename("new-name", "taken")
+
+
 def test_release_forget_reserve() -> None:
     lease = portreg.lease("r")
     assert portreg.release("r") is True

@@ -97,6 +97,22 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Rename OLD to NEW, keeping its port, reservation, description and holder
+    #[command(
+        after_help = "The entry keeps everything but its name; a process holding it keeps holding\n\
+it under NEW. NEW may differ from OLD only in case, or be a name the registry\n\
+does not know.\n\n\
+Examples:\n  portreg rename web shop-web\n  portreg rename api API --force"
+    )]
+    Rename {
+        /// The name the registry knows now
+        old: String,
+        /// The name it should have
+        new: String,
+        /// Rename it even while another live process holds it
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a port that is free right now (leases nothing: prefer `lease`)
     Find {
         #[arg(long, value_name = "A-B", value_parser = parse_range)]
@@ -392,6 +408,15 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 print_json(&e);
             } else {
                 println!("forgot {} (port {})", e.name, e.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Rename { old, new, force } => {
+            let e = reg.rename(&old, &new, force)?;
+            if g.json {
+                print_json(&e);
+            } else {
+                println!("renamed {old} to {} (port {})", e.name, e.port);
             }
             Ok(Outcome::ok())
         }

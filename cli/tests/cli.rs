@@ -89,6 +89,36 @@ fn exit_codes_are_the_documented_ones() {
 }
 
 #[test]
+fn rename_moves_a_running_service_to_a_new_name() {
+    let reg = Reg::new();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let out = reg.run(&["lease", "web", "--pid", &pid, "--range", "22300-22309"]);
+    let port = stdout(&out).trim().to_string();
+    let refused = reg.run(&["rename", "web", "shop-web"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("[LEASE_HELD]"),
+        "{}",
+        stderr(&refused)
+    );
+    let out = reg.run(&["rename", "web", "shop-web", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("renamed web to shop-web (port {port})")
+    );
+    let got = reg.run(&["get", "shop-web"]);
+    assert_eq!(stdout(&got).trim(), port);
+    let json: serde_json::Value =
+        serde_json::from_slice(&reg.run(&["--json", "get", "shop-web"]).stdout).unwrap();
+    assert_eq!(json["holder"]["pid"].to_string(), pid);
+    assert_eq!(reg.run(&["get", "web"]).status.code(), Some(1));
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}
+
+#[test]
 fn shared_release_rule() {
     // The CLI releases by name, for the shell that asked: here this test.
     let table: serde_json::Value =

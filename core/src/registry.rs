@@ -380,6 +380,43 @@ impl Registry {
         })
     }
 
+    /// Renames `old` to `new`: the entry keeps its port, reservation,
+    /// description, meta and creation time, and a live holder keeps holding
+    /// it under the new name. A name held by another live process needs
+    /// `force` (its holder would find its name gone), like `forget`. `new`
+    /// may differ from `old` only in case (a new spelling); otherwise it must
+    /// be unknown to the registry (`INVALID_NAME` says so).
+    pub fn rename(&self, old: &str, new: &str, force: bool) -> Result<Entry> {
+        validate_name(old)?;
+        validate_name(new)?;
+        self.write(|tx| {
+            let Some(mut e) = tx.data().get(old).cloned() else {
+                return Err(not_found(old));
+            };
+            if !old.eq_ignore_ascii_case(new) && tx.data().get(new).is_some() {
+                return Err(Error::InvalidName {
+                    name: new.to_string(),
+                    why: "the registry already has an entry of that name; forget it or choose another",
+                });
+            }
+            if let Some(rec) = tx.record(old)?.cloned() {
+                if rec.holder.pid != std::process::id() && !force {
+                    return Err(held_by(&rec, e.port));
+                }
+                liveness::check_same_user(rec.holder.pid, "rename its lease")?;
+            }
+            tx.data_mut().remove(old);
+            e.name = new.to_string();
+            e.changed = now();
+            tx.data_mut().insert(e.clone());
+            if let Some(rec) = tx.record_mut(old)? {
+                rec.name = new.to_string();
+            }
+            tx.record(new)?;
+            Ok(tx.view(&e))
+        })
+    }
+
     /// A port that is free right now in `range` (default: the registry's),
     /// without leasing it. Prefer `lease`: only a lease stops another process
     /// from taking the port too.

@@ -126,6 +126,17 @@ pub fn forget_name(reg: &Registry, name: &str, force: bool) -> Result<Entry> {
     Ok(e)
 }
 
+/// Renames `old` to `new` (see [`Registry::rename`]); a lease this process
+/// took under `old` is remembered under `new`, so it is still released at
+/// exit.
+pub fn rename_name(reg: &Registry, old: &str, new: &str, force: bool) -> Result<Entry> {
+    let e = reg.rename(old, new, force)?;
+    for t in tracked().iter_mut().filter(|t| same(t, reg, old)) {
+        t.name = e.name.clone();
+    }
+    Ok(e)
+}
+
 /// Releases every lease this process took and still holds; returns how many
 /// were released. Bindings call it at exit (Python's `atexit`, Node's exit
 /// and signal hooks, C's `portreg_release_all`). Errors (a name forgotten or

@@ -564,3 +564,65 @@ fn edit_in_place_is_seen_at_once_and_kept() {
         "{text}"
     );
 }
+
+#[test]
+fn rename_keeps_port_reservation_details_and_holder() {
+    let (_d, reg) = reg();
+    let r = range(25800, 25809);
+    let mut meta = BTreeMap::new();
+    meta.insert("project".to_string(), "/src/shop".to_string());
+    let s = Sleeper::new();
+    let held = reg
+        .lease(
+            &req("web", r)
+                .pid(s.pid())
+                .description("front")
+                .meta(meta.clone()),
+        )
+        .unwrap();
+    let before = reg.get("web").unwrap().unwrap();
+
+    // Another live process holds it: only with force.
+    let e = reg.rename("web", "shop-web", false).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LeaseHeld);
+    let e = reg.rename("web", "shop-web", true).unwrap();
+    assert_eq!((e.name.as_str(), e.port), ("shop-web", held.port));
+    assert!(reg.get("web").unwrap().is_none(), "the old name is gone");
+    let after = reg.get("shop-web").unwrap().unwrap();
+    assert_eq!(after.state, State::Active);
+    assert_eq!(
+        after.holder.as_ref().unwrap().pid,
+        s.pid(),
+        "the holder keeps it"
+    );
+    assert_eq!(after.description.as_deref(), Some("front"));
+    assert_eq!(
+        (after.meta.clone(), after.created.clone()),
+        (meta, before.created)
+    );
+
+    // A case-only rename is a new spelling; a taken name is refused.
+    reg.reserve("db", 25810, None).unwrap();
+    assert_eq!(
+        reg.rename("shop-web", "db", true).unwrap_err().code(),
+        ErrorCode::InvalidName
+    );
+    let e = reg.rename("DB", "Db", false).unwrap();
+    assert_eq!(
+        (e.name.as_str(), e.state, e.port),
+        ("Db", State::Reserved, 25810)
+    );
+    assert_eq!(
+        reg.rename("never-seen", "x", false).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        reg.rename("Db", "bad name", false).unwrap_err().code(),
+        ErrorCode::InvalidName
+    );
+
+    // The holder's exit frees the new name, which remembers the port.
+    drop(s);
+    let mine = reg.lease(&req("shop-web", r)).unwrap();
+    assert_eq!(mine.port, held.port);
+}

@@ -24,13 +24,16 @@ pub mod error;
 
 pub mod registry;
 
+pub mod lease;
+
 pub mod entry;
 
 pub mod who;
 
 pub use entry::{portreg_entry, portreg_entry_list, portreg_holder};
 pub use error::portreg_status;
-pub use registry::{portreg_lease_options, portreg_registry};
+pub use lease::portreg_lease_options;
+pub use registry::portreg_registry;
 pub use who::{portreg_listener, portreg_who_info};
 
 /// The library's version as a C string ("0.1.0"), the same as the header's

@@ -64,6 +64,7 @@ __all__ = [
     "list",
     "reserve",
     "forget",
+    "rename",
     "find_free",
     "clean",
     "who",
@@ -169,6 +170,19 @@ def forget(name: str, force: bool = False) -> Entry:
     ``force=True``. ``NotFoundError`` if the registry does not know the name.
     """
     return Registry().forget(name, force=force)
+
+
+def rename(old: str, new: str, force: bool = False) -> Entry:
+    """Rename ``old`` to ``new`` and return the entry.
+
+    The entry keeps its port, reservation, description, meta and holder: a
+    process holding it keeps holding it under ``new``. ``new`` may differ
+    from ``old`` only in case, or must be a name the registry does not know
+    (else ``InvalidNameError``). A name held by another live process raises
+    ``LeaseHeldError`` unless ``force=True``; ``NotFoundError`` if the
+    registry does not know ``old``.
+    """
+    return Registry().rename(old, new, force=force)
 
 
 def find_free(range: RangeArg = None) -> int:
