@@ -1,5 +1,5 @@
 # The few commands people run. `make help` lists them.
-.PHONY: help demo test lint bench race build
+.PHONY: help demo test lint bench race build header
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -21,3 +21,6 @@ race: ## only the race: 20 processes ask get-port, portfinder, detect-port, port
 
 build: ## build the portreg binary (release)
 	@cargo build --release -p portreg-cli
+
+header: ## regenerate include/portreg.h from ffi/src with cbindgen (nothing else writes it)
+	@PORTREG_WRITE_HEADER=1 cargo test -q -p portreg-ffi --test header
