@@ -1,17 +1,85 @@
-# The few commands people run. `make help` lists them.
-.PHONY: help demo test lint bench race build
+# The few commands people run. `make help` lists them. Each recipe is one bash
+# script (.ONESHELL) that first sources scripts/common.sh: the shared cargo
+# target, step, need_apt, wait_server, venv and node_addon.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+COMMON := source scripts/common.sh
+SUITES := rust c python node cross dashboard fuzz
+
+.PHONY: help demo test lint bench race build header lint-rust $(addprefix test-,$(SUITES))
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 demo: ## set everything up and run the demo: servers in several languages sharing one registry
 	@scripts/demo.sh
 
-test: ## set everything up and run every test suite (what CI runs)
-	@scripts/test.sh
+test: ## set everything up and run every suite below, going on past a failed one (what CI runs)
+	@passed=0 failed=0 names=""
+	for s in $(SUITES); do
+	  printf '\n==> suite: %s\n' "$$s"
+	  if $(MAKE) --no-print-directory "test-$$s"; then passed=$$((passed + 1)); else failed=$$((failed + 1)); names="$$names $$s"; fi
+	done
+	echo
+	[ "$$failed" -eq 0 ] || echo "failed suites:$$names"
+	echo "suites: $$passed passed, $$failed failed"
+	[ "$$failed" -eq 0 ]
 
-lint: ## formatting and lints only
-	@cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
+test-rust: lint-rust ## Rust: fmt, clippy, every core, CLI and ffi test (real processes, strace, the C example server, the header)
+	@$(COMMON)
+	need_apt strace strace
+	need_apt prlimit util-linux
+	export PORTREG_REQUIRE_STRACE=1
+	# CI runs as root: the chown/chattr/setpriv fault tests must run, not skip.
+	[ "$$(id -u)" -ne 0 ] || export PORTREG_REQUIRE_ROOT=1
+	step "cargo test (core, cli, ffi)"
+	cargo test
+
+test-c: ## C: the C tests as C99 and C++, shared and static, natively and under valgrind; install + pkg-config
+	@scripts/test-c.sh
+
+test-python: ## Python: the wheel users get (pip install ./bindings-python), mypy --strict, stubtest, pytest
+	@scripts/test-python.sh --wheel
+
+test-node: ## Node: the addon, generated index.js/.d.ts unchanged, tsc, node --test, the packed package
+	@scripts/test-node.sh
+
+test-dashboard: ## dashboard: JSON API and proxy over real HTTP, the page in headless Chromium
+	@scripts/test-dashboard.sh
+
+test-cross: ## C, Python, Node and CLI workers share one registry for a minute (SOAK_SECONDS, default 60)
+	@$(COMMON)
+	step "set up: portreg CLI, libportreg, Python venv, Node addon"
+	cargo build -q -p portreg-cli -p portreg-ffi
+	venv > .work/cross-python-setup.log 2>&1 || { cat .work/cross-python-setup.log; exit 1; }
+	node_addon
+	mkdir -p "$$TARGET_DIR/cross"
+	cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude tests/cross/worker.c \
+	  "$$TARGET_DIR/debug/libportreg.a" -lpthread -ldl -lm -o "$$TARGET_DIR/cross/worker-c"
+	step "soak"
+	PORTREG_BIN="$$TARGET_DIR/debug/portreg" PORTREG_NODE="$$ROOT/bindings-node" \
+	  C_WORKER="$$TARGET_DIR/cross/worker-c" PY="$$ROOT/.venv/bin/python" \
+	  python3 tests/cross/soak.py "$${SOAK_SECONDS:-60}"
+
+test-fuzz: ## a bounded fuzz run of both registry file readers (FUZZ_SECONDS each, default 30)
+	@scripts/fuzz.sh "$${FUZZ_SECONDS:-30}"
+
+lint: lint-rust ## formatting, clippy, mypy --strict, stubtest and tsc --noEmit (sets up the venv and npm)
+	@scripts/test-python.sh --lint
+	scripts/test-node.sh --lint
+
+lint-rust:
+	@$(COMMON)
+	step "cargo fmt --check"
+	cargo fmt --all -- --check
+	step "cargo clippy -D warnings (every crate)"
+	cargo clippy --workspace --all-targets -- -D warnings
+
+header: ## regenerate include/portreg.h from ffi/src with cbindgen (nothing else writes it)
+	@$(COMMON)
+	PORTREG_WRITE_HEADER=1 cargo test -q -p portreg-ffi --test header
 
 bench: ## every benchmark and the race against the peers; rewrites BENCHMARKS.md
 	@scripts/bench.sh
@@ -20,4 +88,6 @@ race: ## only the race: 20 processes ask get-port, portfinder, detect-port, port
 	@RACE_ONLY=1 scripts/bench.sh
 
 build: ## build the portreg binary (release)
-	@cargo build --release -p portreg-cli
+	@$(COMMON)
+	cargo build --release -p portreg-cli
+	echo "built $$TARGET_DIR/release/portreg"

@@ -13,7 +13,7 @@ cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude bench/roundtrip/roundtrip.c \
   "$TARGET_DIR/release/libportreg.a" -lpthread -ldl -lm -o "$PEERS/roundtrip-c"
 
 step "Node addon (release)"
-(cd bindings-node && npm ci --silent --no-audit --no-fund && npm run --silent build >/dev/null)
+node_addon --release
 
 step "peers from npm"
 cat > "$PEERS/package.json" <<'JSON'

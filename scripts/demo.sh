@@ -6,7 +6,6 @@ source "$(dirname "$0")/common.sh"
 
 export PORTREG_HOME="$ROOT/.work/demo-registry"
 rm -rf "$PORTREG_HOME"
-mkdir -p "$ROOT/.work"
 
 step "build the portreg binary"
 cargo build -q -p portreg-cli
@@ -29,10 +28,11 @@ scripts/demo-c.sh c-daemon
 scripts/demo-python.sh flask-demo fastapi-demo
 scripts/demo-node.sh node-demo
 portreg run shell-web -d "python -m http.server started by portreg run" -- \
-  python3 -m http.server {port} --bind 127.0.0.1 > "$ROOT/.work/shell-web.log" 2>&1 &
+  python3 -u -m http.server {port} --bind 127.0.0.1 > "$ROOT/.work/shell-web.log" 2>&1 &
 RUN_PID=$!
-for _ in $(seq 50); do portreg get shell-web >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 0.5
+url="$(wait_server "$RUN_PID" "$ROOT/.work/shell-web.log")" \
+  || { cat "$ROOT/.work/shell-web.log" >&2; echo "portreg run shell-web did not start serving" >&2; exit 1; }
+echo "shell example \"shell-web\" (portreg run) running at $url"
 
 step "twenty processes ask for a port at the same instant"
 gate="$ROOT/.work/demo-gate"; rm -f "$gate"
@@ -69,8 +69,8 @@ for e in json.load(sys.stdin):
 step "the dashboard, and a stable URL through it"
 DASH_PORT=$(portreg find)
 portreg dashboard --port "$DASH_PORT" > "$ROOT/.work/dashboard.log" 2>&1 &
-for _ in $(seq 100); do portreg get portreg-dashboard >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 0.5
+wait_server $! "$DASH_PORT" > /dev/null \
+  || { cat "$ROOT/.work/dashboard.log" >&2; echo "the dashboard did not start serving" >&2; exit 1; }
 python3 - "$DASH_PORT" <<'PY'
 import http.client, json, sys
 port = int(sys.argv[1])

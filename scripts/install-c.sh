@@ -23,10 +23,10 @@ case "$profile" in
 esac
 lib="$TARGET_DIR/$profile"
 
-# The header the build just generated, and the version it declares.
+# The committed header (`make header` regenerates it), and the version it declares.
 version="$(sed -n 's/^#define PORTREG_VERSION "\(.*\)"$/\1/p' include/portreg.h)"
 if [ -z "$version" ]; then
-  echo "include/portreg.h has no PORTREG_VERSION; rebuild with: cargo build -p portreg-ffi" >&2
+  echo "include/portreg.h has no PORTREG_VERSION; regenerate it with: make header" >&2
   exit 1
 fi
 

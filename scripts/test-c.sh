@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# C ABI: the committed header matches the sources; the C tests, built as C99
-# and as C++ against both libportreg.so and libportreg.a, pass natively and
-# under valgrind (zero errors, zero leaks); the C example server works; and
-# the library installs and builds through pkg-config.
+# C ABI: the C tests, built as C99 and as C++ against both libportreg.so and
+# libportreg.a, pass natively and under valgrind (zero errors, zero leaks),
+# and the library installs and builds through pkg-config. (The header's drift
+# check and the C example server's test are Rust tests in ffi/tests, run by
+# `make test-rust` or `cargo test -p portreg-ffi`.)
 source "$(dirname "$0")/common.sh"
 
 LIB="$TARGET_DIR/debug"
@@ -12,12 +13,7 @@ WARN=(-Wall -Wextra -Wpedantic -Werror)
 VALGRIND=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/portreg-test-c.XXXXXX")"
-servers=()
-cleanup() {
-  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 # Nothing here may touch ~/.portreg, and ports stay in 23000-23999.
 export PORTREG_HOME="$work/home"
 export PORTREG_RANGE="23000-23999"
@@ -30,36 +26,15 @@ step "tools"
 need_apt valgrind valgrind
 need_apt pkg-config pkg-config
 missing=()
-for tool in cc g++ valgrind python3 git; do
+for tool in cc g++ valgrind python3; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-[ ${#missing[@]} -eq 0 ] || fail "missing ${missing[*]}; install them (Debian: apt-get install -y build-essential valgrind python3 git)"
+[ ${#missing[@]} -eq 0 ] || fail "missing ${missing[*]}; install them (Debian: apt-get install -y build-essential valgrind python3)"
 echo "$(cc --version | head -1); $(g++ --version | head -1); $(valgrind --version); pkg-config $(pkg-config --version)"
 
 step "build libportreg and the portreg CLI"
-cargo build -p portreg-ffi -p portreg-cli --message-format=json-render-diagnostics > "$work/build.json"
-out_dir="$(python3 - "$work/build.json" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    m = json.loads(line)
-    if m.get("reason") == "build-script-executed" and "#portreg-ffi@" in m["package_id"]:
-        print(m["out_dir"])
-EOF
-)"
-[ -n "$out_dir" ] && [ -f "$out_dir/portreg.h" ] || fail "cargo did not report the header ffi/build.rs generates"
+cargo build -p portreg-ffi -p portreg-cli
 ls -l "$LIB/libportreg.so" "$LIB/libportreg.a" | awk '{print $5, $9}'
-
-step "include/portreg.h is current"
-# A fresh generation from the sources of this build, compared byte for byte.
-cmp -s include/portreg.h "$out_dir/portreg.h" \
-  || { diff -u include/portreg.h "$out_dir/portreg.h" | head -40 || true; fail "include/portreg.h differs from what ffi/src generates; regenerate it: cp $out_dir/portreg.h include/portreg.h"; }
-# And what is committed: the build above rewrote the file if the sources changed.
-if git ls-files --error-unmatch include/portreg.h >/dev/null 2>&1; then
-  git diff --exit-code -- include/portreg.h || fail "the committed include/portreg.h is stale: commit the regenerated one"
-  echo "matches a fresh generation and the committed file"
-else
-  echo "matches a fresh generation (not committed yet, so there is no committed file to compare)"
-fi
 
 version="$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')"
 echo "Cargo.toml workspace version: $version"
@@ -129,62 +104,6 @@ if "${VALGRIND[@]}" "$BUILD/valgrind_gate" "$work/gate" > "$work/gate.out" 2>&1;
 fi
 grep -q "definitely lost" "$work/gate.out" || { cat "$work/gate.out"; fail "valgrind failed, but not on the leak"; }
 echo "valgrind rejects valgrind_gate: $(grep -h 'definitely lost:' "$work/gate.out" | sed 's/^==[0-9]*== *//')"
-
-step "the C example server (examples/c/http_server.c)"
-cc -std=c99 "${WARN[@]}" -Iinclude examples/c/http_server.c -o "$BUILD/http_server" \
-  -L"$LIB" -lportreg -Wl,-rpath,"$LIB"
-g++ -x c++ -std=c++11 "${WARN[@]}" -Iinclude examples/c/http_server.c -x none -o "$BUILD/http_server-cxx" \
-  -L"$LIB" -lportreg -Wl,-rpath,"$LIB"
-example_home="$work/example-registry"
-name="c-example-test"
-start_server() {
-  PORTREG_HOME="$example_home" PORTREG_RANGE=23600-23699 "$BUILD/http_server" "$name" > "$1" 2>&1 &
-  servers+=($!)
-  server=$!
-  for _ in $(seq 100); do
-    grep -q "serving http" "$1" && return 0
-    kill -0 "$server" 2>/dev/null || { cat "$1"; fail "http_server exited at start"; }
-    sleep 0.1
-  done
-  cat "$1"; fail "http_server printed no URL within 10 s"
-}
-fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
-stop_and_check_released() {
-  kill "-$1" "$server"
-  wait "$server" || fail "http_server exited with status $? after SIG$1"
-  grep -q "released port $port" "$2" || { cat "$2"; fail "http_server did not say it released port $port"; }
-  # Released by the server itself, not merely dead: no lease record is left.
-  ! grep -q "\"$name\"" "$example_home/leases.json" || fail "the lease of $name is still recorded after SIG$1"
-  "$CLI" --registry "$example_home" list --all --json | python3 -c '
-import json, sys
-e = {x["name"]: x for x in json.load(sys.stdin)}[sys.argv[1]]
-assert e["state"] == "idle" and e["holder"] is None and e["port"] == int(sys.argv[2]), e' "$name" "$port" \
-    || fail "$name is not idle on port $port after SIG$1"
-}
-
-start_server "$work/server1.log"
-url="$(grep -o 'http://127.0.0.1:[0-9]*/' "$work/server1.log")"
-port="$(echo "$url" | grep -o '[0-9]*/$' | tr -d /)"
-cat "$work/server1.log"
-page="$(fetch "$url")"
-[[ "$page" == *"<h1>$name</h1>"* ]] || fail "the page does not name $name"
-[[ "$page" == *"pid $server"* ]] || fail "the page does not show pid $server"
-[ "$(fetch "${url}health")" = ok ] || fail "/health did not answer ok"
-[ "$("$CLI" --registry "$example_home" get "$name")" = "$port" ] || fail "portreg get $name is not $port"
-set +e
-PORTREG_HOME="$example_home" "$BUILD/http_server-cxx" "$name" > "$work/second.log" 2>&1
-second=$?
-set -e
-cat "$work/second.log"
-[ "$second" -eq 1 ] || fail "a second http_server for $name exited $second, not 1"
-grep -qx "$name: already running at http://127.0.0.1:$port (pid $server)" "$work/second.log" \
-  || fail "the second http_server did not point at the first"
-stop_and_check_released INT "$work/server1.log"
-echo "SIGINT: released, $name idle on $port"
-start_server "$work/server2.log"
-grep -q "serving http://127.0.0.1:$port/" "$work/server2.log" || fail "a restarted http_server did not get port $port back"
-stop_and_check_released TERM "$work/server2.log"
-echo "restart got port $port back; SIGTERM: released"
 
 step "install with scripts/install-c.sh, build with pkg-config"
 prefix="$work/prefix"

@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Node: install, build the addon, check the generated index.js/index.d.ts have
-# not drifted, lint, type-check, run the node --test suites (package and
-# Express example), then pack the package and use it from another folder.
+# not drifted, type-check, run the node --test suites (package and Express
+# example), then pack the package and use it from another folder.
+#   scripts/test-node.sh --lint     only tsc --noEmit (part of `make lint`)
 source "$(dirname "$0")/common.sh"
 NODE_DIR="$ROOT/bindings-node"
 EXAMPLE_DIR="$ROOT/examples/node"
+
+typecheck() {
+  step "tsc --noEmit (TypeScript usage of every function and option)"
+  (cd "$NODE_DIR" && npm run --silent typecheck)
+}
+if [ "${1:-}" = --lint ]; then
+  node_addon --deps
+  typecheck
+  exit 0
+fi
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -12,17 +24,14 @@ step "cargo build -p portreg-cli (the Rust binary the npm bin is compared with)"
 cargo build -p portreg-cli
 export PORTREG_CLI_BIN="$TARGET_DIR/debug/portreg"
 
-step "npm ci (bindings-node)"
-(cd "$NODE_DIR" && npm ci --no-audit --no-fund)
-
-step "napi build, and the generated index.js / index.d.ts must not change"
+step "npm ci, napi build, and the generated index.js / index.d.ts must not change"
 # Compare with what is in the tree before the build, so the check holds
 # whether or not the files are committed yet.
 missing=()
 for f in index.js index.d.ts; do
   if [ -f "$NODE_DIR/$f" ]; then cp "$NODE_DIR/$f" "$WORK/$f.before"; else missing+=("$f"); fi
 done
-(cd "$NODE_DIR" && npm run build:debug)
+node_addon
 drift=0
 for f in index.js index.d.ts; do
   if [ -f "$WORK/$f.before" ] && ! diff -u "$WORK/$f.before" "$NODE_DIR/$f"; then drift=1; fi
@@ -39,16 +48,10 @@ if git -C "$ROOT" ls-files --error-unmatch bindings-node/index.js bindings-node/
   git -C "$ROOT" diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts
 fi
 
-step "cargo fmt --check and clippy -D warnings (portreg-node)"
-cargo fmt -p portreg-node -- --check
-cargo clippy -p portreg-node --all-targets -- -D warnings
-
-step "tsc --noEmit (TypeScript usage of every function and option)"
-(cd "$NODE_DIR" && npm run --silent typecheck)
+typecheck
 
 step "npm ci (examples/node)"
 (cd "$EXAMPLE_DIR" && npm ci --no-audit --no-fund)
-
 step "npm pack, install into a fresh folder, use it there"
 (cd "$NODE_DIR" && npm pack --silent --pack-destination "$WORK" >/dev/null)
 tarball="$(ls "$WORK"/portreg-*.tgz)"
