@@ -65,6 +65,8 @@ export declare class Registry {
   reserveAsync(name: string, port: number, options?: ReserveOptions | undefined | null): Promise<Entry>
   forget(name: string, options?: ForceOptions | undefined | null): Entry
   forgetAsync(name: string, options?: ForceOptions | undefined | null): Promise<Entry>
+  rename(old: string, new: string, options?: ForceOptions | undefined | null): Entry
+  renameAsync(old: string, new: string, options?: ForceOptions | undefined | null): Promise<Entry>
   findFree(options?: FindOptions | undefined | null): number
   findFreeAsync(options?: FindOptions | undefined | null): Promise<number>
   clean(): Array<Cleaned>
@@ -126,6 +128,11 @@ export interface Entry {
   created: string
   /** When its port, reservation, description or meta last changed. */
   changed: string
+  /**
+   * For an active entry, whether some process listens on its port (from
+   * the kernel's socket tables); null for idle and reserved entries.
+   */
+  listening: boolean | null
 }
 
 /**
@@ -296,6 +303,17 @@ export declare function releaseAll(): number
 
 /** `release`, run off the main thread. */
 export declare function releaseAsync(name: string, options?: ForceOptions | undefined | null): Promise<boolean>
+
+/**
+ * Renames `old` to `new` and returns the entry: it keeps its port,
+ * reservation, description and holder. Throws `LEASE_HELD` while another
+ * live process holds it, unless `{ force: true }`; `INVALID_NAME` when `new`
+ * is already in the registry.
+ */
+export declare function rename(old: string, new: string, options?: ForceOptions | undefined | null): Entry
+
+/** `rename`, run off the main thread. */
+export declare function renameAsync(old: string, new: string, options?: ForceOptions | undefined | null): Promise<Entry>
 
 /**
  * Pins `name` to `port` (no process needed). The same request twice is not

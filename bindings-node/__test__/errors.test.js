@@ -35,6 +35,8 @@ function call(target, c, async) {
       return fn('release')(c.name)
     case 'forget':
       return fn('forget')(c.name)
+    case 'rename':
+      return fn('rename')(c.name, c.new)
     default:
       throw new Error(`the error table has an op this suite does not know: ${c.op}`)
   }

@@ -51,6 +51,8 @@ def call(reg: portreg.Registry, case: Dict[str, Any]) -> object:
         return reg.release(case["name"])
     if op == "forget":
         return reg.forget(case["name"])
+    if op == "rename":
+        return reg.rename(case["name"], case["new"])
     raise AssertionError(f"the Python suite does not know op {op!r}: add it here")
 
 
@@ -96,7 +98,7 @@ def test_shared_release_rule(case: Dict[str, Any], tmp_path: pathlib.Path) -> No
 
 
 def test_the_table_covers_every_op_the_suite_knows() -> None:
-    assert {c["op"] for c in CASES} <= {"lease", "get", "reserve", "find_free", "release", "forget"}
+    assert {c["op"] for c in CASES} <= {"lease", "get", "reserve", "find_free", "release", "forget", "rename"}
     assert len(CASES) >= 17
 
 

@@ -183,6 +183,7 @@ fn shared_error_table() {
         match op {
             "lease" | "get" | "release" | "forget" => args.push(name.into()),
             "reserve" => args.extend([name.into(), case["port"].to_string()]),
+            "rename" => args.extend([name.into(), case["new"].as_str().unwrap().into()]),
             "find_free" => {}
             op => panic!("unknown op {op}"),
         }

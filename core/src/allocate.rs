@@ -12,16 +12,12 @@
 //! "Free" means no other name holds or reserves it and the OS lets it be
 //! bound on every loopback and wildcard address ([`probe`]).
 
-use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-
-use socket2::{Domain, Protocol, Socket, Type};
-
 pub use crate::config::DEFAULT_RANGE;
 pub use crate::port::{
     check_port, check_port_f64, ephemeral_range, ephemeral_warning, invalid_port, is_bad_port,
     parse_port, PortRange, BAD_PORTS,
 };
+pub use crate::sockets::{probe, Probe, PROBE_ADDRS};
 
 use crate::entry::StoredEntry;
 use crate::error::{Error, Result};
@@ -144,77 +140,6 @@ pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: PortRange) -> Result<u16
         low: range.low,
         high: range.high,
     })
-}
-
-/// What the OS says about a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// A bind succeeds on 127.0.0.1, 0.0.0.0, ::1 and :: (v6only), where IPv6 exists.
-    Free,
-    /// Some process has it on at least one of those addresses.
-    InUse,
-    /// This user may not bind it (a port below 1024 without privileges).
-    Denied,
-}
-
-/// The addresses a port must be bindable on to count as free, with whether
-/// the IPv6 socket is v6-only.
-pub const PROBE_ADDRS: [(SocketAddr, bool); 4] = [
-    (
-        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-        false,
-    ),
-    (
-        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        false,
-    ),
-    (
-        SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
-        true,
-    ),
-    (
-        SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-        true,
-    ),
-];
-
-/// Asks the OS whether `port` can be bound on every address a dev server might
-/// use. A listener on any one of them (say only ::1, or :: v6only) makes the
-/// port busy. SO_REUSEADDR is set, as servers set it, so a port lingering in
-/// TIME_WAIT still counts as free.
-///
-/// On Linux two binds answer for all four addresses: the kernel refuses a
-/// wildcard bind (0.0.0.0, or :: v6only) on a port that any socket of that
-/// family holds, whatever its address, and refuses a loopback bind only for
-/// a socket on that address or the wildcard. So a free 0.0.0.0 implies a
-/// free 127.0.0.1, and a free :: (v6only) a free ::1; the tests put a
-/// listener on each of the four addresses and check that it is seen.
-pub fn probe(port: u16) -> Probe {
-    #[cfg(target_os = "linux")]
-    let addrs = [PROBE_ADDRS[1], PROBE_ADDRS[3]];
-    #[cfg(not(target_os = "linux"))]
-    let addrs = PROBE_ADDRS;
-    for (addr, v6only) in addrs {
-        let mut addr = addr;
-        addr.set_port(port);
-        match try_bind(addr, v6only) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Probe::InUse,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Probe::Denied,
-            // No IPv6 on this machine (or this address family): nothing can listen there.
-            Err(_) => {}
-        }
-    }
-    Probe::Free
-}
-
-fn try_bind(addr: SocketAddr, v6only: bool) -> io::Result<()> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(v6only)?;
-    }
-    socket.bind(&addr.into())
 }
 
 #[cfg(test)]
@@ -372,15 +297,5 @@ mod tests {
             31130,
             "its own"
         );
-    }
-
-    #[test]
-    fn probe_sees_a_listener_on_each_address() {
-        for (addr, port) in [("127.0.0.1", 31140), ("0.0.0.0", 31141)] {
-            assert_eq!(probe(port), Probe::Free);
-            let l = TcpListener::bind((addr, port)).unwrap();
-            assert_eq!(probe(port), Probe::InUse, "{addr}");
-            drop(l);
-        }
     }
 }

@@ -18,10 +18,11 @@
 // | `liveness`  | process identity: alive (pid + start time), owner, holder   |
 // | `store`     | the files: model, formats, durable writes, lock, cache      |
 // | `tx`        | one locked operation: records checked and pruned lazily     |
-// | `allocate`  | the whole port-choice order, and the bind probe             |
+// | `allocate`  | the whole port-choice order                                 |
 // | `request`   | what callers ask for (LeaseRequest, Actor)                  |
 // | `registry`  | the operations: lease, release, reserve, forget, ...        |
 // | `process`   | listeners, conflicts, stopping a process                    |
+// | `sockets`   | the kernel's TCP socket tables, one-socket lookup, bind probe |
 // | `services`  | operations that look at processes: who, kill, env           |
 // | `target`    | the who/kill target grammar; kill's timeout and its bounds  |
 // | `tracking`  | leases a process took for itself; release once, all at exit |

@@ -131,7 +131,7 @@ pub fn mark_listening(entries: &mut [Entry]) {
     for e in entries.iter_mut().filter(|e| e.state == State::Active) {
         e.listening = Some(match &ports {
             Some(set) => set.contains(&e.port),
-            None => crate::allocate::probe(e.port) == crate::allocate::Probe::InUse,
+            None => crate::sockets::probe(e.port) == crate::sockets::Probe::InUse,
         });
     }
 }

@@ -61,7 +61,7 @@ impl Registry {
     pub fn is_listening(port: u16) -> bool {
         match process::listening_ports() {
             Some(ports) => ports.contains(&port),
-            None => crate::allocate::probe(port) == crate::allocate::Probe::InUse,
+            None => crate::sockets::probe(port) == crate::sockets::Probe::InUse,
         }
     }
 

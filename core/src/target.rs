@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::allocate::parse_port;
+use crate::port::parse_port;
 use crate::entry::validate_name;
 use crate::error::{Error, Result};
 

@@ -1,5 +1,5 @@
 //! Model-based test: random sequences of lease / release / reserve / forget /
-//! kill-holder, each issued either from this process or from a separate
+//! rename / kill-holder, each issued either from this process or from a separate
 //! worker process (see common::worker), with real holder processes killed
 //! by a real SIGKILL, checked after every step against a simple in-memory
 //! model: no two active or reserved entries share a port, holders are right,
@@ -47,6 +47,11 @@ enum Op {
         name: usize,
         cli: bool,
     },
+    Rename {
+        from: usize,
+        to: usize,
+        cli: bool,
+    },
     KillHolder {
         slot: usize,
     },
@@ -78,6 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..NAMES.len(), 0..=SLOTS, any::<bool>()).prop_map(|(name, holder, cli)| Op::Release { name, holder, cli }),
         1 => (0..NAMES.len(), LOW..=HIGH + 2, any::<bool>()).prop_map(|(name, port, cli)| Op::Reserve { name, port, cli }),
         1 => (0..NAMES.len(), any::<bool>()).prop_map(|(name, cli)| Op::Forget { name, cli }),
+        1 => (0..NAMES.len(), 0..NAMES.len(), any::<bool>()).prop_map(|(from, to, cli)| Op::Rename { from, to, cli }),
         1 => (0..SLOTS).prop_map(|slot| Op::KillHolder { slot }),
     ]
 }
@@ -326,6 +332,37 @@ impl World {
                     Some(_) => {
                         prop_assert_eq!(got, Ok(()));
                         self.model.remove(&name);
+                    }
+                }
+            }
+            Op::Rename { from, to, cli } => {
+                let got: Result<(), ErrorCode> = if cli {
+                    let args = ["rename".into(), NAMES[from].into(), NAMES[to].into()];
+                    match cli_run(&self.reg, &args) {
+                        (_, _, 0) => Ok(()),
+                        (_, Some(code), _) => Err(code),
+                        other => return Err(TestCaseError::fail(format!("{op:?}: {other:?}"))),
+                    }
+                } else {
+                    self.reg
+                        .rename(NAMES[from], NAMES[to], false)
+                        .map(|_| ())
+                        .map_err(|e| e.code())
+                };
+                // As forget: without force only the holder itself may rename.
+                let caller_holds = |h: Who| !cli && h.0 == SLOTS;
+                match self.model.get(&from) {
+                    None => prop_assert_eq!(got, Err(ErrorCode::NotFound)),
+                    Some(_) if from != to && self.model.contains_key(&to) => {
+                        prop_assert_eq!(got, Err(ErrorCode::InvalidName))
+                    }
+                    Some(m) if m.holder.is_some_and(|h| !caller_holds(h)) => {
+                        prop_assert_eq!(got, Err(ErrorCode::LeaseHeld))
+                    }
+                    Some(_) => {
+                        prop_assert_eq!(got, Ok(()));
+                        let m = self.model.remove(&from).unwrap();
+                        self.model.insert(to, m);
                     }
                 }
             }

@@ -449,6 +449,48 @@ static void test_lease(portreg_registry *reg) {
     CHECK_STATUS(portreg_get(reg, "bad-opts", &entry), PORTREG_STATUS_NOT_FOUND);
 }
 
+/* listening, rename, and release_all for the leases this process took. */
+static void test_listening_rename_release_all(portreg_registry *reg) {
+    uint16_t port = 0, other = 0;
+    portreg_entry *entry = NULL;
+    int fd;
+
+    CHECK_OK(portreg_lease(reg, "listens", NULL, &port));
+    CHECK_OK(portreg_get(reg, "listens", &entry));
+    CHECK(portreg_entry_listening(entry) == 0);
+    portreg_entry_free(entry);
+    fd = listen_on(port);
+    CHECK(fd >= 0);
+    CHECK_OK(portreg_get(reg, "listens", &entry));
+    CHECK(portreg_entry_listening(entry) == 1);
+    portreg_entry_free(entry);
+    close(fd);
+    CHECK(portreg_entry_listening(NULL) == -1);
+
+    /* rename keeps the port and this process as holder */
+    CHECK_OK(portreg_rename(reg, "listens", "renamed", false));
+    CHECK_STATUS(portreg_get(reg, "listens", &entry), PORTREG_STATUS_NOT_FOUND);
+    CHECK_OK(portreg_get(reg, "renamed", &entry));
+    CHECK(portreg_entry_port(entry) == port);
+    CHECK(portreg_entry_holder_pid(entry) == (uint32_t)getpid());
+    portreg_entry_free(entry);
+    CHECK_STATUS(portreg_rename(reg, "listens", "x", false), PORTREG_STATUS_NOT_FOUND);
+    CHECK_STATUS(portreg_rename(reg, "renamed", NULL, false), PORTREG_STATUS_INVALID_NAME);
+
+    /* release_all releases what this process still holds, under its new
+     * name too; nothing is left for a second call. */
+    CHECK_OK(portreg_lease(reg, "also-mine", NULL, &other));
+    CHECK(portreg_release_all() >= 2);
+    CHECK_OK(portreg_get(reg, "renamed", &entry));
+    CHECK(str_eq(portreg_entry_state(entry), "idle"));
+    CHECK(portreg_entry_listening(entry) == -1);
+    portreg_entry_free(entry);
+    CHECK_OK(portreg_get(reg, "also-mine", &entry));
+    CHECK(str_eq(portreg_entry_state(entry), "idle"));
+    portreg_entry_free(entry);
+    CHECK(portreg_release_all() == 0);
+}
+
 static void test_other_holders(portreg_registry *reg) {
     uint16_t port = 0, held_port = 0, sentinel = 4321;
     uint32_t pid = 0;
@@ -859,6 +901,7 @@ int main(int argc, char **argv) {
     reg = open_registry("main");
     test_bad_arguments(reg);
     test_lease(reg);
+    test_listening_rename_release_all(reg);
     test_other_holders(reg);
     test_ports_in_use(reg);
     test_reserve_forget_find(reg);

@@ -16,6 +16,7 @@ static char base[1024];
 typedef struct error_case {
     const char *op;
     const char *name;
+    const char *new_name;
     const char *range;
     int has_port;
     uint32_t port;
@@ -37,6 +38,8 @@ static int read_case(const json_value *c, error_case *out) {
             out->op = v->string;
         } else if (strcmp(key, "name") == 0 && v->kind == JSON_STRING) {
             out->name = v->string;
+        } else if (strcmp(key, "new") == 0 && v->kind == JSON_STRING) {
+            out->new_name = v->string;
         } else if (strcmp(key, "range") == 0 && v->kind == JSON_STRING) {
             out->range = v->string;
         } else if (strcmp(key, "port") == 0 && v->kind == JSON_NUMBER && v->number >= 0 &&
@@ -92,6 +95,8 @@ static uint32_t run_case(portreg_registry *reg, const error_case *c) {
         status = portreg_release(reg, c->name, false);
     } else if (strcmp(c->op, "forget") == 0) {
         status = portreg_forget(reg, c->name, false);
+    } else if (strcmp(c->op, "rename") == 0) {
+        status = portreg_rename(reg, c->name, c->new_name, false);
     } else if (strcmp(c->op, "find_free") == 0) {
         status = portreg_find_free(reg, low, high, &port);
     } else {
@@ -100,6 +105,48 @@ static uint32_t run_case(portreg_registry *reg, const error_case *c) {
     /* A failed call writes no out-parameter. */
     CHECK(status == PORTREG_STATUS_OK || port == 4321);
     return status;
+}
+
+/* The "releases" table: releasing what is no longer held. C releases by
+ * name: false there means PORTREG_STATUS_OK, anything else is a code. */
+static void run_releases(const json_value *root) {
+    const json_value *rel = json_get(root, "releases");
+    const json_value *cases = rel != NULL ? json_get(rel, "cases") : NULL;
+    size_t i;
+    CHECK(cases != NULL && cases->kind == JSON_ARRAY && cases->len > 0);
+    if (cases == NULL || cases->kind != JSON_ARRAY) {
+        return;
+    }
+    for (i = 0; i < cases->len; i++) {
+        const json_value *name = json_get(&cases->items[i], "name");
+        const json_value *then = json_get(&cases->items[i], "then");
+        const json_value *want = json_get(&cases->items[i], "name_release");
+        char dir[2048];
+        portreg_registry *reg = NULL;
+        uint16_t port = 0;
+        uint32_t status;
+        CHECK(name != NULL && name->kind == JSON_STRING && then != NULL &&
+              then->kind == JSON_STRING && want != NULL);
+        if (name == NULL || then == NULL || want == NULL) {
+            continue;
+        }
+        snprintf(dir, sizeof dir, "%s/release-%u", base, (unsigned)i);
+        CHECK_OK(portreg_registry_open(dir, &reg));
+        CHECK_OK(portreg_lease(reg, name->string, NULL, &port));
+        if (str_eq(then->string, "release")) {
+            CHECK_OK(portreg_release(reg, name->string, false));
+        } else {
+            CHECK_OK(portreg_forget(reg, name->string, false));
+        }
+        status = portreg_release(reg, name->string, false);
+        if (want->kind == JSON_BOOL) {
+            CHECK(!want->boolean && status == PORTREG_STATUS_OK);
+        } else {
+            CHECK(want->kind == JSON_STRING && str_eq(portreg_status_str(status), want->string));
+        }
+        portreg_registry_free(reg);
+    }
+    printf("test_errors: %u release cases\n", (unsigned)cases->len);
 }
 
 int main(int argc, char **argv) {
@@ -169,6 +216,7 @@ int main(int argc, char **argv) {
     }
     printf("test_errors: %u of %u cases of %s gave their code\n", (unsigned)ran,
            (unsigned)cases->len, argv[1]);
+    run_releases(&root);
     json_free(&root);
     remove_tree(base);
     return check_finish("test_errors");

@@ -113,6 +113,11 @@ fn run(args: &[String]) -> portreg_core::Result<i32> {
             reg.forget(name, flag(rest, "--force"))?;
             Ok(0)
         }
+        "rename" => {
+            let new = rest.get(1).map(String::as_str).unwrap_or_default();
+            reg.rename(name, new, flag(rest, "--force"))?;
+            Ok(0)
+        }
         "get" => match reg.get(name)? {
             Some(e) => {
                 println!("{}", e.port);
