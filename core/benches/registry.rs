@@ -6,7 +6,9 @@
 //!   + rename + directory fsync of a registry-sized file;
 //! - the median lease+release round trip of a name the registry knows, and
 //!   the median first lease of a new name, on 10, 1,000 and 10,000 entries;
-//! - leases/second with 16 processes contending on known names.
+//! - leases/second with 16 processes contending on known names;
+//! - the module-level functions' round trip: a registry opened per call
+//!   against the shared one per directory.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -211,6 +213,7 @@ fn main() {
         );
         rows.push((n, floor, rt, first));
     }
+    module_level(&base);
     let procs = 16;
     if rows.len() < 3 {
         return; // a partial run (PORTREG_BENCH_SIZES): the table above is the result
@@ -243,6 +246,40 @@ fn main() {
     println!(
         "  16-way contention >= 3,000 leases/s, zero duplicates: {rate:.0}/s, {dups} dup ({})",
         mark(rate >= 3000.0 && dups == 0)
+    );
+}
+
+/// What the module-level functions of every language cost for a known name:
+/// a registry opened for each call (as they did) against the process-wide
+/// one per directory they use now (`Registry::shared`).
+fn module_level(base: &Path) {
+    let dir = base.join("module");
+    let _ = fs::remove_dir_all(&dir);
+    let known = LeaseRequest::new("known").range(RANGE);
+    let round = |reg: &Registry| {
+        reg.set_print_warnings(false);
+        reg.lease(&known).unwrap();
+        reg.release("known", Actor::me()).unwrap();
+    };
+    round(&Registry::open(&dir).unwrap());
+    let time = |f: &dyn Fn()| {
+        let t: Vec<Duration> = (0..1000)
+            .map(|_| {
+                let s = Instant::now();
+                f();
+                s.elapsed()
+            })
+            .collect();
+        median(t)
+    };
+    let fresh = time(&|| round(&Registry::open(&dir).unwrap()));
+    let shared = time(&|| round(&Registry::shared(&dir).unwrap()));
+    println!();
+    println!(
+        "module-level known-name lease+release (10 entries): a registry opened per call {}, the shared registry {} ({:.2}x)",
+        us(fresh),
+        us(shared),
+        shared.as_secs_f64() / fresh.as_secs_f64()
     );
 }
 

@@ -5,9 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::port::parse_port;
 use crate::entry::validate_name;
 use crate::error::{Error, Result};
+use crate::port::parse_port;
 
 /// A name, or a port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
