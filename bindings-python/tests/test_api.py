@@ -197,10 +197,12 @@ def test_to_dict_is_the_cli_json(portreg_bin: pathlib.Path, home: pathlib.Path) 
         out = subprocess.run([str(portreg_bin), "get", entry.name, "--json"], capture_output=True, check=True)
         assert json.loads(out.stdout) == entry.to_dict()
         assert list(json.loads(out.stdout)) == list(entry.to_dict()), "same keys in the same order"
-    # `list --json` adds whether an active port is listened on, nothing else
+    # `list --json` rows are the same entries, `listening` included
     out = subprocess.run([str(portreg_bin), "list", "--all", "--json"], capture_output=True, check=True)
     rows = json.loads(out.stdout)
-    assert [{k: v for k, v in r.items() if k != "listening"} for r in rows] == [e.to_dict() for e in portreg.list()]
+    assert rows == [e.to_dict() for e in portreg.list()]
+    assert [r["listening"] for r in rows if r["name"] == "j"] == [False]
+    assert [r["listening"] for r in rows if r["name"] == "pinned"] == [None]
     holder = portreg.get("j").holder  # type: ignore[union-attr]
     assert holder is not None
     assert list(holder.to_dict()) == ["pid", "start_time", "exe", "cmdline", "user", "cwd", "since"]

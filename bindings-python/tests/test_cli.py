@@ -134,7 +134,7 @@ def test_cli_json_is_parseable_and_uses_the_registry_field_names(portreg_bin: pa
     code, out, _ = run([sys.executable, "-m", "portreg"], ["lease", "j", "--json"], registry)
     assert code == 0
     entry = json.loads(out)
-    assert list(entry) == ["name", "port", "state", "holder", "reserved", "description", "meta", "created", "changed"]
+    assert list(entry) == ["name", "port", "state", "holder", "reserved", "description", "meta", "created", "changed", "listening"]
     assert entry["holder"]["pid"] == os.getpid()
     assert portreg.Registry(registry).get("j").to_dict() == entry  # type: ignore[union-attr]
 
