@@ -65,8 +65,8 @@ export declare class Registry {
   reserveAsync(name: string, port: number, options?: ReserveOptions | undefined | null): Promise<Entry>
   forget(name: string, options?: ForceOptions | undefined | null): Entry
   forgetAsync(name: string, options?: ForceOptions | undefined | null): Promise<Entry>
-  rename(old: string, new: string, options?: ForceOptions | undefined | null): Entry
-  renameAsync(old: string, new: string, options?: ForceOptions | undefined | null): Promise<Entry>
+  rename(oldName: string, newName: string, options?: ForceOptions | undefined | null): Entry
+  renameAsync(oldName: string, newName: string, options?: ForceOptions | undefined | null): Promise<Entry>
   findFree(options?: FindOptions | undefined | null): number
   findFreeAsync(options?: FindOptions | undefined | null): Promise<number>
   clean(): Array<Cleaned>
@@ -305,15 +305,15 @@ export declare function releaseAll(): number
 export declare function releaseAsync(name: string, options?: ForceOptions | undefined | null): Promise<boolean>
 
 /**
- * Renames `old` to `new` and returns the entry: it keeps its port,
+ * Renames `oldName` to `newName` and returns the entry: it keeps its port,
  * reservation, description and holder. Throws `LEASE_HELD` while another
- * live process holds it, unless `{ force: true }`; `INVALID_NAME` when `new`
+ * live process holds it, unless `{ force: true }`; `INVALID_NAME` when `newName`
  * is already in the registry.
  */
-export declare function rename(old: string, new: string, options?: ForceOptions | undefined | null): Entry
+export declare function rename(oldName: string, newName: string, options?: ForceOptions | undefined | null): Entry
 
 /** `rename`, run off the main thread. */
-export declare function renameAsync(old: string, new: string, options?: ForceOptions | undefined | null): Promise<Entry>
+export declare function renameAsync(oldName: string, newName: string, options?: ForceOptions | undefined | null): Promise<Entry>
 
 /**
  * Pins `name` to `port` (no process needed). The same request twice is not

@@ -115,28 +115,30 @@ pub fn forget_async(name: String, options: Option<ForceOptions>) -> AsyncTask<Jo
     Job::spawn(move || ops::forget(&ops::default()?, name, options))
 }
 
-/// Renames `old` to `new` and returns the entry: it keeps its port,
+/// Renames `oldName` to `newName` and returns the entry: it keeps its port,
 /// reservation, description and holder. Throws `LEASE_HELD` while another
-/// live process holds it, unless `{ force: true }`; `INVALID_NAME` when `new`
+/// live process holds it, unless `{ force: true }`; `INVALID_NAME` when `newName`
 /// is already in the registry.
 #[napi]
 pub fn rename(
     env: Env,
-    old: String,
-    new: String,
+    old_name: String,
+    new_name: String,
     options: Option<ForceOptions>,
 ) -> napi::Result<JsEntry> {
-    sync(&env, || ops::rename(&ops::default()?, old, new, options))
+    sync(&env, || {
+        ops::rename(&ops::default()?, old_name, new_name, options)
+    })
 }
 
 /// `rename`, run off the main thread.
 #[napi(ts_return_type = "Promise<Entry>")]
 pub fn rename_async(
-    old: String,
-    new: String,
+    old_name: String,
+    new_name: String,
     options: Option<ForceOptions>,
 ) -> AsyncTask<Job<JsEntry>> {
-    Job::spawn(move || ops::rename(&ops::default()?, old, new, options))
+    Job::spawn(move || ops::rename(&ops::default()?, old_name, new_name, options))
 }
 
 /// A port free right now, without leasing it. Prefer `lease`: only a lease

@@ -70,11 +70,11 @@ pub fn forget(reg: &Arc<Registry>, name: String, o: Option<ForceOptions>) -> Res
 
 pub fn rename(
     reg: &Arc<Registry>,
-    old: String,
-    new: String,
+    old_name: String,
+    new_name: String,
     o: Option<ForceOptions>,
 ) -> Result<JsEntry> {
-    Ok(tracking::rename_name(reg, &old, &new, forced(o))?.into())
+    Ok(tracking::rename_name(reg, &old_name, &new_name, forced(o))?.into())
 }
 
 pub fn find_free(reg: &Arc<Registry>, o: Option<FindOptions>) -> Result<u32> {

@@ -161,22 +161,24 @@ impl JsRegistry {
     pub fn rename(
         &self,
         env: Env,
-        old: String,
-        new: String,
+        old_name: String,
+        new_name: String,
         options: Option<ForceOptions>,
     ) -> napi::Result<JsEntry> {
-        sync(&env, || ops::rename(&self.inner, old, new, options))
+        sync(&env, || {
+            ops::rename(&self.inner, old_name, new_name, options)
+        })
     }
 
     #[napi(ts_return_type = "Promise<Entry>")]
     pub fn rename_async(
         &self,
-        old: String,
-        new: String,
+        old_name: String,
+        new_name: String,
         options: Option<ForceOptions>,
     ) -> AsyncTask<Job<JsEntry>> {
         let reg = self.inner.clone();
-        Job::spawn(move || ops::rename(&reg, old, new, options))
+        Job::spawn(move || ops::rename(&reg, old_name, new_name, options))
     }
 
     #[napi]
