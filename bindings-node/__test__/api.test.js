@@ -52,7 +52,7 @@ test('lease: a Lease with name, port, url and this process as holder', () => {
   assert.equal(e.holder.pid, process.pid)
   assert.equal(typeof e.holder.start_time, 'number')
   assert.deepEqual(Object.keys(e).sort(), [
-    'changed', 'created', 'description', 'holder', 'meta', 'name', 'port', 'reserved', 'state',
+    'changed', 'created', 'description', 'holder', 'listening', 'meta', 'name', 'port', 'reserved', 'state',
   ])
   assert.ok(portreg.list().some((x) => x.name === 'web' && x.state === 'active'))
 })
