@@ -37,7 +37,7 @@ pub mod allocate;
 mod config;
 mod entry;
 mod error;
-pub mod liveness;
+mod liveness;
 mod port;
 pub mod process;
 mod registry;
