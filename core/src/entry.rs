@@ -109,6 +109,21 @@ pub(crate) struct StoredEntry {
     pub changed: String,
 }
 
+impl StoredEntry {
+    /// A name seen for the first time, on `port`, created and changed at `stamp`.
+    pub fn new(name: &str, port: u16, stamp: &str) -> StoredEntry {
+        StoredEntry {
+            name: name.to_string(),
+            port,
+            reserved: false,
+            description: None,
+            meta: BTreeMap::new(),
+            created: stamp.to_string(),
+            changed: stamp.to_string(),
+        }
+    }
+}
+
 /// A live record of `leases.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LeaseRecord {

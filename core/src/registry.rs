@@ -3,7 +3,7 @@
 //! the liveness of the records it touches refreshed first) and written by
 //! the store.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -216,15 +216,7 @@ impl Registry {
             let port = allocate::choose(tx, &want)?;
             let stamp = now();
             let is_new = existing.is_none();
-            let mut e = existing.unwrap_or_else(|| StoredEntry {
-                name: req.name.clone(),
-                port,
-                reserved: false,
-                description: None,
-                meta: BTreeMap::new(),
-                created: stamp.clone(),
-                changed: stamp.clone(),
-            });
+            let mut e = existing.unwrap_or_else(|| StoredEntry::new(&req.name, port, &stamp));
             let moved = e.port != port;
             e.port = port;
             if apply_details(&mut e, req) || moved || is_new {
@@ -324,15 +316,7 @@ impl Registry {
             }
             let stamp = now();
             let is_new = existing.is_none();
-            let mut e = existing.unwrap_or_else(|| StoredEntry {
-                name: name.to_string(),
-                port,
-                reserved: false,
-                description: None,
-                meta: BTreeMap::new(),
-                created: stamp.clone(),
-                changed: stamp.clone(),
-            });
+            let mut e = existing.unwrap_or_else(|| StoredEntry::new(name, port, &stamp));
             let before = e.clone();
             e.port = port;
             e.reserved = true;
