@@ -13,6 +13,7 @@ mod entry;
 mod error;
 pub mod liveness;
 pub mod process;
+pub mod project;
 mod registry;
 mod services;
 mod shared;
@@ -27,6 +28,7 @@ pub use entry::{
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use process::{Conflict, KillReport, ListenerInfo, Who};
+pub use project::{Instance, Project, ServicePort};
 pub use registry::{default_dir, Actor, LeaseRequest, Registry};
 pub use services::EnvVar;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, MAX_FILE_BYTES, REGISTRY_FILE};

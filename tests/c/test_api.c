@@ -92,6 +92,7 @@ static void test_status_names(void) {
         {PORTREG_STATUS_IO, 13, "IO"},
         {PORTREG_STATUS_PROCESS, 14, "PROCESS"},
         {PORTREG_STATUS_INTERNAL, 15, "INTERNAL"},
+        {PORTREG_STATUS_INVALID_CONFIG, 16, "INVALID_CONFIG"},
     };
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {

@@ -19,6 +19,7 @@ import builtins as _builtins
 
 from ._errors import (
     InternalError,
+    InvalidConfigError,
     InvalidNameError,
     InvalidPortError,
     InvalidRangeError,
@@ -96,6 +97,7 @@ __all__ = [
     "PortregIOError",
     "ProcessError",
     "InternalError",
+    "InvalidConfigError",
 ]
 
 # Leases still held when the interpreter exits normally are released then; a
