@@ -391,26 +391,54 @@ impl Supervisor {
             .into_iter()
             .map(|t| t.join().unwrap_or_else(|_| Err("internal error".into())))
             .collect();
-        // The first failure in dependency order is the cause; later ones
-        // are usually "not started: X failed".
-        let first = todo
-            .iter()
-            .zip(&results)
-            .filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
-            .find(|(_, e)| !e.starts_with("not started"))
-            .or_else(|| {
+        // The cause is the first service, in dependency order, that failed
+        // by itself (a task that exited non-zero has no error of its own:
+        // its dependents report it); the others only did not start.
+        let first: Option<(String, String)> = {
+            let inner = self.lock();
+            let failed_itself = todo.iter().zip(&results).find_map(|(n, r)| {
+                let v = &inner[&key(n)];
+                match (r, v.status) {
+                    (Err(e), _) if !e.starts_with("not started") => Some((n.clone(), e.clone())),
+                    (_, Status::Exited(c)) if c != 0 => {
+                        Some((n.clone(), format!("exited with status {c}")))
+                    }
+                    _ => None,
+                }
+            });
+            failed_itself.or_else(|| {
                 todo.iter()
                     .zip(&results)
-                    .find_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
-            });
+                    .find_map(|(n, r)| r.as_ref().err().map(|e| (n.clone(), e.clone())))
+            })
+        };
+        let waiting: Vec<&String> = todo
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| matches!(r, Err(e) if e.starts_with("not started")))
+            .map(|(n, _)| n)
+            .collect();
         if let Some((name, why)) = first {
+            let why = if waiting.is_empty() {
+                why
+            } else {
+                let mut w: Vec<&str> = waiting.iter().take(5).map(|s| s.as_str()).collect();
+                let more = format!("and {} more", waiting.len().saturating_sub(5));
+                if waiting.len() > 5 {
+                    w.push(&more);
+                }
+                format!("{why} (so these did not start: {})", w.join(", "))
+            };
             return Err(UpFailure {
                 service: name.clone(),
-                reason: why.clone(),
-                last_lines: crate::logs::tail(&log_path(&self.dir.join(state::LOGS_DIR), name), 10)
-                    .into_iter()
-                    .filter(|l| !l.starts_with("[portreg]"))
-                    .collect(),
+                reason: why,
+                last_lines: crate::logs::tail(
+                    &log_path(&self.dir.join(state::LOGS_DIR), &name),
+                    10,
+                )
+                .into_iter()
+                .filter(|l| !l.starts_with("[portreg]"))
+                .collect(),
                 code: "PROCESS".into(),
             });
         }

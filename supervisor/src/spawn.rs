@@ -61,6 +61,8 @@ pub fn start(spec: &Spec) -> Result<Started> {
         // LISTEN_PID must be the pid of the program that gets the socket:
         // the shell exports its own pid and then becomes the program.
         (Command::Shell(s), true) => {
+            let s = s.trim_start();
+            let s = s.strip_prefix("exec ").unwrap_or(s);
             let mut c = std::process::Command::new("/bin/sh");
             c.arg("-c")
                 .arg(format!("LISTEN_PID=$$; export LISTEN_PID; exec {s}"));
