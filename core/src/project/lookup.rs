@@ -65,3 +65,54 @@ impl Project {
         p
     }
 }
+
+/// A project's services and their ports, read without starting anything:
+/// what `portreg.project()` gives in Python and Node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectPorts {
+    pub project: String,
+    /// The checkout's label (None for the first checkout).
+    pub label: Option<String>,
+    pub root: std::path::PathBuf,
+    pub file: std::path::PathBuf,
+    pub services: Vec<ServicePort>,
+}
+
+impl ProjectPorts {
+    /// Reads the project at `path` (a portreg.toml, or a folder to search
+    /// from, upwards) and what `reg` knows of its services.
+    pub fn read(reg: &Registry, path: &std::path::Path) -> Result<ProjectPorts> {
+        let project = if path.is_file() {
+            Project::load(path)?
+        } else {
+            Project::discover(path)?
+        };
+        let (inst, services) = project.lookup(reg)?;
+        Ok(ProjectPorts {
+            project: project.name,
+            label: inst.label,
+            root: project.root,
+            file: project.file,
+            services,
+        })
+    }
+
+    /// The service called `name`; `NOT_FOUND` names the services there are.
+    pub fn service(&self, name: &str) -> Result<&ServicePort> {
+        self.services
+            .iter()
+            .find(|s| s.service.eq_ignore_ascii_case(name))
+            .ok_or_else(|| crate::error::Error::NotFound {
+                what: "service",
+                name: format!(
+                    "{name} (services of {}: {})",
+                    self.project,
+                    self.services
+                        .iter()
+                        .map(|s| s.service.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    }
+}

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 pub use instance::{git_branch, Instance, CHECKOUTS_FILE, PROJECTS_DIR};
-pub use lookup::ServicePort;
+pub use lookup::{ProjectPorts, ServicePort};
 pub use subst::Ports;
 
 /// The file a project is described in.
