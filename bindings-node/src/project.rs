@@ -18,7 +18,7 @@ pub struct JsProjectService {
     pub name: String,
     pub port: Option<u32>,
     pub url: Option<String>,
-    #[napi(ts_type = "'active' | 'idle' | 'reserved' | null")]
+    #[napi(ts_type = "'active' | 'idle' | 'reserved'")]
     pub state: Option<String>,
     pub pid: Option<u32>,
 }
