@@ -351,7 +351,11 @@ impl Supervisor {
             let mut inner = self.lock();
             for s in &list {
                 let v = inner.get_mut(&key(&s.name)).unwrap();
-                if v.pid.is_none() && v.status != Status::Restarting {
+                // A task that already completed under this supervisor is
+                // done, unless it is asked for by name.
+                let named = names.iter().any(|n| n.eq_ignore_ascii_case(&s.name));
+                let completed = v.status == Status::Exited(0) && v.wanted;
+                if v.pid.is_none() && v.status != Status::Restarting && (named || !completed) {
                     v.wanted = true;
                     v.stopping = false;
                     v.started_once = false;

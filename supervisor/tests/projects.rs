@@ -133,9 +133,27 @@ fn order_ports_and_env() {
     assert!(ps3["supervisor"].is_null());
     assert_eq!(state_of(&ps3, "api"), "stopped");
     assert_eq!(port_of(&ps3, "api"), api, "the port stays remembered");
+    // Naming a service starts it and what it depends on, nothing else.
+    let out = env.cli(&dir, &["up", "-d", "api"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let partial = env.ps(&dir);
+    assert_eq!(state_of(&partial, "api"), "healthy");
+    assert_eq!(state_of(&partial, "migrate"), "exited 0");
+    assert_eq!(state_of(&partial, "web"), "stopped");
+    // up with some running starts only the rest.
     let out = env.cli(&dir, &["up", "-d"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rest = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        rest.contains("web.shop") && !rest.contains("api.shop"),
+        "{rest}"
+    );
+    assert!(
+        !rest.contains("migrate"),
+        "a completed task is not run again: {rest}"
+    );
     let ps4 = env.ps(&dir);
+    assert_eq!(pid_of(&ps4, "api"), pid_of(&partial, "api"));
     assert_eq!(
         (
             port_of(&ps4, "db"),
