@@ -26,14 +26,27 @@ extern "C" fn on_signal(_: libc::c_int) {
     SIGNALLED.store(true, Ordering::SeqCst);
 }
 
-fn catch(signals: &[Signal]) {
+/// Catches `signals`; returns the actions they had, for [`restore`].
+fn catch(signals: &[Signal]) -> Vec<(Signal, SigAction)> {
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
+    let mut old = Vec::new();
     for &sig in signals {
         // SAFETY: the handler only stores to an atomic.
+        if let Ok(prev) = unsafe { sigaction(sig, &action) } {
+            old.push((sig, prev));
+        }
+    }
+    old
+}
+
+/// Gives the host process (Python, Node) its own signal handling back.
+fn restore(old: Vec<(Signal, SigAction)>) {
+    for (sig, action) in old {
+        // SAFETY: puts back what was there before `catch`.
         let _ = unsafe { sigaction(sig, &action) };
     }
 }
@@ -69,7 +82,7 @@ pub fn foreground(c: &Checkout, names: &[String], lock: SupervisorLock) -> Resul
         Some(Echo::new(&echo_names)),
     );
     SIGNALLED.store(false, Ordering::SeqCst);
-    catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
+    let old = catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
     let quit = Arc::new(AtomicBool::new(false));
     let listener = control::bind(&c.dir).map_err(|e| crate::failure_of(&e))?;
     control::serve(Arc::clone(&sup), listener, Arc::clone(&quit));
@@ -77,10 +90,12 @@ pub fn foreground(c: &Checkout, names: &[String], lock: SupervisorLock) -> Resul
         sup.stop(&[], true);
         let _ = std::fs::remove_file(c.dir.join(state::SOCKET_FILE));
         drop(lock);
+        restore(old);
         return Err(f);
     }
     live(&sup, &quit, true);
     drop(lock);
+    restore(old);
     Ok(if SIGNALLED.load(Ordering::SeqCst) {
         130
     } else {
@@ -125,7 +140,22 @@ pub fn detached(c: &Checkout, names: &[String]) -> Result<Answer> {
     }
 }
 
-fn redirect(log: &std::path::Path) {
+/// Points stdio at /dev/null and the supervisor's log, and closes every
+/// other descriptor inherited from the process that ran `up -d` (but
+/// `keep`, the pipe to report on): a caller waiting for EOF on one of its
+/// pipes must not wait for the supervisor's whole life.
+fn redirect(log: &std::path::Path, keep: i32) {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        if fd > 2 && fd != keep {
+            unsafe { libc::close(fd) };
+        }
+    }
     use std::os::unix::fs::OpenOptionsExt;
     let null = std::fs::File::open("/dev/null");
     let out = std::fs::OpenOptions::new()
@@ -146,7 +176,7 @@ fn redirect(log: &std::path::Path) {
 
 /// The detached supervisor's life; returns its exit status.
 fn supervise(c: &Checkout, names: &[String], ready: OwnedFd, log: &std::path::Path) -> i32 {
-    redirect(log);
+    redirect(log, ready.as_raw_fd());
     let _ = std::env::set_current_dir(&c.project.root);
     let mut ready = Some(std::fs::File::from(ready));
     let mut report = |a: &Answer| {
@@ -172,7 +202,7 @@ fn supervise(c: &Checkout, names: &[String], ready: OwnedFd, log: &std::path::Pa
         }
     };
     SIGNALLED.store(false, Ordering::SeqCst);
-    catch(&[Signal::SIGINT, Signal::SIGTERM]);
+    let _ = catch(&[Signal::SIGINT, Signal::SIGTERM]);
     // The terminal is gone by design: a hangup must not stop the services.
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGHUP, SigHandler::SigIgn) };
     // A registry of its own: nothing of the parent's state is trusted
