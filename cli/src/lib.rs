@@ -418,7 +418,17 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
         },
         Command::List { all } => {
-            let entries: Vec<Entry> = reg.list()?;
+            let mut entries: Vec<Entry> = reg.list()?;
+            if !g.json {
+                // For people, the services of a project (`portreg up`) sit
+                // together, one checkout after another, after everything
+                // else in port order. --json keeps port order.
+                entries.sort_by_key(|e| {
+                    e.meta
+                        .get("portreg.project")
+                        .map(|p| (p.clone(), e.meta.get("portreg.checkout").cloned()))
+                });
+            }
             let total = entries.len();
             let shown = rows::rows(
                 entries

@@ -236,11 +236,14 @@ impl Supervisor {
             .clone()
             .or_else(|| Some(format!("{} of project {}", s.name, self.inst.key())));
         let mut meta = BTreeMap::new();
-        meta.insert("project".to_string(), self.project.name.clone());
-        meta.insert("service".to_string(), s.name.clone());
-        meta.insert("root".to_string(), self.project.root.display().to_string());
+        meta.insert("portreg.project".to_string(), self.project.name.clone());
+        meta.insert("portreg.service".to_string(), s.name.clone());
+        meta.insert(
+            "portreg.root".to_string(),
+            self.project.root.display().to_string(),
+        );
         if let Some(l) = &self.inst.label {
-            meta.insert("checkout".to_string(), l.clone());
+            meta.insert("portreg.checkout".to_string(), l.clone());
         }
         req.meta = Some(meta);
         Ok(self.reg.lease(&req)?.port)
