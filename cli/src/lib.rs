@@ -180,51 +180,8 @@ Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portr
         #[arg(long)]
         open: bool,
     },
-    /// Start a project's services from portreg.toml: ports leased first, in
-    /// dependency order, each once its dependencies are healthy
-    #[command(
-        after_help = "Examples:\n  portreg up                 # every service, output here, Ctrl-C stops them\n  portreg up -d              # in the background; returns once all are healthy\n  portreg up api             # api and what it depends on\n  portreg up -f dev/portreg.toml"
-    )]
-    Up {
-        /// Only these services (and what they depend on)
-        services: Vec<String>,
-        /// Detach: a supervisor keeps the services running in the background
-        #[arg(short = 'd', long = "detach")]
-        detach: bool,
-        #[command(flatten)]
-        file: project::FileArg,
-    },
-    /// Stop a project's services (reverse dependency order); their ports stay remembered
-    Down {
-        services: Vec<String>,
-        #[command(flatten)]
-        file: project::FileArg,
-    },
-    /// A project's services: name, registry name, port, state, pid, uptime, restarts, URL
-    Ps {
-        #[command(flatten)]
-        file: project::FileArg,
-    },
-    /// Print a project's service logs (kept under the registry directory)
-    Logs {
-        services: Vec<String>,
-        /// Keep printing new lines
-        #[arg(short = 'f', long = "follow")]
-        follow: bool,
-        /// Only the last N lines of each service
-        #[arg(short = 'n', long = "lines", value_name = "N")]
-        lines: Option<usize>,
-        /// The project file (default: portreg.toml in this folder or the nearest parent)
-        #[arg(long = "file", value_name = "FILE")]
-        file: Option<PathBuf>,
-    },
-    /// Stop and start services again, on the same ports
-    Restart {
-        #[arg(required = true)]
-        services: Vec<String>,
-        #[command(flatten)]
-        file: project::FileArg,
-    },
+    #[command(flatten)]
+    Project(project::ProjectCommand),
     /// Print NAME_PORT and NAME_URL for active and reserved names
     #[command(
         after_help = "Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json"
@@ -348,17 +305,6 @@ fn print_json<T: serde::Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);
-}
-
-fn project_op(
-    reg: Registry,
-    file: &project::FileArg,
-    op: project::Op,
-    json: bool,
-) -> portreg_core::Result<Outcome> {
-    Ok(Outcome {
-        code: project::run(reg, file, op, json)?,
-    })
 }
 
 fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
@@ -588,33 +534,9 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             let code = dashboard::run(reg, dashboard::Options { port, open })?;
             Ok(Outcome { code })
         }
-        Command::Up {
-            services,
-            detach,
-            file,
-        } => project_op(reg, &file, project::Op::Up { services, detach }, g.json),
-        Command::Down { services, file } => {
-            project_op(reg, &file, project::Op::Down { services }, g.json)
-        }
-        Command::Ps { file } => project_op(reg, &file, project::Op::Ps, g.json),
-        Command::Logs {
-            services,
-            follow,
-            lines,
-            file,
-        } => project_op(
-            reg,
-            &project::FileArg { file },
-            project::Op::Logs {
-                services,
-                follow,
-                lines,
-            },
-            g.json,
-        ),
-        Command::Restart { services, file } => {
-            project_op(reg, &file, project::Op::Restart { services }, g.json)
-        }
+        Command::Project(cmd) => Ok(Outcome {
+            code: project::run(reg, cmd, g.json)?,
+        }),
         Command::Env { format, names } => {
             let vars = reg.env(&names)?;
             let format = if g.json { EnvFormat::Json } else { format };

@@ -525,6 +525,49 @@ fn fifty_services_come_up_healthy() {
         .all(|s| !alive(s["pid"].as_u64().unwrap() as u32)));
 }
 
+fn socket_is_handed_over() {
+    let env = Env::new();
+    let dir = env.project(
+        "sock",
+        r#"
+[services.api]
+command = "python3 sock.py"
+socket = true
+health = "/"
+[services.raw]
+command = ["python3", "sock.py"]
+socket = true
+health = "/"
+"#,
+    );
+    // Serves on fd 3 only if it is the process LISTEN_PID names.
+    std::fs::write(
+        dir.join("sock.py"),
+        r#"
+import http.server, os, socket, sys
+assert os.environ["LISTEN_FDS"] == "1" and int(os.environ["LISTEN_PID"]) == os.getpid(), dict(os.environ)
+s = socket.socket(fileno=3)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(os.environ["LISTEN_FDNAMES"].encode())
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H, bind_and_activate=False)
+srv.socket = s
+srv.serve_forever()
+"#,
+    )
+    .unwrap();
+    let out = env.cli(&dir, &["up", "-d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ps = env.ps(&dir);
+    for s in ["api", "raw"] {
+        assert_eq!(state_of(&ps, s), "healthy");
+        assert!(http_ok(port_of(&ps, s), "/"));
+    }
+    assert_eq!(env.cli(&dir, &["down"]).status.code(), Some(0));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if std::env::var_os(AS_CLI).is_some() {
@@ -541,6 +584,7 @@ fn main() {
             "restart_policies_after_sigkill",
             restart_policies_after_sigkill,
         ),
+        ("socket_is_handed_over", socket_is_handed_over),
         ("two_checkouts_side_by_side", two_checkouts_side_by_side),
         (
             "detached_supervisor_survives_and_is_cleaned_up",
