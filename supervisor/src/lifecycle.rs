@@ -98,7 +98,7 @@ impl Supervisor {
     }
 
     /// Waits for `s` (generation `gen`) to pass its health check.
-    pub(crate) fn await_health(&self, s: &Service, gen: u64) -> Result<(), String> {
+    pub(crate) fn await_health(self: &Arc<Self>, s: &Service, gen: u64) -> Result<(), String> {
         let ports = self.ports();
         let health = self.project.health_of(s, &ports);
         if health == Health::None {
@@ -146,6 +146,9 @@ impl Supervisor {
                         }
                     });
                     self.event(&s.name, "healthy");
+                    let me = Arc::clone(self);
+                    let svc = s.clone();
+                    std::thread::spawn(move || me.watch(&svc, gen));
                     return Ok(());
                 }
                 Err(why) => last = why,
@@ -167,6 +170,58 @@ impl Supervisor {
                     .min(deadline.saturating_duration_since(Instant::now()))
                     .max(Duration::from_millis(20)),
             );
+        }
+    }
+
+    /// Keeps probing a healthy service (less often than while it starts)
+    /// so that `ps` shows `unhealthy` when it stops answering, and
+    /// `healthy` again when it recovers. Ends with the process.
+    fn watch(&self, s: &Service, gen: u64) {
+        let every = (s.health_interval * 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        loop {
+            std::thread::sleep(every);
+            let (pid, cur, wanted) = {
+                let inner = self.lock();
+                let v = &inner[&key(&s.name)];
+                (v.pid, v.gen, v.wanted)
+            };
+            let Some(pid) = pid.filter(|_| cur == gen && wanted) else {
+                return;
+            };
+            let ports = self.ports();
+            let port = ports.get(&s.name);
+            let r = match self.project.health_of(s, &ports) {
+                // Who listens was settled at start; now only whether anyone does.
+                Health::Listening => match port {
+                    Some(p) if !portreg_core::Registry::is_listening(p) => {
+                        Err(format!("nothing listens on port {p} any more"))
+                    }
+                    _ => Ok(()),
+                },
+                h => crate::health::probe(&h, port, pid, &self.project.env_of(s, &ports), &s.cwd),
+            };
+            let status = self.lock()[&key(&s.name)].status;
+            match (r, status) {
+                (Err(why), Status::Healthy) => {
+                    self.set(&s.name, |v| {
+                        if v.gen == gen {
+                            v.status = Status::Unhealthy;
+                            v.detail = Some(why.clone());
+                        }
+                    });
+                    self.event(&s.name, &format!("unhealthy: {why}"));
+                }
+                (Ok(()), Status::Unhealthy) => {
+                    self.set(&s.name, |v| {
+                        if v.gen == gen {
+                            v.status = Status::Healthy;
+                            v.detail = None;
+                        }
+                    });
+                    self.event(&s.name, "healthy again");
+                }
+                _ => {}
+            }
         }
     }
 

@@ -525,6 +525,28 @@ fn fifty_services_come_up_healthy() {
         .all(|s| !alive(s["pid"].as_u64().unwrap() as u32)));
 }
 
+fn a_hung_service_shows_unhealthy_then_recovers() {
+    let env = Env::new();
+    let dir = env.project(
+        "hung",
+        "[services.api]\ncommand = [\"python3\", \"server.py\", \"0\"]\nhealth = \"/\"\nhealth_interval = 0.1\n",
+    );
+    let out = env.cli(&dir, &["up", "-d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let pid = nix::unistd::Pid::from_raw(pid_of(&env.ps(&dir), "api") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let mut last = serde_json::Value::Null;
+    let went = wait_for(15, || {
+        last = env.ps(&dir);
+        state_of(&last, "api") == "unhealthy"
+    });
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert!(went, "a stopped server is not healthy: {last}");
+    assert!(wait_for(15, || state_of(&env.ps(&dir), "api") == "healthy"));
+    assert_eq!(service(&env.ps(&dir), "api")["restarts"], 0);
+    assert_eq!(env.cli(&dir, &["down"]).status.code(), Some(0));
+}
+
 fn socket_is_handed_over() {
     let env = Env::new();
     let dir = env.project(
@@ -585,6 +607,10 @@ fn main() {
             restart_policies_after_sigkill,
         ),
         ("socket_is_handed_over", socket_is_handed_over),
+        (
+            "a_hung_service_shows_unhealthy_then_recovers",
+            a_hung_service_shows_unhealthy_then_recovers,
+        ),
         ("two_checkouts_side_by_side", two_checkouts_side_by_side),
         (
             "detached_supervisor_survives_and_is_cleaned_up",
