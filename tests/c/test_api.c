@@ -100,7 +100,7 @@ static void test_status_names(void) {
         CHECK(str_eq(portreg_status_str(table[i].status), table[i].name));
     }
     CHECK(sizeof(portreg_status) == 4);
-    CHECK(str_eq(portreg_status_str(16), "UNKNOWN"));
+    CHECK(str_eq(portreg_status_str(17), "UNKNOWN"));
     CHECK(str_eq(portreg_status_str(0xFFFFFFFFu), "UNKNOWN"));
 }
 
