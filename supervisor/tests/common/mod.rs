@@ -17,6 +17,16 @@ pub struct Env {
     pub reg: tempfile::TempDir,
     pub work: tempfile::TempDir,
     pub range: String,
+    projects: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl Drop for Env {
+    /// A test that fails half-way leaves no supervisor or service behind.
+    fn drop(&mut self) {
+        for dir in self.projects.borrow().iter() {
+            let _ = self.command(dir, &["down"]).output();
+        }
+    }
 }
 
 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -31,6 +41,7 @@ impl Env {
             reg: tempfile::tempdir().unwrap(),
             work: tempfile::tempdir().unwrap(),
             range: format!("{base}-{}", base + 149),
+            projects: Default::default(),
         }
     }
 
@@ -41,6 +52,7 @@ impl Env {
         std::fs::write(dir.join("portreg.toml"), toml).unwrap();
         std::fs::write(dir.join("server.py"), SERVER_PY).unwrap();
         std::fs::write(dir.join("server.js"), SERVER_JS).unwrap();
+        self.projects.borrow_mut().push(dir.clone());
         dir
     }
 
