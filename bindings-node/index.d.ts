@@ -35,6 +35,26 @@ export declare class Lease {
 }
 export type JsLease = Lease
 
+/** A project (portreg.toml) and its services' ports in the registry. */
+export declare class Project {
+  /** The project's name (`project = ...`, else its folder's name). */
+  get name(): string
+  /** This checkout's label, or null for the first checkout. */
+  get label(): string | null
+  /** The folder holding portreg.toml. */
+  get root(): string
+  /** Every service, in dependency order. */
+  get services(): Array<ProjectService>
+  /**
+   * The port of `service`, or null when it has none yet; throws
+   * `NOT_FOUND` for a name that is not a service of the project.
+   */
+  port(service: string): number | null
+  /** `http://127.0.0.1:PORT` of `service`, or null when it has no port yet. */
+  url(service: string): string | null
+}
+export type JsProject = Project
+
 /**
  * A registry opened on a directory. Every method takes the registry lock for
  * its own call only, so many processes and threads can share one directory.
@@ -284,6 +304,26 @@ export interface Listener {
   user: string
   /** e.g. `127.0.0.1`, `0.0.0.0`, `::1`, `::` */
   addrs: Array<string>
+}
+
+/**
+ * Reads the project at `path` (a portreg.toml, or a folder searched upwards;
+ * default: the current folder) against the registry at `registry` (default:
+ * $PORTREG_HOME, else ~/.portreg), starting nothing. Throws
+ * `INVALID_CONFIG` for a file that cannot be used.
+ */
+export declare function project(path?: string | undefined | null, registry?: string | undefined | null): Project
+
+/** One service of a project and what the registry knows of it. */
+export interface ProjectService {
+  /** Its name in portreg.toml (`api`). */
+  service: string
+  /** Its registry name (`api.shop`, or `api.LABEL.shop` in another checkout). */
+  name: string
+  port: number | null
+  url: string | null
+  state: 'active' | 'idle' | 'reserved' | null
+  pid: number | null
 }
 
 /**

@@ -109,6 +109,11 @@ enum portreg_status
      * A bug in portreg (including a caught panic); please report it.
      */
     PORTREG_STATUS_INTERNAL = 15,
+    /**
+     * A `portreg.toml` cannot be used (syntax, unknown key or dependency, a
+     * cycle); nothing was started or leased.
+     */
+    PORTREG_STATUS_INVALID_CONFIG = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

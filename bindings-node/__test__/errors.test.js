@@ -80,7 +80,7 @@ test('the table is not empty and names only known codes', () => {
   const codes = new Set([
     'INVALID_NAME', 'INVALID_PORT', 'INVALID_RANGE', 'NOT_FOUND', 'LEASE_HELD', 'PORT_TAKEN',
     'PORT_BUSY', 'NO_FREE_PORT', 'NOT_HOLDER', 'REGISTRY_CORRUPT', 'REGISTRY_VERSION',
-    'PERMISSION', 'IO', 'PROCESS', 'INTERNAL',
+    'PERMISSION', 'IO', 'PROCESS', 'INTERNAL', 'INVALID_CONFIG',
   ])
   for (const c of table.cases) assert.ok(codes.has(c.code), label(c))
 })

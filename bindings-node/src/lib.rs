@@ -9,6 +9,7 @@ mod types;
 mod error;
 mod lease;
 mod ops;
+mod project;
 mod registry;
 mod task;
 
@@ -20,6 +21,7 @@ use napi_derive::napi;
 
 use crate::error::sync;
 use crate::lease::JsLease;
+pub use crate::project::project;
 use crate::task::Job;
 use crate::types::{
     EnvVars, FindOptions, ForceOptions, JsCleaned, JsConflict, JsEntry, JsKillReport, JsWho,

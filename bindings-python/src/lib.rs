@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod convert;
 mod errors;
 mod lease;
+mod project;
 mod registry;
 mod types;
 
@@ -37,6 +38,9 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyListenerInfo>()?;
     m.add_class::<types::PyConflict>()?;
     m.add_class::<types::PyKillReport>()?;
+    m.add_class::<project::PyProject>()?;
+    m.add_class::<project::PyProjectService>()?;
+    m.add_function(wrap_pyfunction!(project::project, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(lease::release_at_exit, m)?)?;
     Ok(())

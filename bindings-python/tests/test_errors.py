@@ -34,6 +34,7 @@ CODES = {
     "IO": portreg.PortregIOError,
     "PROCESS": portreg.ProcessError,
     "INTERNAL": portreg.InternalError,
+    "INVALID_CONFIG": portreg.InvalidConfigError,
 }
 
 

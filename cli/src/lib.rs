@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State, Target};
 
+mod project;
 mod run;
 mod table;
 
@@ -25,7 +26,7 @@ Registry: $PORTREG_HOME, else ~/.portreg (or --registry DIR).
 Exit codes: 0 ok, 1 not found / nothing to do, 2 usage or invalid input,
 3 LEASE_HELD, 4 PORT_TAKEN, 5 PORT_BUSY, 6 NO_FREE_PORT, 7 NOT_HOLDER,
 8 REGISTRY_CORRUPT, 9 REGISTRY_VERSION, 10 PERMISSION, 11 IO, 12 PROCESS,
-13 INTERNAL.";
+13 INTERNAL, 14 INVALID_CONFIG.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -193,6 +194,8 @@ Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portr
         #[arg(long)]
         open: bool,
     },
+    #[command(flatten)]
+    Project(project::ProjectCommand),
     /// Print NAME_PORT and NAME_URL for active and reserved names
     #[command(
         after_help = "Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json"
@@ -375,7 +378,17 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
         },
         Command::List { all } => {
-            let entries: Vec<Entry> = reg.list()?;
+            let mut entries: Vec<Entry> = reg.list()?;
+            if !g.json {
+                // For people, the services of a project (`portreg up`) sit
+                // together, one checkout after another, after everything
+                // else in port order. --json keeps port order.
+                entries.sort_by_key(|e| {
+                    e.meta
+                        .get("portreg.project")
+                        .map(|p| (p.clone(), e.meta.get("portreg.checkout").cloned()))
+                });
+            }
             let total = entries.len();
             let shown: Vec<Entry> = entries
                 .into_iter()
@@ -552,6 +565,9 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             );
             Ok(Outcome { code: 2 })
         }
+        Command::Project(cmd) => Ok(Outcome {
+            code: project::run(reg, cmd, g.json)?,
+        }),
         Command::Env { format, names } => {
             let vars = reg.env(&names)?;
             let format = if g.json { EnvFormat::Json } else { format };

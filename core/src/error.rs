@@ -25,11 +25,12 @@ pub enum ErrorCode {
     Io = 13,
     Process = 14,
     Internal = 15,
+    InvalidConfig = 16,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidName,
         ErrorCode::InvalidPort,
         ErrorCode::InvalidRange,
@@ -45,6 +46,7 @@ impl ErrorCode {
         ErrorCode::Io,
         ErrorCode::Process,
         ErrorCode::Internal,
+        ErrorCode::InvalidConfig,
     ];
 
     /// The docs/design.md spelling, e.g. `LEASE_HELD`.
@@ -65,6 +67,7 @@ impl ErrorCode {
             ErrorCode::Io => "IO",
             ErrorCode::Process => "PROCESS",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::InvalidConfig => "INVALID_CONFIG",
         }
     }
 
@@ -85,6 +88,7 @@ impl ErrorCode {
             ErrorCode::Io => 11,
             ErrorCode::Process => 12,
             ErrorCode::Internal => 13,
+            ErrorCode::InvalidConfig => 14,
         }
     }
 
@@ -178,6 +182,10 @@ pub enum Error {
 
     #[error("internal error: {0}; please report it")]
     Internal(String),
+
+    /// A `portreg.toml` that cannot be used: `FILE:LINE:COLUMN: what; fix`.
+    #[error("{0}")]
+    InvalidConfig(String),
 }
 
 impl Error {
@@ -199,6 +207,7 @@ impl Error {
             Error::Io { .. } => ErrorCode::Io,
             Error::Process(_) => ErrorCode::Process,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::InvalidConfig(_) => ErrorCode::InvalidConfig,
         }
     }
 

@@ -27,6 +27,7 @@
 // | `target`    | the who/kill target grammar; kill's timeout and its bounds  |
 // | `tracking`  | leases a process took for itself; release once, all at exit |
 // | `shared`    | one open Registry per directory behind module-level calls   |
+// | `project`   | portreg.toml: parsing, dependency graph, substitutions, checkouts |
 // | `error`     | the one error type and its stable codes                     |
 //
 // Imports only go down this list's dependency order (entry, port, error and
@@ -40,6 +41,7 @@ mod error;
 mod liveness;
 mod port;
 pub mod process;
+pub mod project;
 mod registry;
 mod request;
 mod services;
@@ -58,6 +60,7 @@ pub use entry::{
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use port::PortRange;
 pub use process::{Conflict, KillReport, ListenerInfo, Who};
+pub use project::{Instance, Project, ServicePort};
 pub use registry::Registry;
 pub use request::{Actor, LeaseRequest};
 pub use services::EnvVar;

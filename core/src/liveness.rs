@@ -72,6 +72,16 @@ impl Running {
     }
 }
 
+/// When `pid` started, in the form holders record it (`Holder::start_time`);
+/// `None` when no such process runs (or it is a zombie).
+pub fn start_time(pid: u32) -> Option<u64> {
+    Running::of(&[pid], None)
+        .ok()?
+        .start_times
+        .get(&pid)
+        .copied()
+}
+
 /// [`Running::is_alive`] for one process.
 pub fn is_alive(pid: u32, start_time: Option<u64>) -> Result<bool> {
     Ok(Running::of(&[pid], None)?.is_alive(pid, start_time))

@@ -50,6 +50,13 @@ pub struct Conflict {
     pub listeners: Vec<ListenerInfo>,
 }
 
+/// When `pid` started, in the form holders record it; `None` when no such
+/// process runs. With the pid, it names a process so that a reused pid is
+/// never taken for it.
+pub fn start_time(pid: u32) -> Option<u64> {
+    liveness::start_time(pid)
+}
+
 /// How one process was stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KillReport {

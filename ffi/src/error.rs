@@ -54,6 +54,9 @@ pub enum portreg_status {
     Process = 14,
     /// A bug in portreg (including a caught panic); please report it.
     Internal = 15,
+    /// A `portreg.toml` cannot be used (syntax, unknown key or dependency, a
+    /// cycle); nothing was started or leased.
+    InvalidConfig = 16,
 }
 
 // The C numbers are portreg-core's ErrorCode numbers: a mismatch fails the build.
@@ -73,6 +76,7 @@ const _: () = {
     assert!(portreg_status::Io as u32 == ErrorCode::Io as u32);
     assert!(portreg_status::Process as u32 == ErrorCode::Process as u32);
     assert!(portreg_status::Internal as u32 == ErrorCode::Internal as u32);
+    assert!(portreg_status::InvalidConfig as u32 == ErrorCode::InvalidConfig as u32);
 };
 
 impl portreg_status {
@@ -92,6 +96,7 @@ impl portreg_status {
             ErrorCode::Permission => portreg_status::Permission,
             ErrorCode::Io => portreg_status::Io,
             ErrorCode::Process => portreg_status::Process,
+            ErrorCode::InvalidConfig => portreg_status::InvalidConfig,
             // A code added to core after this library was built.
             _ => portreg_status::Internal,
         }
@@ -116,6 +121,7 @@ impl portreg_status {
             13 => c"IO",
             14 => c"PROCESS",
             15 => c"INTERNAL",
+            16 => c"INVALID_CONFIG",
             _ => return None,
         })
     }

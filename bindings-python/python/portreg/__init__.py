@@ -19,6 +19,7 @@ import builtins as _builtins
 
 from ._errors import (
     InternalError,
+    InvalidConfigError,
     InvalidNameError,
     InvalidPortError,
     InvalidRangeError,
@@ -44,14 +45,18 @@ from ._native import (
     KillReport,
     Lease,
     ListenerInfo,
+    Project,
+    ProjectService,
     Registry,
     Who,
     __version__,
 )
+from ._native import project as _project
 from ._native import release_at_exit as _release_at_exit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
     from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
     RangeArg = Union[str, Tuple[int, int], None]
@@ -71,7 +76,10 @@ __all__ = [
     "conflicts",
     "kill",
     "env",
+    "project",
     "Registry",
+    "Project",
+    "ProjectService",
     "Lease",
     "Entry",
     "Holder",
@@ -97,6 +105,7 @@ __all__ = [
     "PortregIOError",
     "ProcessError",
     "InternalError",
+    "InvalidConfigError",
 ]
 
 # Leases still held when the interpreter exits normally are released then; a
@@ -240,3 +249,26 @@ def env(names: Optional[Sequence[str]] = None) -> Dict[str, str]:
     ``InvalidNameError``.
     """
     return Registry().env(names)
+
+
+def project(
+    path: Union[str, os.PathLike[str], None] = None,
+    registry: Union[Registry, str, os.PathLike[str], None] = None,
+) -> Project:
+    """Read a project's services and their ports without starting anything.
+
+    ``path`` is a ``portreg.toml`` or a folder to search upwards from
+    (default: the current folder); ``registry`` a ``Registry`` or its
+    directory (default: ``$PORTREG_HOME``, else ``~/.portreg``). The
+    checkout is recognised as ``portreg up`` names it, so a second checkout
+    reads its own ports::
+
+        api = portreg.project().url("api")   # "http://127.0.0.1:8071" or None
+
+    ``.port(service)`` / ``.url(service)`` are None until the service has
+    been brought up once; a name that is not a service raises
+    ``NotFoundError``; a bad file raises ``InvalidConfigError``.
+    """
+    if isinstance(registry, Registry):
+        registry = registry.path
+    return _project(path, registry)

@@ -145,6 +145,12 @@ class InternalError(PortregError):
     code = "INTERNAL"
 
 
+class InvalidConfigError(PortregError):
+    """A portreg.toml cannot be used; nothing was started or leased."""
+
+    code = "INVALID_CONFIG"
+
+
 ERRORS_BY_CODE: Dict[str, Type[PortregError]] = {
     cls.code: cls
     for cls in (
@@ -163,5 +169,6 @@ ERRORS_BY_CODE: Dict[str, Type[PortregError]] = {
         PortregIOError,
         ProcessError,
         InternalError,
+        InvalidConfigError,
     )
 }
