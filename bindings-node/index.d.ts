@@ -204,13 +204,25 @@ export declare function get(name: string): Entry | null
 export declare function getAsync(name: string): Promise<Entry | null>
 
 /**
- * The process holding a lease: `pid` plus `start_time` identify it (a reused
- * pid has another start time); the rest is for people.
+ * The process holding a lease: `pid`, `start_ticks` and `boot_id` identify
+ * it (a reused pid has another start); `lock` proves it alive from any pid
+ * namespace; the rest is for people.
  */
 export interface Holder {
   pid: number
-  /** Process start time, seconds since the Unix epoch. */
+  /**
+   * Process start time, seconds since the Unix epoch (for people: it
+   * moves with the wall clock).
+   */
   start_time: number
+  /** Process start in clock ticks since boot; null in records of older versions. */
+  start_ticks: number | null
+  /** The kernel boot the record was made in. */
+  boot_id: string | null
+  /** Inode of the pid namespace `pid` is counted in. */
+  pid_ns: number | null
+  /** The holder lock that proves the holder alive, if any. */
+  lock: string | null
   /** Executable name, e.g. `node`. */
   exe: string
   cmdline: Array<string>
@@ -235,6 +247,8 @@ export declare function killAsync(target: number | string, options?: KillOptions
 export interface KillOptions {
   /** Seconds to wait after SIGTERM before SIGKILL (default 10). */
   timeout?: number
+  /** As root, also stop another user's process (default false). */
+  anyUser?: boolean
 }
 
 /** How `kill` stopped one process. */

@@ -141,8 +141,8 @@ typedef struct portreg_entry portreg_entry;
 typedef struct portreg_entry_list portreg_entry_list;
 
 /**
- * The process holding an active entry: pid and start time (which together
- * identify it), executable, command line, user, working directory and when
+ * The process holding an active entry: pid, start ticks and boot id (which
+ * together identify it), start time, executable, command line, user, working directory and when
  * it took the lease. Opaque and borrowed from its entry.
  */
 typedef struct portreg_holder portreg_holder;
@@ -743,14 +743,44 @@ const char *portreg_entry_meta_get(const struct portreg_entry *entry, const char
 uint32_t portreg_holder_pid(const struct portreg_holder *holder);
 
 /**
- * The holder's start time in seconds since the Unix epoch (with the pid it
- * tells a live holder from a later process that reused the pid).
+ * The holder's start time in seconds since the Unix epoch, for people (it
+ * moves with the wall clock; `portreg_holder_start_ticks` identifies).
  *
  * Ownership: `holder` is borrowed from its entry.
  * NULL: a NULL `holder` gives 0.
  * Threads: read-only; safe from any thread.
  */
 uint64_t portreg_holder_start_time(const struct portreg_holder *holder);
+
+/**
+ * The holder's start in clock ticks since boot (with the pid and boot id
+ * it tells a live holder from a later process that reused the pid); 0 in
+ * records of older versions.
+ *
+ * Ownership: `holder` is borrowed from its entry.
+ * NULL: a NULL `holder` gives 0.
+ * Threads: read-only; safe from any thread.
+ */
+uint64_t portreg_holder_start_ticks(const struct portreg_holder *holder);
+
+/**
+ * The kernel boot id the record was made in ("" when unknown).
+ *
+ * Ownership: borrowed from the entry `holder` came from.
+ * NULL: a NULL `holder` gives NULL.
+ * Threads: read-only; safe from any thread.
+ */
+const char *portreg_holder_boot_id(const struct portreg_holder *holder);
+
+/**
+ * The inode of the pid namespace the holder's pid is counted in (0 when
+ * unknown).
+ *
+ * Ownership: `holder` is borrowed from its entry.
+ * NULL: a NULL `holder` gives 0.
+ * Threads: read-only; safe from any thread.
+ */
+uint64_t portreg_holder_pid_ns(const struct portreg_holder *holder);
 
 /**
  * The holder's executable name, e.g. "python3" ("" when unknown).

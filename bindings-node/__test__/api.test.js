@@ -51,6 +51,9 @@ test('lease: a Lease with name, port, url and this process as holder', () => {
   assert.equal(e.port, l.port)
   assert.equal(e.holder.pid, process.pid)
   assert.equal(typeof e.holder.start_time, 'number')
+  assert.equal(typeof e.holder.start_ticks, 'number')
+  assert.equal(typeof e.holder.boot_id, 'string')
+  assert.ok(e.holder.lock, 'a lease of this process is proved alive by its lock')
   assert.deepEqual(Object.keys(e).sort(), [
     'changed', 'created', 'description', 'holder', 'listening', 'meta', 'name', 'port', 'reserved', 'state',
   ])
@@ -302,6 +305,7 @@ test('kill stops a name’s holder (SIGTERM), and SIGKILLs one that ignores SIGT
 
   assert.throws(() => reg.kill(':0'), { code: 'INVALID_PORT' })
   assert.throws(() => reg.kill('never-seen'), { code: 'NOT_FOUND' })
+  assert.throws(() => reg.kill('never-seen', { anyUser: true }), { code: 'NOT_FOUND' })
   assert.throws(() => reg.kill(25187, { timeout: -1 }), { code: 'PROCESS' })
 })
 

@@ -37,7 +37,7 @@ const who: portreg.Who = portreg.who(8080)
 const whoName: portreg.Who = portreg.who('web')
 const listenerPids: number[] = who.listeners.map((l) => l.pid)
 const conflicts: portreg.Conflict[] = portreg.conflicts()
-const reports: portreg.KillReport[] = portreg.kill('web', { timeout: 3 })
+const reports: portreg.KillReport[] = portreg.kill('web', { timeout: 3, anyUser: false })
 const byPort: portreg.KillReport[] = portreg.kill(8080)
 const waited: number = reports[0].waited_ms
 const vars: Record<string, string> = portreg.env(['web'])

@@ -100,9 +100,10 @@ pub fn kill(
     o: Option<KillOptions>,
 ) -> Result<Vec<JsKillReport>> {
     let target = target_of(target)?;
+    let any_user = o.as_ref().and_then(|o| o.any_user).unwrap_or(false);
     let timeout = portreg_core::target::kill_timeout(o.and_then(|o| o.timeout))?;
     Ok(reg
-        .kill(&target, timeout)?
+        .kill_with(&target, timeout, any_user)?
         .into_iter()
         .map(Into::into)
         .collect())

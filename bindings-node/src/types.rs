@@ -10,14 +10,27 @@ use napi_derive::napi;
 use portreg_core::allocate::check_port_f64;
 use portreg_core::{PortRange, Result};
 
-/// The process holding a lease: `pid` plus `start_time` identify it (a reused
-/// pid has another start time); the rest is for people.
-#[napi(object, js_name = "Holder")]
+/// The process holding a lease: `pid`, `start_ticks` and `boot_id` identify
+/// it (a reused pid has another start); `lock` proves it alive from any pid
+/// namespace; the rest is for people.
+#[napi(object, js_name = "Holder", use_nullable = true)]
 pub struct JsHolder {
     pub pid: u32,
-    /// Process start time, seconds since the Unix epoch.
+    /// Process start time, seconds since the Unix epoch (for people: it
+    /// moves with the wall clock).
     #[napi(js_name = "start_time")]
     pub start_time: i64,
+    /// Process start in clock ticks since boot; null in records of older versions.
+    #[napi(js_name = "start_ticks")]
+    pub start_ticks: Option<i64>,
+    /// The kernel boot the record was made in.
+    #[napi(js_name = "boot_id")]
+    pub boot_id: Option<String>,
+    /// Inode of the pid namespace `pid` is counted in.
+    #[napi(js_name = "pid_ns")]
+    pub pid_ns: Option<i64>,
+    /// The holder lock that proves the holder alive, if any.
+    pub lock: Option<String>,
     /// Executable name, e.g. `node`.
     pub exe: String,
     pub cmdline: Vec<String>,
@@ -32,6 +45,10 @@ impl From<portreg_core::Holder> for JsHolder {
         JsHolder {
             pid: h.pid,
             start_time: i64::try_from(h.start_time).unwrap_or(i64::MAX),
+            start_ticks: h.start_ticks.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            boot_id: h.boot_id,
+            pid_ns: h.pid_ns.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            lock: h.lock,
             exe: h.exe,
             cmdline: h.cmdline,
             user: h.user,
@@ -254,6 +271,8 @@ pub struct FindOptions {
 pub struct KillOptions {
     /// Seconds to wait after SIGTERM before SIGKILL (default 10).
     pub timeout: Option<f64>,
+    /// As root, also stop another user's process (default false).
+    pub any_user: Option<bool>,
 }
 
 /// A JS number as a port: a whole number from 1 to 65535, else `INVALID_PORT`.

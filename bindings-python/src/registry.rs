@@ -181,17 +181,18 @@ impl PyRegistry {
     }
 
     /// Stops a name's holder or whatever listens on a port; see `portreg.kill`.
-    #[pyo3(signature = (target, timeout=None))]
+    #[pyo3(signature = (target, timeout=None, any_user=false))]
     fn kill(
         &self,
         py: Python<'_>,
         target: &Bound<'_, PyAny>,
         timeout: Option<f64>,
+        any_user: bool,
     ) -> PyResult<Vec<PyKillReport>> {
         let target = to_target(py, target)?;
         let timeout = check(py, portreg_core::target::kill_timeout(timeout))?;
         Ok(self
-            .call(py, |reg| reg.kill(&target, timeout))?
+            .call(py, |reg| reg.kill_with(&target, timeout, any_user))?
             .into_iter()
             .map(PyKillReport)
             .collect())

@@ -8,8 +8,8 @@ use pyo3::types::PyDict;
 
 use crate::convert::{repr, to_dict};
 
-/// The process holding a lease: `pid` and `start_time` identify it, the rest
-/// is for people.
+/// The process holding a lease: `pid`, `start_ticks` and `boot_id` identify
+/// it (`lock` proves it alive from any pid namespace), the rest is for people.
 #[pyclass(module = "portreg", name = "Holder", frozen, eq, skip_from_py_object)]
 #[derive(PartialEq)]
 pub struct PyHolder(pub Holder);
@@ -21,10 +21,32 @@ impl PyHolder {
     fn pid(&self) -> u32 {
         self.0.pid
     }
-    /// Process start time, seconds since the Unix epoch (defeats pid reuse).
+    /// Process start time, seconds since the Unix epoch (for people: it
+    /// moves with the wall clock).
     #[getter]
     fn start_time(&self) -> u64 {
         self.0.start_time
+    }
+    /// Process start in clock ticks since boot (defeats pid reuse); None in
+    /// records of older versions.
+    #[getter]
+    fn start_ticks(&self) -> Option<u64> {
+        self.0.start_ticks
+    }
+    /// The kernel boot the record was made in.
+    #[getter]
+    fn boot_id(&self) -> Option<&str> {
+        self.0.boot_id.as_deref()
+    }
+    /// Inode of the pid namespace `pid` is counted in.
+    #[getter]
+    fn pid_ns(&self) -> Option<u64> {
+        self.0.pid_ns
+    }
+    /// The holder lock that proves the holder alive, if any.
+    #[getter]
+    fn lock(&self) -> Option<&str> {
+        self.0.lock.as_deref()
     }
     /// Executable name, e.g. "python3".
     #[getter]

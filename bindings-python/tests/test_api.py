@@ -205,7 +205,15 @@ def test_to_dict_is_the_cli_json(portreg_bin: pathlib.Path, home: pathlib.Path) 
     assert [r["listening"] for r in rows if r["name"] == "pinned"] == [None]
     holder = portreg.get("j").holder  # type: ignore[union-attr]
     assert holder is not None
-    assert list(holder.to_dict()) == ["pid", "start_time", "exe", "cmdline", "user", "cwd", "since"]
+    assert list(holder.to_dict()) == [
+        "pid", "start_time", "start_ticks", "boot_id", "pid_ns", "lock",
+        "exe", "cmdline", "user", "cwd", "since",
+    ]
+    # a lease of this process is identified by start ticks and boot, and
+    # proved alive by a lock it keeps
+    assert holder.start_ticks and holder.pid_ns and holder.lock
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        assert holder.boot_id == f.read().strip()
     assert holder.cmdline and holder.user and holder.cwd == os.getcwd()
 
 

@@ -207,6 +207,8 @@ def test_kill_refuses_this_process_and_bad_timeouts() -> None:
     with pytest.raises(portreg.ProcessError) as e:
         portreg.kill("me")
     assert e.value.code == "PROCESS"
+    with pytest.raises(portreg.ProcessError):
+        portreg.kill("me", any_user=True)
     # A bad timeout is PROCESS in every language (core's rule: 0 to 3600 s).
     for bad in (-1, 3601, float("nan")):
         with pytest.raises(portreg.ProcessError) as e:

@@ -140,6 +140,9 @@ Examples:\n  portreg who 8000\n  portreg who :8000\n  portreg who web\n  portreg
     #[command(
         after_help = "A target of digits is a port (as is :PORT); names may start with a digit too,\n\
 so give --name for a name made only of digits.\n\n\
+A holder that leads its own process group (`portreg run` starts commands so)\n\
+is stopped with every process of its group. Another user's process needs\n\
+--any-user, even as root.\n\n\
 Examples:\n  portreg kill web            # the process holding web\n  portreg kill :8000          # whatever listens on port 8000\n  portreg kill 8000 --timeout 3"
     )]
     Kill {
@@ -151,6 +154,9 @@ Examples:\n  portreg kill web            # the process holding web\n  portreg ki
         /// Seconds to wait after SIGTERM before SIGKILL, 0 to 3600 (default 10)
         #[arg(long, value_name = "S")]
         timeout: Option<f64>,
+        /// As root, also stop another user's process (refused without it)
+        #[arg(long)]
+        any_user: bool,
     },
     /// Lease NAME, run CMD on the port, release when it exits
     #[command(
@@ -500,10 +506,11 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             target,
             name,
             timeout,
+            any_user,
         } => {
             let timeout = portreg_core::target::kill_timeout(timeout)?;
             let t = target_arg(&target, name)?;
-            let reports = reg.kill(&t, timeout)?;
+            let reports = reg.kill_with(&t, timeout, any_user)?;
             if g.json {
                 print_json(&reports);
             } else if reports.is_empty() {

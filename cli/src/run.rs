@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use portreg_core::{Actor, Error, LeaseRequest, Registry};
 
@@ -24,29 +24,56 @@ pub struct RunArgs {
     pub cmd: Vec<OsString>,
 }
 
-static CHILD: AtomicI32 = AtomicI32::new(0);
+/// The command's process group (its pid): signals go to all of it.
+static GROUP: AtomicI32 = AtomicI32::new(0);
+/// Set once a stop signal (INT, TERM, HUP) was forwarded.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // A signal the terminal sent (Ctrl-C) already reached the child through
-    // its process group; forward only the ones sent to us alone (kill).
-    let from_tty = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
-    let child = CHILD.load(Ordering::SeqCst);
-    if child > 0 && !from_tty {
-        unsafe { libc::kill(child, sig) };
+extern "C" fn forward(sig: libc::c_int) {
+    // The command runs in a process group of its own: whoever signals
+    // `portreg run` (kill, a script's Ctrl-C) means the whole command.
+    let group = GROUP.load(Ordering::SeqCst);
+    if group > 0 {
+        STOPPING.store(true, Ordering::SeqCst);
+        unsafe { libc::kill(-group, sig) };
     }
 }
 
 fn install_forwarding() {
     let action = SigAction::new(
-        SigHandler::SigAction(forward),
+        SigHandler::Handler(forward),
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only reads an atomic and calls kill(2), both async-signal-safe.
+        // SAFETY: the handler only uses atomics and kill(2), both async-signal-safe.
         let _ = unsafe { sigaction(sig, &action) };
     }
 }
+
+/// True when `portreg run` is the terminal's foreground job: the command's
+/// group then gets the terminal (as a shell gives it to a job), so that it
+/// can read it and Ctrl-C / Ctrl-Z reach all of it.
+fn owns_terminal() -> bool {
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+/// Gives the terminal to process group `pgid` (ours, or the command's).
+fn give_terminal(pgid: libc::pid_t) {
+    // SAFETY: plain syscalls; SIGTTOU is ignored by the supervisor, so a
+    // call from the background does not stop it.
+    unsafe { libc::tcsetpgrp(0, pgid) };
+}
+
+/// Whether any process of group `pgid` still runs (zombies do not count).
+fn group_alive(pgid: i32) -> bool {
+    let exists = unsafe { libc::kill(-pgid, 0) } == 0;
+    exists && !portreg_core::process::group_members(pgid).is_empty()
+}
+
+/// How long the group may outlive a forwarded stop signal before the rest
+/// of it is killed.
+const GROUP_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn find_program(prog: &OsString) -> Option<PathBuf> {
     let p = PathBuf::from(prog);
@@ -164,6 +191,7 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     let sock_fd = listener.as_ref().map(|s| s.as_raw_fd());
+    let foreground = owns_terminal();
 
     // A close-on-exec pipe tells the parent when the child has exec'd (EOF)
     // or why it could not (an errno), so the holder recorded is the command,
@@ -209,6 +237,19 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
                 }
             }
             libc::close(exec_rd);
+            // A process group of its own, so that kill and signals reach
+            // every process the command starts (npx, sh -c, nodemon...);
+            // and the terminal, when portreg run had it.
+            libc::setpgid(0, 0);
+            if foreground {
+                let mut block: libc::sigset_t = std::mem::zeroed();
+                let mut old: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut block);
+                libc::sigaddset(&mut block, libc::SIGTTOU);
+                libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+                libc::tcsetpgrp(0, libc::getpid());
+                libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            }
             // The command gets the terminal as a shell would give it: stdio
             // open across exec (Node marks them close-on-exec) and SIGPIPE /
             // SIGXFSZ at their defaults (Rust and Node ignore them, and an
@@ -228,6 +269,12 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
         },
         Ok(ForkResult::Parent { child }) => child,
     };
+    // Also from this side, so that neither order of the two races.
+    unsafe { libc::setpgid(child.as_raw(), child.as_raw()) };
+    if foreground {
+        unsafe { libc::signal(libc::SIGTTOU, libc::SIG_IGN) };
+        give_terminal(child.as_raw());
+    }
     unsafe { libc::close(exec_wr) };
     let mut errno_buf = [0u8; 4];
     let n = loop {
@@ -240,6 +287,9 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
     unsafe { libc::close(exec_rd) };
     if n == 4 {
         let _ = waitpid(child, None);
+        if foreground {
+            give_terminal(unsafe { libc::getpgrp() });
+        }
         let _ = reg.release(&name, Actor::me());
         let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno_buf));
         return Err(Error::Process(format!(
@@ -247,7 +297,7 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
             program.display()
         )));
     }
-    CHILD.store(child.as_raw(), Ordering::SeqCst);
+    GROUP.store(child.as_raw(), Ordering::SeqCst);
     install_forwarding();
     drop(listener);
     let _ = reg.hand_over(&name, child.as_raw() as u32);
@@ -276,16 +326,43 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
     }
 
     let code = loop {
-        match waitpid(child, None) {
+        match waitpid(child, Some(WaitPidFlag::WUNTRACED)) {
             Ok(WaitStatus::Exited(_, c)) => break c,
             Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(WaitStatus::Stopped(..)) if foreground => {
+                // Ctrl-Z stopped the command: stop too, so the shell sees
+                // the job stopped; on `fg`, hand the terminal back.
+                give_terminal(unsafe { libc::getpgrp() });
+                unsafe { libc::raise(libc::SIGTSTP) };
+                give_terminal(child.as_raw());
+                unsafe { libc::kill(-child.as_raw(), libc::SIGCONT) };
+            }
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::Process(format!("lost track of the command: {e}"))),
         }
     };
+    if foreground {
+        give_terminal(unsafe { libc::getpgrp() });
+    }
+    // The command may have left processes of its group running (`sh -c
+    // 'server &'`, a wrapper that exited first): the lease stays held, by
+    // this process's holder lock, until the whole group is gone, so that
+    // the name is never idle while something of it may still listen. After
+    // a forwarded stop signal, what outlives it by GROUP_STOP_TIMEOUT is
+    // killed.
+    let mut stop_since: Option<Instant> = None;
+    while group_alive(child.as_raw()) {
+        if STOPPING.load(Ordering::SeqCst) {
+            let since = *stop_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= GROUP_STOP_TIMEOUT {
+                unsafe { libc::kill(-child.as_raw(), libc::SIGKILL) };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     done.store(true, Ordering::SeqCst);
-    CHILD.store(0, Ordering::SeqCst);
+    GROUP.store(0, Ordering::SeqCst);
     for actor in [Actor::Pid(child.as_raw() as u32), Actor::me()] {
         if let Ok(portreg_core::Released::Released { .. }) = reg.release(&name, actor) {
             break;

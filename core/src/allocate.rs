@@ -181,7 +181,7 @@ mod tests {
         Tx::new(
             Arc::new(RegData::from_entries(entries, FORMAT_VERSION)),
             read,
-            None,
+            crate::liveness::Context::new(std::path::Path::new("/nonexistent")),
         )
     }
 

@@ -74,13 +74,33 @@ impl State {
     }
 }
 
-/// The process holding a lease. `pid` plus `start_time` identify it (a reused
-/// pid has another start time); the rest is for people.
+/// The process holding a lease. `pid`, `start_ticks` and `boot_id` identify
+/// it (a reused pid has another start); `pid_ns` says which pid namespace the
+/// pid is counted in, `lock` names the lock that proves it alive from any
+/// namespace (see docs/design.md "Process identity"); the rest is for people.
+/// Records written before `start_ticks` existed carry only `start_time`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     pub pid: u32,
-    /// Process start time, seconds since the Unix epoch.
+    /// Process start time, seconds since the Unix epoch (for people: it moves
+    /// with the wall clock, so it no longer identifies the process).
     pub start_time: u64,
+    /// Process start time in clock ticks since boot (field 22 of
+    /// `/proc/PID/stat`); `None` in records of older versions.
+    #[serde(default)]
+    pub start_ticks: Option<u64>,
+    /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`) when the
+    /// record was made: a record of another boot has no live holder.
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    /// Inode of the pid namespace `pid` is counted in (`/proc/PID/ns/pid`).
+    #[serde(default)]
+    pub pid_ns: Option<u64>,
+    /// The holder lock (a file in the registry directory that the holding
+    /// process, or the `portreg run` supervising it, keeps locked while it
+    /// lives), when there is one.
+    #[serde(default)]
+    pub lock: Option<String>,
     /// Executable name, e.g. `python3`.
     #[serde(default)]
     pub exe: String,
@@ -92,6 +112,22 @@ pub struct Holder {
     pub cwd: String,
     /// When the lease was taken (RFC 3339, UTC).
     pub since: String,
+}
+
+impl Holder {
+    /// Whether `other` names the same process: pid and start ticks (and
+    /// boot and pid namespace where both records say), or, for a record of
+    /// an older version, pid and start time in seconds.
+    pub fn same_process(&self, other: &Holder) -> bool {
+        let known = |a: &Option<String>, b: &Option<String>| a.is_none() || b.is_none() || a == b;
+        self.pid == other.pid
+            && known(&self.boot_id, &other.boot_id)
+            && (self.pid_ns.is_none() || other.pid_ns.is_none() || self.pid_ns == other.pid_ns)
+            && match (self.start_ticks, other.start_ticks) {
+                (Some(a), Some(b)) => a == b,
+                _ => self.start_time == other.start_time,
+            }
+    }
 }
 
 /// A durable record of `registry.json`.

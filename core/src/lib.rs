@@ -15,7 +15,8 @@
 // | `entry`     | names and their grammar; entries, holders, states           |
 // | `port`      | port numbers and ranges: parsing, bad ports, ephemeral range |
 // | `config`    | the registry directory, the configured range, file limits   |
-// | `liveness`  | process identity: alive (pid + start time), owner, holder   |
+// | `liveness`  | process identity: alive (pid + start ticks + boot), owner   |
+// | `holdlock`  | the lock a holder keeps open: alive from any pid namespace  |
 // | `store`     | the files: model, formats, durable writes, lock, cache      |
 // | `tx`        | one locked operation: records checked and pruned lazily     |
 // | `allocate`  | the whole port-choice order                                 |
@@ -38,6 +39,7 @@ pub mod allocate;
 mod config;
 mod entry;
 mod error;
+mod holdlock;
 mod liveness;
 mod port;
 pub mod process;

@@ -14,6 +14,7 @@ use crate::entry::{
     name_key, validate_name, Cleaned, Entry, Lease, LeaseRecord, Released, StoredEntry,
 };
 use crate::error::{Error, HeldBy, Result};
+use crate::holdlock;
 use crate::liveness;
 use crate::port::{check_port, ephemeral_warning, PortRange};
 use crate::process::{describe_listener, mark_listening};
@@ -128,7 +129,11 @@ impl Registry {
         let mut f = Some(f);
         let run = |data, leases| {
             let f = f.take().expect("run once");
-            f(&mut Tx::new(data, leases, liveness::me()))
+            f(&mut Tx::new(
+                data,
+                leases,
+                liveness::Context::new(self.path()),
+            ))
         };
         if let Some(out) = self.store.shared(&warn, run)? {
             return Ok(out);
@@ -141,7 +146,7 @@ impl Registry {
     fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let warn = |m| self.warn(m);
         self.store.exclusive(&warn, |data, leases| {
-            let mut tx = Tx::new(data, leases, liveness::me());
+            let mut tx = Tx::new(data, leases, liveness::Context::new(self.path()));
             let out = f(&mut tx)?;
             Ok((out, tx.finish()))
         })
@@ -174,12 +179,15 @@ impl Registry {
             }
         }
         let mut holder = liveness::holder(req.pid.unwrap_or_else(std::process::id))?;
+        if holder.pid == std::process::id() {
+            holder.lock = Some(liveness::hold_lock(self.path())?);
+        }
         let key = name_key(&req.name);
         self.write(|tx| {
             let existing = tx.data().get(&req.name).cloned();
             if let Some(rec) = tx.record(&req.name)?.cloned() {
                 let port = existing.as_ref().map(|e| e.port).unwrap_or(0);
-                if rec.holder.pid != holder.pid || rec.holder.start_time != holder.start_time {
+                if !rec.holder.same_process(&holder) {
                     return Err(held_by(&rec, port));
                 }
                 if req.exact && req.port != Some(port) {
@@ -417,15 +425,29 @@ impl Registry {
             Ok(tx.take_pruned())
         })?;
         self.store.remove_stale_temps();
+        holdlock::remove_stale(self.path(), liveness::own_token().as_deref());
         Ok(cleaned)
     }
 
     /// Makes `to_pid` the holder of a name the calling process holds (how
-    /// `portreg run` hands its lease to the child it started).
+    /// `portreg run` hands its lease to the child it started). The caller
+    /// keeps vouching for the lease with its holder lock while it lives, as
+    /// `run` does, waiting for its command's whole process group.
     pub fn hand_over(&self, name: &str, to_pid: u32) -> Result<Lease> {
+        self.hand_over_with(name, to_pid, true)
+    }
+
+    /// [`Registry::hand_over`], with or without the caller's vouching. A
+    /// supervisor that outlives the processes it starts (`portreg up`)
+    /// hands over without it, so that a service that dies is seen dead by
+    /// its pid and start ticks while the supervisor runs on.
+    pub fn hand_over_with(&self, name: &str, to_pid: u32, vouch: bool) -> Result<Lease> {
         validate_name(name)?;
         let me = std::process::id();
         let mut holder = liveness::holder(to_pid)?;
+        if vouch {
+            holder.lock = Some(liveness::hold_lock(self.path())?);
+        }
         self.write(|tx| {
             let port = tx
                 .data()

@@ -65,43 +65,79 @@ impl Registry {
         }
     }
 
-    /// Stops a name's holder (after checking its pid and start time) or the
+    /// Stops a name's holder (after checking its pid and start) or the
     /// processes listening on a port: SIGTERM, wait up to `timeout`, SIGKILL.
+    /// Only this user's processes, even as root: see [`Registry::kill_with`].
     /// An empty result means there was nothing to stop.
     pub fn kill(&self, target: &Target, timeout: Duration) -> Result<Vec<KillReport>> {
-        let victims: Vec<(u32, Option<u64>, String)> = match target {
+        self.kill_with(target, timeout, false)
+    }
+
+    /// [`Registry::kill`]; with `any_user`, root may also stop another
+    /// user's process (the CLI's `--any-user`; never the dashboard). A
+    /// holder that leads a process group of its own (as `portreg run`
+    /// starts commands) is stopped with every process of its group, each
+    /// reported; a name held through `run` turns idle once the group is gone.
+    pub fn kill_with(
+        &self,
+        target: &Target,
+        timeout: Duration,
+        any_user: bool,
+    ) -> Result<Vec<KillReport>> {
+        let reports = match target {
             Target::Name(name) => {
                 let entry = self.get(name)?.ok_or_else(|| Error::NotFound {
                     what: "name",
                     name: name.to_string(),
                 })?;
-                entry
-                    .holder
-                    .as_ref()
-                    .map(process::holder_target)
-                    .into_iter()
-                    .collect()
+                let Some(h) = entry.holder.as_ref() else {
+                    return Ok(Vec::new());
+                };
+                let aim = process::holder_target(h, entry.port)?;
+                if aim.holder.is_none()
+                    && aim
+                        .group
+                        .is_none_or(|g| process::group_members(g).is_empty())
+                {
+                    return Ok(Vec::new());
+                }
+                let reports = process::terminate_all(
+                    aim.holder.into_iter().collect(),
+                    aim.group,
+                    any_user,
+                    timeout,
+                )?;
+                // The supervisor of a group (`portreg run`) releases the
+                // name once the group is gone: give it a moment, so that
+                // the name is idle when kill returns.
+                let until = std::time::Instant::now() + Duration::from_secs(2);
+                while std::time::Instant::now() < until
+                    && self
+                        .get(name)?
+                        .and_then(|e| e.holder)
+                        .is_some_and(|now| now.same_process(h))
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                reports
             }
             Target::Port(port) => {
-                let seen: Vec<_> = process::listeners_on(*port)
+                let seen: Vec<process::Victim> = process::listeners_on(*port)
                     .into_iter()
-                    .map(|l| (l.pid, None, l.exe))
+                    .filter_map(|l| process::Victim::current(l.pid, &l.exe))
                     .collect();
                 if seen.is_empty() && Registry::is_listening(*port) {
                     return Err(Error::Permission(format!(
                         "port {port} is in use by a process portreg cannot see, most likely another user's; only that user (or root) can stop it"
                     )));
                 }
-                seen
+                if seen.is_empty() {
+                    return Ok(Vec::new());
+                }
+                process::terminate_all(seen, None, any_user, timeout)?
             }
         };
-        for (pid, _, _) in &victims {
-            process::check_killable(*pid)?;
-        }
-        victims
-            .iter()
-            .map(|(pid, st, exe)| process::terminate(*pid, *st, exe, timeout))
-            .collect()
+        Ok(reports)
     }
 
     /// `<NAME>_PORT` and `<NAME>_URL` for active and reserved entries (or just

@@ -6,9 +6,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::entry::{name_key, Cleaned, Entry, LeaseRecord, StoredEntry};
+use crate::entry::{name_key, Cleaned, Entry, Holder, LeaseRecord, StoredEntry};
 use crate::error::Result;
-use crate::liveness::Running;
+use crate::holdlock;
+use crate::liveness::{Context, Running};
 use crate::store::{serialize_leases, Changes, LeasesRead, RegData};
 
 /// The state of one locked operation.
@@ -24,8 +25,8 @@ pub(crate) struct Tx {
     leases_version: u64,
     /// Lease records dropped because their holder died (or their name is gone).
     pruned: Vec<Cleaned>,
-    /// This process (pid, start time), alive by definition: no need to ask.
-    me: Option<(u32, u64)>,
+    /// Who is alive by definition (this process) and where holder locks are.
+    ctx: Context,
 }
 
 struct Live {
@@ -34,8 +35,8 @@ struct Live {
 }
 
 impl Tx {
-    /// The registry as read; `me` is this process's identity when known.
-    pub fn new(data: Arc<RegData>, read: LeasesRead, me: Option<(u32, u64)>) -> Tx {
+    /// The registry as read; `ctx` says how to judge its holders.
+    pub fn new(data: Arc<RegData>, read: LeasesRead, ctx: Context) -> Tx {
         let mut leases = Vec::with_capacity(read.records.len());
         let mut pruned = Vec::new();
         let mut seen = HashSet::new();
@@ -63,7 +64,7 @@ impl Tx {
             leases,
             leases_version: read.version,
             pruned,
-            me,
+            ctx,
         }
     }
 
@@ -96,16 +97,16 @@ impl Tx {
     /// Checks the not-yet-checked records that `which` selects, dropping the
     /// ones whose holder is gone (or whose pid now belongs to another process).
     pub fn verify(&mut self, which: impl Fn(&LeaseRecord) -> bool) -> Result<()> {
-        let pids: Vec<u32> = self
+        let holders: Vec<&Holder> = self
             .leases
             .iter()
             .filter(|l| !l.checked && which(&l.rec))
-            .map(|l| l.rec.holder.pid)
+            .map(|l| &l.rec.holder)
             .collect();
-        if pids.is_empty() {
+        if holders.is_empty() {
             return Ok(());
         }
-        let running = Running::of(&pids, self.me)?;
+        let running = Running::of(&holders, &self.ctx);
         let mut i = 0;
         while i < self.leases.len() {
             let l = &mut self.leases[i];
@@ -113,12 +114,21 @@ impl Tx {
                 i += 1;
                 continue;
             }
-            let h = &l.rec.holder;
-            if running.is_alive(h.pid, Some(h.start_time)) {
+            if running.is_alive(&l.rec.holder) {
+                // A record of an older version learns the identity that no
+                // clock step can change.
+                if let Some(h) = running.upgraded(&l.rec.holder) {
+                    l.rec.holder = h;
+                    self.pruned_dirty = true;
+                }
                 l.checked = true;
                 i += 1;
             } else {
                 let dead = self.leases.remove(i).rec;
+                if let Some(lock) = &dead.holder.lock {
+                    let own = crate::liveness::own_token();
+                    holdlock::remove_if_free(self.ctx.dir(), lock, own.as_deref());
+                }
                 let port = self.data.get(&dead.name).map(|e| e.port);
                 self.pruned.push(Cleaned {
                     name: dead.name,

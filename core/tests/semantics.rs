@@ -123,19 +123,36 @@ fn pid_reuse_defeated_by_start_time() {
     let r = range(21030, 21039);
     let other = Sleeper::new();
     reg.lease(&req("svc", r).pid(other.pid())).unwrap();
-    // Rewrite the record as if an earlier process with the same pid held it.
     let path = reg.path().join("leases.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    let st = v["leases"][0]["holder"]["start_time"].as_u64().unwrap();
-    v["leases"][0]["holder"]["start_time"] = (st - 1000).into();
-    fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
-    let e = reg.get("svc").unwrap().unwrap();
+    let original = fs::read(&path).unwrap();
+    let rewrite = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_slice(&original).unwrap();
+        f(&mut v["leases"][0]["holder"]);
+        fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        reg.get("svc").unwrap().unwrap()
+    };
+    // As if an earlier process with the same pid held it: another start.
+    let e = rewrite(&|h| h["start_ticks"] = (h["start_ticks"].as_u64().unwrap() - 1).into());
     assert_eq!(
         e.state,
         State::Idle,
-        "same pid, other start time: not the holder"
+        "same pid, other start ticks: not the holder"
     );
     assert!(e.holder.is_none());
+    // A record of an older version (start time in seconds only) is still
+    // understood: the live holder stays active, a reused pid does not pass.
+    let old = |h: &mut serde_json::Value, shift: u64| {
+        let o = h.as_object_mut().unwrap();
+        for k in ["start_ticks", "boot_id", "pid_ns", "lock"] {
+            o.remove(k);
+        }
+        o["start_time"] = (o["start_time"].as_u64().unwrap() - shift).into();
+    };
+    let e = rewrite(&|h| old(h, 1000));
+    assert_eq!(e.state, State::Idle, "an old record of an earlier process");
+    let e = rewrite(&|h| old(h, 0));
+    assert_eq!(e.state, State::Active, "an old record of a live holder");
+    assert_eq!(e.holder.unwrap().pid, other.pid());
 }
 
 #[test]

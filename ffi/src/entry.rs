@@ -28,12 +28,15 @@ pub struct portreg_entry {
     listening: Option<bool>,
 }
 
-/// The process holding an active entry: pid and start time (which together
-/// identify it), executable, command line, user, working directory and when
+/// The process holding an active entry: pid, start ticks and boot id (which
+/// together identify it), start time, executable, command line, user, working directory and when
 /// it took the lease. Opaque and borrowed from its entry.
 pub struct portreg_holder {
     pid: u32,
     start_time: u64,
+    start_ticks: u64,
+    boot_id: CString,
+    pid_ns: u64,
     exe: CString,
     cmdline: Vec<CString>,
     user: CString,
@@ -53,6 +56,9 @@ impl portreg_holder {
         portreg_holder {
             pid: h.pid,
             start_time: h.start_time,
+            start_ticks: h.start_ticks.unwrap_or(0),
+            boot_id: c_string(h.boot_id.as_deref().unwrap_or("")),
+            pid_ns: h.pid_ns.unwrap_or(0),
             exe: c_string(&h.exe),
             cmdline: h.cmdline.iter().map(|a| c_string(a)).collect(),
             user: c_string(&h.user),
@@ -349,8 +355,8 @@ pub extern "C" fn portreg_holder_pid(holder: *const portreg_holder) -> u32 {
     read(holder, 0, |h| h.pid)
 }
 
-/// The holder's start time in seconds since the Unix epoch (with the pid it
-/// tells a live holder from a later process that reused the pid).
+/// The holder's start time in seconds since the Unix epoch, for people (it
+/// moves with the wall clock; `portreg_holder_start_ticks` identifies).
 ///
 /// Ownership: `holder` is borrowed from its entry.
 /// NULL: a NULL `holder` gives 0.
@@ -358,6 +364,39 @@ pub extern "C" fn portreg_holder_pid(holder: *const portreg_holder) -> u32 {
 #[no_mangle]
 pub extern "C" fn portreg_holder_start_time(holder: *const portreg_holder) -> u64 {
     read(holder, 0, |h| h.start_time)
+}
+
+/// The holder's start in clock ticks since boot (with the pid and boot id
+/// it tells a live holder from a later process that reused the pid); 0 in
+/// records of older versions.
+///
+/// Ownership: `holder` is borrowed from its entry.
+/// NULL: a NULL `holder` gives 0.
+/// Threads: read-only; safe from any thread.
+#[no_mangle]
+pub extern "C" fn portreg_holder_start_ticks(holder: *const portreg_holder) -> u64 {
+    read(holder, 0, |h| h.start_ticks)
+}
+
+/// The kernel boot id the record was made in ("" when unknown).
+///
+/// Ownership: borrowed from the entry `holder` came from.
+/// NULL: a NULL `holder` gives NULL.
+/// Threads: read-only; safe from any thread.
+#[no_mangle]
+pub extern "C" fn portreg_holder_boot_id(holder: *const portreg_holder) -> *const c_char {
+    read(holder, NULL, |h| h.boot_id.as_ptr())
+}
+
+/// The inode of the pid namespace the holder's pid is counted in (0 when
+/// unknown).
+///
+/// Ownership: `holder` is borrowed from its entry.
+/// NULL: a NULL `holder` gives 0.
+/// Threads: read-only; safe from any thread.
+#[no_mangle]
+pub extern "C" fn portreg_holder_pid_ns(holder: *const portreg_holder) -> u64 {
+    read(holder, 0, |h| h.pid_ns)
 }
 
 /// The holder's executable name, e.g. "python3" ("" when unknown).

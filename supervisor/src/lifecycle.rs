@@ -36,7 +36,7 @@ impl Supervisor {
         let pid = started.child.id();
         let name = self.inst.registry_name(&s.name);
         if port.is_some() {
-            if let Err(e) = self.reg.hand_over(&name, pid) {
+            if let Err(e) = self.reg.hand_over_with(&name, pid, false) {
                 self.event(
                     &s.name,
                     &format!("could not record pid {pid} as the holder of {name}: {e}"),

@@ -25,14 +25,14 @@ pub const LOGS_DIR: &str = "logs";
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Proc {
     pub pid: u32,
-    /// Start time, as holders record it (see `Holder::start_time`).
+    /// Start time in clock ticks since boot (/proc/PID/stat field 22).
     pub start_time: u64,
 }
 
 impl Proc {
     /// The process `pid` as it is now, if it exists.
     pub fn of(pid: u32) -> Option<Proc> {
-        portreg_core::process::start_time(pid).map(|start_time| Proc { pid, start_time })
+        portreg_core::process::start_ticks(pid).map(|start_time| Proc { pid, start_time })
     }
 
     /// Whether this very process is still running.

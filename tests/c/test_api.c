@@ -330,6 +330,8 @@ static void test_lease(portreg_registry *reg) {
     CHECK(holder != NULL);
     CHECK(portreg_holder_pid(holder) == (uint32_t)getpid());
     CHECK(portreg_holder_start_time(holder) > 0);
+    CHECK(portreg_holder_start_ticks(holder) > 0 && portreg_holder_pid_ns(holder) > 0);
+    CHECK(portreg_holder_boot_id(holder) != NULL && strlen(portreg_holder_boot_id(holder)) == 36);
     CHECK(portreg_holder_exe(holder) != NULL && portreg_holder_exe(holder)[0] != '\0');
     CHECK(portreg_holder_user(holder) != NULL && portreg_holder_user(holder)[0] != '\0');
     CHECK(portreg_holder_cwd(holder) != NULL && portreg_holder_cwd(holder)[0] == '/');
@@ -758,6 +760,8 @@ static void test_null_accessors(void) {
     CHECK(portreg_entry_meta_key(NULL, 0) == NULL && portreg_entry_meta_value(NULL, 0) == NULL);
     CHECK(portreg_entry_meta_get(NULL, "k") == NULL);
     CHECK(portreg_holder_pid(NULL) == 0 && portreg_holder_start_time(NULL) == 0);
+    CHECK(portreg_holder_start_ticks(NULL) == 0 && portreg_holder_pid_ns(NULL) == 0);
+    CHECK(portreg_holder_boot_id(NULL) == NULL);
     CHECK(portreg_holder_exe(NULL) == NULL && portreg_holder_user(NULL) == NULL);
     CHECK(portreg_holder_cwd(NULL) == NULL && portreg_holder_since(NULL) == NULL);
     CHECK(portreg_holder_cmdline_len(NULL) == 0 && portreg_holder_cmdline_get(NULL, 0) == NULL);

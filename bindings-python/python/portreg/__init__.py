@@ -227,17 +227,21 @@ def conflicts() -> _builtins.list[Conflict]:
     return Registry().conflicts()
 
 
-def kill(target: Union[str, int], timeout: Optional[float] = None) -> _builtins.list[KillReport]:
+def kill(
+    target: Union[str, int], timeout: Optional[float] = None, any_user: bool = False
+) -> _builtins.list[KillReport]:
     """Stop a name's holder, or whatever listens on a port, and report how.
 
     ``target`` is a name, or a port (an int, ``"8000"`` or ``":8000"``).
     Sends SIGTERM, waits up to ``timeout`` seconds (default 10, at most
     3600; anything else raises ``ProcessError``), then SIGKILL. A holder is signalled only after its
-    pid and start time are checked; pid 1 and this process are never
-    signalled; another user's process raises ``PortregPermissionError``. An
-    empty list means there was nothing to stop.
+    pid and start are checked; a holder that leads its own process group
+    (``portreg run``) is stopped with its whole group, one report per
+    process; pid 1 and this process are never signalled; another user's
+    process raises ``PortregPermissionError``, even as root unless
+    ``any_user`` is true. An empty list means there was nothing to stop.
     """
-    return Registry().kill(target, timeout)
+    return Registry().kill(target, timeout, any_user)
 
 
 def env(names: Optional[Sequence[str]] = None) -> Dict[str, str]:

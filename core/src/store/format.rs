@@ -282,6 +282,10 @@ mod tests {
         Holder {
             pid,
             start_time: 5,
+            start_ticks: Some(7),
+            boot_id: None,
+            pid_ns: None,
+            lock: None,
             exe: "x".into(),
             cmdline: vec![],
             user: "u".into(),

@@ -94,6 +94,17 @@ fn run(args: &[String]) -> portreg_core::Result<i32> {
             println!("{}", reg.lease(&req)?.port);
             Ok(0)
         }
+        "hold" => {
+            // This process holds the lease until its stdin closes.
+            let mut req = LeaseRequest::new(name);
+            if let Some(r) = opt(rest, "--range") {
+                req.range = Some(r.parse()?);
+            }
+            println!("{}", reg.lease(&req)?.port);
+            let _ = std::io::stdout().flush();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+            Ok(0)
+        }
         "release" => match reg.release(name, Actor::Force)? {
             Released::Released { port, pid } => {
                 println!("released {name} (port {port}, was held by pid {pid})");
@@ -147,7 +158,8 @@ fn run(args: &[String]) -> portreg_core::Result<i32> {
         "kill" => {
             let target: Target = name.parse()?;
             let secs: f64 = opt(rest, "--timeout").map_or(5.0, |t| t.parse().unwrap());
-            let reports = reg.kill(&target, portreg_core::target::kill_timeout(Some(secs))?)?;
+            let timeout = portreg_core::target::kill_timeout(Some(secs))?;
+            let reports = reg.kill_with(&target, timeout, flag(rest, "--any-user"))?;
             for r in &reports {
                 println!("{} {} {}", r.pid, r.exe, r.outcome);
             }
