@@ -71,7 +71,11 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
     };
     let table: toml::Table = text.parse().map_err(|e| Error::InvalidRange {
         value: path.display().to_string(),
-        why: format!("{} does not parse as TOML: {e}", path.display()),
+        why: format!(
+            "{} does not parse as TOML: {}",
+            path.display(),
+            toml_error_line(&text, &e)
+        ),
     })?;
     match table.get("range") {
         None => Ok(DEFAULT_RANGE),
@@ -86,6 +90,28 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
             value: path.display().to_string(),
             why: "`range` must be a string such as \"8070-8999\"".into(),
         }),
+    }
+}
+
+/// toml's error on one line, as every portreg error is: its message
+/// (whose own lines are joined) and where it is, instead of toml's
+/// multi-line excerpt of the file.
+fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("{msg} at line {line}, column {column}")
+        }
+        None => msg,
     }
 }
 

@@ -47,6 +47,12 @@ pub fn parse_meta_fact(s: &str) -> std::result::Result<(String, String), String>
         })
 }
 
+/// Whether `s` is a timestamp as the registry files hold them: RFC 3339 in
+/// UTC (`2026-01-01T10:00:00Z`, fractions of a second allowed).
+pub(crate) fn is_timestamp(s: &str) -> bool {
+    humantime::parse_rfc3339(s).is_ok()
+}
+
 /// The case-folded key a name is stored under (`Frontend` and `frontend` are one name).
 pub(crate) fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()
