@@ -25,11 +25,14 @@ pub enum ErrorCode {
     Io = 13,
     Process = 14,
     Internal = 15,
+    InvalidText = 16,
+    RegistryFull = 17,
+    LockTimeout = 18,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidName,
         ErrorCode::InvalidPort,
         ErrorCode::InvalidRange,
@@ -45,6 +48,9 @@ impl ErrorCode {
         ErrorCode::Io,
         ErrorCode::Process,
         ErrorCode::Internal,
+        ErrorCode::InvalidText,
+        ErrorCode::RegistryFull,
+        ErrorCode::LockTimeout,
     ];
 
     /// The docs/design.md spelling, e.g. `LEASE_HELD`.
@@ -65,6 +71,9 @@ impl ErrorCode {
             ErrorCode::Io => "IO",
             ErrorCode::Process => "PROCESS",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::InvalidText => "INVALID_TEXT",
+            ErrorCode::RegistryFull => "REGISTRY_FULL",
+            ErrorCode::LockTimeout => "LOCK_TIMEOUT",
         }
     }
 
@@ -73,7 +82,10 @@ impl ErrorCode {
     pub fn exit_code(self) -> i32 {
         match self {
             ErrorCode::NotFound => 1,
-            ErrorCode::InvalidName | ErrorCode::InvalidPort | ErrorCode::InvalidRange => 2,
+            ErrorCode::InvalidName
+            | ErrorCode::InvalidPort
+            | ErrorCode::InvalidRange
+            | ErrorCode::InvalidText => 2,
             ErrorCode::LeaseHeld => 3,
             ErrorCode::PortTaken => 4,
             ErrorCode::PortBusy => 5,
@@ -85,6 +97,8 @@ impl ErrorCode {
             ErrorCode::Io => 11,
             ErrorCode::Process => 12,
             ErrorCode::Internal => 13,
+            ErrorCode::RegistryFull => 14,
+            ErrorCode::LockTimeout => 15,
         }
     }
 
@@ -163,6 +177,23 @@ pub enum Error {
         known: u64,
     },
 
+    #[error("invalid {what}: {why}")]
+    InvalidText { what: String, why: String },
+
+    #[error("{} would grow to {size} bytes, past the {limit} bytes every portreg reads; nothing was changed. Forget names you no longer need (`portreg list --all`, `portreg forget NAME`) or shorten their descriptions and meta", .path.display())]
+    RegistryFull {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error("the registry lock {} is still held{} after {secs} s; nothing was changed. If that process is stopped (Ctrl-Z, SIGSTOP) or hung, resume or end it; or wait longer with PORTREG_LOCK_TIMEOUT=SECONDS", .path.display(), match .holder { Some(h) => format!(" by {h}"), None => String::new() })]
+    LockTimeout {
+        path: PathBuf,
+        holder: Option<String>,
+        secs: f64,
+    },
+
     #[error("{0}")]
     Permission(String),
 
@@ -195,6 +226,9 @@ impl Error {
             Error::NotHolder { .. } => ErrorCode::NotHolder,
             Error::RegistryCorrupt { .. } => ErrorCode::RegistryCorrupt,
             Error::RegistryVersion { .. } => ErrorCode::RegistryVersion,
+            Error::InvalidText { .. } => ErrorCode::InvalidText,
+            Error::RegistryFull { .. } => ErrorCode::RegistryFull,
+            Error::LockTimeout { .. } => ErrorCode::LockTimeout,
             Error::Permission(_) => ErrorCode::Permission,
             Error::Io { .. } => ErrorCode::Io,
             Error::Process(_) => ErrorCode::Process,

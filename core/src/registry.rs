@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use crate::allocate::{self, Probe, Want};
 use crate::config::{configured_range, default_dir};
 use crate::entry::{
-    name_key, validate_name, Cleaned, Entry, Lease, LeaseRecord, Released, StoredEntry,
+    name_key, validate_description, validate_meta, validate_name, Cleaned, Entry, Lease,
+    LeaseRecord, Released, StoredEntry,
 };
 use crate::error::{Error, HeldBy, Result};
 use crate::liveness;
@@ -152,6 +153,12 @@ impl Registry {
     /// for the order ports are tried in.
     pub fn lease(&self, req: &LeaseRequest) -> Result<Lease> {
         validate_name(&req.name)?;
+        if let Some(d) = &req.description {
+            validate_description(d)?;
+        }
+        if let Some(m) = &req.meta {
+            validate_meta(m)?;
+        }
         if req.port == Some(0) {
             return Err(check_port(0).unwrap_err());
         }
@@ -301,6 +308,9 @@ impl Registry {
     /// (`portreg conflicts` will name it).
     pub fn reserve(&self, name: &str, port: u16, description: Option<&str>) -> Result<Entry> {
         validate_name(name)?;
+        if let Some(d) = description {
+            validate_description(d)?;
+        }
         check_port(u64::from(port))?;
         let key = name_key(name);
         let entry = self.write(|tx| {

@@ -54,6 +54,16 @@ pub enum portreg_status {
     Process = 14,
     /// A bug in portreg (including a caught panic); please report it.
     Internal = 15,
+    /// A description or meta is refused: a control character (meta values
+    /// only refuse NUL), or longer than its limit (description 1024 bytes,
+    /// meta key 64 bytes, meta value 4096 bytes, 32 meta keys).
+    InvalidText = 16,
+    /// The change would make registry.json larger than every reader
+    /// accepts (64 MiB); nothing was changed.
+    RegistryFull = 17,
+    /// Another process held the registry lock past the lock timeout
+    /// (`PORTREG_LOCK_TIMEOUT`, default 30 s); nothing was changed.
+    LockTimeout = 18,
 }
 
 // The C numbers are portreg-core's ErrorCode numbers: a mismatch fails the build.
@@ -73,6 +83,9 @@ const _: () = {
     assert!(portreg_status::Io as u32 == ErrorCode::Io as u32);
     assert!(portreg_status::Process as u32 == ErrorCode::Process as u32);
     assert!(portreg_status::Internal as u32 == ErrorCode::Internal as u32);
+    assert!(portreg_status::InvalidText as u32 == ErrorCode::InvalidText as u32);
+    assert!(portreg_status::RegistryFull as u32 == ErrorCode::RegistryFull as u32);
+    assert!(portreg_status::LockTimeout as u32 == ErrorCode::LockTimeout as u32);
 };
 
 impl portreg_status {
@@ -92,6 +105,9 @@ impl portreg_status {
             ErrorCode::Permission => portreg_status::Permission,
             ErrorCode::Io => portreg_status::Io,
             ErrorCode::Process => portreg_status::Process,
+            ErrorCode::InvalidText => portreg_status::InvalidText,
+            ErrorCode::RegistryFull => portreg_status::RegistryFull,
+            ErrorCode::LockTimeout => portreg_status::LockTimeout,
             // A code added to core after this library was built.
             _ => portreg_status::Internal,
         }
@@ -116,6 +132,9 @@ impl portreg_status {
             13 => c"IO",
             14 => c"PROCESS",
             15 => c"INTERNAL",
+            16 => c"INVALID_TEXT",
+            17 => c"REGISTRY_FULL",
+            18 => c"LOCK_TIMEOUT",
             _ => return None,
         })
     }

@@ -22,7 +22,9 @@ from ._errors import (
     InvalidNameError,
     InvalidPortError,
     InvalidRangeError,
+    InvalidTextError,
     LeaseHeldError,
+    LockTimeoutError,
     NoFreePortError,
     NotFoundError,
     NotHolderError,
@@ -34,6 +36,7 @@ from ._errors import (
     PortTakenError,
     ProcessError,
     RegistryCorruptError,
+    RegistryFullError,
     RegistryVersionError,
 )
 from ._native import (
@@ -96,6 +99,9 @@ __all__ = [
     "PortregIOError",
     "ProcessError",
     "InternalError",
+    "InvalidTextError",
+    "RegistryFullError",
+    "LockTimeoutError",
 ]
 
 # Leases still held when the interpreter exits normally are released then; a

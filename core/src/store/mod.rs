@@ -30,6 +30,7 @@ pub(crate) use model::RegData;
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
 
+use crate::config::MAX_FILE_BYTES;
 use crate::error::{Error, Result};
 use read::{FileId, Held};
 
@@ -173,6 +174,15 @@ impl Store {
             }
             return Ok(());
         }
+        // Nothing is written that a reader would refuse (and move aside,
+        // emptying the registry): both files are checked before either is.
+        if registry_changed {
+            let size = Arc::make_mut(&mut data).encode().len() as u64;
+            self.check_size(REGISTRY_FILE, size)?;
+        }
+        if let Some(b) = &leases {
+            self.check_size(LEASES_FILE, b.len() as u64)?;
+        }
         if registry_changed {
             // leases.json is staged before the wait on the disk and swapped
             // in after registry.json is durable (see write::Staged).
@@ -203,6 +213,17 @@ impl Store {
             if let Some(b) = &leases {
                 write::write_atomic(&self.dir, LEASES_FILE, b)?;
             }
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, file: &str, size: u64) -> Result<()> {
+        if size > MAX_FILE_BYTES {
+            return Err(Error::RegistryFull {
+                path: self.dir.join(file),
+                size,
+                limit: MAX_FILE_BYTES,
+            });
         }
         Ok(())
     }
