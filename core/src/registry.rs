@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::allocate::{self, Probe, Want};
-use crate::config::{configured_range, default_dir};
+use crate::config::{configured_range, default_dir, lock_timeout};
 use crate::entry::{
     name_key, validate_description, validate_meta, validate_name, Cleaned, Entry, Lease,
     LeaseRecord, Released, StoredEntry,
@@ -75,15 +75,21 @@ impl Registry {
     /// Opens (creating if needed) the registry in `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Registry> {
         let dir = dir.as_ref().to_path_buf();
-        let store = Store::open(dir)?;
+        let mut store = Store::open(dir)?;
         let range = configured_range(store.dir())?;
-        Ok(Registry {
+        let (timeout, bad_timeout) = lock_timeout(store.dir());
+        store.set_lock_timeout(timeout);
+        let reg = Registry {
             store,
             range,
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
             warned_ranges: Mutex::new(HashSet::new()),
-        })
+        };
+        if let Some(w) = bad_timeout {
+            reg.warn(w);
+        }
+        Ok(reg)
     }
 
     /// Opens the default registry (`$PORTREG_HOME`, else `~/.portreg`).
