@@ -114,6 +114,22 @@ enum portreg_status
      * cycle); nothing was started or leased.
      */
     PORTREG_STATUS_INVALID_CONFIG = 16,
+    /**
+     * A description or meta is refused: a control character (meta values
+     * only refuse NUL), or longer than its limit (description 1024 bytes,
+     * meta key 64 bytes, meta value 4096 bytes, 32 meta keys).
+     */
+    PORTREG_STATUS_INVALID_TEXT = 17,
+    /**
+     * The change would make registry.json larger than every reader
+     * accepts (64 MiB); nothing was changed.
+     */
+    PORTREG_STATUS_REGISTRY_FULL = 18,
+    /**
+     * Another process held the registry lock past the lock timeout
+     * (`PORTREG_LOCK_TIMEOUT`, default 30 s); nothing was changed.
+     */
+    PORTREG_STATUS_LOCK_TIMEOUT = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -23,12 +23,14 @@ function call(target, c, async) {
       if ('port' in c) opts.port = c.port
       if ('exact' in c) opts.exact = c.exact
       if ('range' in c) opts.range = c.range
+      if ('description' in c) opts.description = c.description
+      if ('meta' in c) opts.meta = c.meta
       return fn('lease')(c.name, opts)
     }
     case 'get':
       return fn('get')(c.name)
     case 'reserve':
-      return fn('reserve')(c.name, c.port)
+      return fn('reserve')(c.name, c.port, 'description' in c ? { description: c.description } : undefined)
     case 'find_free':
       return fn('findFree')({ range: c.range })
     case 'release':
@@ -80,7 +82,7 @@ test('the table is not empty and names only known codes', () => {
   const codes = new Set([
     'INVALID_NAME', 'INVALID_PORT', 'INVALID_RANGE', 'NOT_FOUND', 'LEASE_HELD', 'PORT_TAKEN',
     'PORT_BUSY', 'NO_FREE_PORT', 'NOT_HOLDER', 'REGISTRY_CORRUPT', 'REGISTRY_VERSION',
-    'PERMISSION', 'IO', 'PROCESS', 'INTERNAL', 'INVALID_CONFIG',
+    'PERMISSION', 'IO', 'PROCESS', 'INTERNAL', 'INVALID_CONFIG', 'INVALID_TEXT', 'REGISTRY_FULL', 'LOCK_TIMEOUT',
   ])
   for (const c of table.cases) assert.ok(codes.has(c.code), label(c))
 })

@@ -35,17 +35,27 @@ CODES = {
     "PROCESS": portreg.ProcessError,
     "INTERNAL": portreg.InternalError,
     "INVALID_CONFIG": portreg.InvalidConfigError,
+    "INVALID_TEXT": portreg.InvalidTextError,
+    "REGISTRY_FULL": portreg.RegistryFullError,
+    "LOCK_TIMEOUT": portreg.LockTimeoutError,
 }
 
 
 def call(reg: portreg.Registry, case: Dict[str, Any]) -> object:
     op = case["op"]
     if op == "lease":
-        return reg.lease(case["name"], port=case.get("port"), exact=case.get("exact", False), range=case.get("range"))
+        return reg.lease(
+            case["name"],
+            port=case.get("port"),
+            exact=case.get("exact", False),
+            range=case.get("range"),
+            description=case.get("description"),
+            meta=case.get("meta"),
+        )
     if op == "get":
         return reg.get(case["name"])
     if op == "reserve":
-        return reg.reserve(case["name"], case["port"])
+        return reg.reserve(case["name"], case["port"], description=case.get("description"))
     if op == "find_free":
         return reg.find_free(case.get("range"))
     if op == "release":
@@ -225,3 +235,28 @@ def test_lease_held_error_pickles_with_its_fields() -> None:
     back = pickle.loads(pickle.dumps(e))
     assert (back.name, back.pid, back.port, back.since, str(back)) == ("web", 42, 24001, "2026-01-01T00:00:00Z", "held")
     assert back.url == "http://127.0.0.1:24001"
+
+
+def test_an_oversized_description_leaves_the_registry_readable(tmp_path: pathlib.Path) -> None:
+    reg = portreg.Registry(str(tmp_path / "reg"))
+    reg.reserve("keep", 23990, description="a reservation")
+    with pytest.raises(portreg.InvalidTextError) as e:
+        reg.lease("huge", description="x" * (65 << 20))
+    assert "1024" in e.value.message and len(e.value.message) < 400
+    again = portreg.Registry(str(tmp_path / "reg"))
+    assert [x.name for x in again.list()] == ["keep"]
+    assert not [p for p in (tmp_path / "reg").iterdir() if "corrupt" in p.name]
+
+
+@pytest.mark.parametrize("text", ["nul\0", "esc\x1b[2J", "bel\x07", "two\nlines"])
+def test_control_characters_are_refused(text: str, tmp_path: pathlib.Path) -> None:
+    reg = portreg.Registry(str(tmp_path / "reg"))
+    with pytest.raises(portreg.InvalidTextError):
+        reg.lease("web", description=text)
+    with pytest.raises(portreg.InvalidTextError):
+        reg.reserve("web", 23991, description=text)
+    with pytest.raises(portreg.InvalidTextError):
+        reg.lease("web", meta={f"k{text}": "v"})
+    with pytest.raises(portreg.InvalidTextError):
+        reg.lease("web", meta={"k": "a\0b"})
+    assert reg.get("web") is None

@@ -26,7 +26,7 @@ Registry: $PORTREG_HOME, else ~/.portreg (or --registry DIR).
 Exit codes: 0 ok, 1 not found / nothing to do, 2 usage or invalid input,
 3 LEASE_HELD, 4 PORT_TAKEN, 5 PORT_BUSY, 6 NO_FREE_PORT, 7 NOT_HOLDER,
 8 REGISTRY_CORRUPT, 9 REGISTRY_VERSION, 10 PERMISSION, 11 IO, 12 PROCESS,
-13 INTERNAL, 14 INVALID_CONFIG.";
+13 INTERNAL, 14 INVALID_CONFIG, 15 REGISTRY_FULL, 16 LOCK_TIMEOUT.";
 
 #[derive(Parser, Debug)]
 #[command(

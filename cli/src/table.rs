@@ -55,7 +55,10 @@ pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
                         .as_ref()
                         .map(|h| format_age(&h.since))
                         .unwrap_or_else(|| "-".into()),
-                    e.description.clone().unwrap_or_default(),
+                    e.description
+                        .as_deref()
+                        .map(terminal_safe)
+                        .unwrap_or_default(),
                 ]
             })
             .collect();
@@ -114,8 +117,12 @@ pub fn print_who(who: &Who) {
         println!(
             "  listening:  pid {} {} (user {}) on {}",
             l.pid,
-            l.exe,
-            if l.user.is_empty() { "?" } else { &l.user },
+            terminal_safe(&l.exe),
+            if l.user.is_empty() {
+                "?".into()
+            } else {
+                terminal_safe(&l.user)
+            },
             l.addrs.join(", ")
         );
         if !l.cmdline.is_empty() {
@@ -129,7 +136,7 @@ pub fn print_who(who: &Who) {
                 Some(h) => format!(
                     ", held by pid {} ({}) for {}",
                     h.pid,
-                    h.exe,
+                    terminal_safe(&h.exe),
                     format_age(&h.since)
                 ),
                 None => String::new(),
@@ -153,7 +160,7 @@ pub fn print_conflicts(conflicts: &[Conflict]) {
         for l in &c.listeners {
             println!(
                 "  {}{}",
-                l.summary(),
+                terminal_safe(&l.summary()),
                 if l.cmdline.is_empty() {
                     String::new()
                 } else {
@@ -165,6 +172,10 @@ pub fn print_conflicts(conflicts: &[Conflict]) {
 }
 
 pub fn kill_line(r: &KillReport) -> String {
+    terminal_safe(&kill_words(r))
+}
+
+fn kill_words(r: &KillReport) -> String {
     let secs = r.waited_ms as f64 / 1000.0;
     match r.outcome.as_str() {
         "already gone" => format!("pid {} ({}) was already gone", r.pid, r.exe),
@@ -187,5 +198,41 @@ pub fn kill_line(r: &KillReport) -> String {
 
 /// A command line on one line: arguments joined by spaces, control characters escaped.
 pub fn show_cmdline(args: &[String]) -> String {
-    args.join(" ").escape_debug().to_string()
+    terminal_safe(&args.join(" "))
+}
+
+/// Text from the registry or the process table made safe to print on a
+/// terminal: every control character (C0, DEL, C1: ESC sequences, BEL,
+/// line breaks) and every character that reorders the text around it
+/// (bidirectional controls) is written as a Rust escape (`\u{1b}`);
+/// everything else, quotes and non-ASCII letters included, is kept.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_safe_escapes_only_what_a_terminal_acts_on() {
+        assert_eq!(
+            terminal_safe("a\u{1b}[2J\u{7}\u{9b}\n\t\u{202e}b"),
+            r"a\u{1b}[2J\u{7}\u{9b}\n\t\u{202e}b"
+        );
+        assert_eq!(
+            terminal_safe("caf\u{e9} \"q\" 'x' \\"),
+            "caf\u{e9} \"q\" 'x' \\"
+        );
+    }
 }

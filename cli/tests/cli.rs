@@ -179,6 +179,14 @@ fn shared_error_table() {
         if let Some(r) = case["range"].as_str() {
             args.extend(["--range".into(), r.into()]);
         }
+        if let Some(d) = case["description"].as_str() {
+            args.push(format!("--description={d}"));
+        }
+        if let Some(m) = case["meta"].as_object() {
+            for (k, v) in m {
+                args.push(format!("--meta={k}={}", v.as_str().unwrap()));
+            }
+        }
         args.push("--".into());
         match op {
             "lease" | "get" | "release" | "forget" => args.push(name.into()),
@@ -336,5 +344,36 @@ fn corrupt_file_warning_is_printed() {
         stderr(&out).contains("registry.json.corrupt-"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn list_shows_control_characters_of_an_older_registry_escaped() {
+    let reg = Reg::new();
+    assert!(reg.run(&["find"]).status.success(), "creates the registry");
+    // What an earlier portreg accepted: ESC, BEL and a C1 CSI in a description.
+    std::fs::write(
+        reg.path.join("registry.json"),
+        r#"{"version": 1, "entries": [{"name": "web", "port": 8070, "reserved": true,
+            "description": "\u001b]0;pwned\u0007 \u001b[2J shop\u009b31m",
+            "created": "2026-01-01T00:00:00Z", "changed": "2026-01-01T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    let out = reg.run(&["list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters: {text:?}"
+    );
+    assert!(
+        text.contains(r"\u{1b}]0;pwned\u{7} \u{1b}[2J shop\u{9b}31m"),
+        "{text}"
+    );
+    // --json keeps the text as it is (JSON escapes it itself).
+    let json = reg.json(&["list", "--json"]);
+    assert_eq!(
+        json[0]["description"],
+        "\u{1b}]0;pwned\u{7} \u{1b}[2J shop\u{9b}31m"
     );
 }

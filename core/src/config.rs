@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::port::PortRange;
@@ -19,6 +20,13 @@ pub const CONFIG_FILE: &str = "config.toml";
 
 /// The environment variable that overrides the range.
 pub const RANGE_VAR: &str = "PORTREG_RANGE";
+
+/// The environment variable that sets how long a call waits for the
+/// registry lock, in seconds.
+pub const LOCK_TIMEOUT_VAR: &str = "PORTREG_LOCK_TIMEOUT";
+
+/// How long a call waits for the registry lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest registry file read (a 10,000-entry registry is about 3 MB).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -71,7 +79,11 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
     };
     let table: toml::Table = text.parse().map_err(|e| Error::InvalidRange {
         value: path.display().to_string(),
-        why: format!("{} does not parse as TOML: {e}", path.display()),
+        why: format!(
+            "{} does not parse as TOML: {}",
+            path.display(),
+            toml_error_line(&text, &e)
+        ),
     })?;
     match table.get("range") {
         None => Ok(DEFAULT_RANGE),
@@ -86,6 +98,76 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
             value: path.display().to_string(),
             why: "`range` must be a string such as \"8070-8999\"".into(),
         }),
+    }
+}
+
+/// How long a call on the registry in `dir` waits for its lock:
+/// `PORTREG_LOCK_TIMEOUT` (seconds, fractions allowed), else `lock_timeout`
+/// in its `config.toml`, else [`DEFAULT_LOCK_TIMEOUT`]. A value that is not
+/// a number of seconds is passed over with a warning (the second value):
+/// a typo must not make a call wait forever or fail.
+pub(crate) fn lock_timeout(dir: &Path) -> (Duration, Option<String>) {
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 1e9)
+            .map(Duration::from_secs_f64)
+    };
+    let bad = |v: &str, source: &str| {
+        format!(
+            "{source} is {v:?}, not a number of seconds; waiting for the registry lock at most {} s",
+            DEFAULT_LOCK_TIMEOUT.as_secs()
+        )
+    };
+    if let Some(v) = std::env::var_os(LOCK_TIMEOUT_VAR).filter(|v| !v.is_empty()) {
+        let v = v.to_string_lossy();
+        return match parse(&v) {
+            Some(d) => (d, None),
+            None => (DEFAULT_LOCK_TIMEOUT, Some(bad(&v, LOCK_TIMEOUT_VAR))),
+        };
+    }
+    let path = dir.join(CONFIG_FILE);
+    let table = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok());
+    let Some(value) = table.as_ref().and_then(|t| t.get("lock_timeout")) else {
+        return (DEFAULT_LOCK_TIMEOUT, None);
+    };
+    let text = match value {
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::Float(x) => x.to_string(),
+        toml::Value::String(s) => s.clone(),
+        _ => String::from("not a number"),
+    };
+    match parse(&text) {
+        Some(d) => (d, None),
+        None => (
+            DEFAULT_LOCK_TIMEOUT,
+            Some(bad(&text, "`lock_timeout` in config.toml")),
+        ),
+    }
+}
+
+/// toml's error on one line, as every portreg error is: its message
+/// (whose own lines are joined) and where it is, instead of toml's
+/// multi-line excerpt of the file.
+fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("{msg} at line {line}, column {column}")
+        }
+        None => msg,
     }
 }
 

@@ -35,6 +35,99 @@ pub fn validate_name(name: &str) -> Result<&str> {
     }
 }
 
+/// Longest description accepted, in bytes of UTF-8.
+pub const MAX_DESCRIPTION_BYTES: usize = 1024;
+/// Most meta keys one entry may have.
+pub const MAX_META_KEYS: usize = 32;
+/// Longest meta key accepted, in bytes.
+pub const MAX_META_KEY_BYTES: usize = 64;
+/// Longest meta value accepted, in bytes.
+pub const MAX_META_VALUE_BYTES: usize = 4096;
+
+/// Characters no description or meta key may hold: control characters
+/// (C0, DEL, C1: a terminal acts on them) and the characters that reorder
+/// or break the text around them when shown (bidirectional controls, line
+/// and paragraph separators).
+fn is_refused_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks one piece of text against a length limit and, unless only NUL is
+/// refused, the characters of [`is_refused_char`]. The text itself is never
+/// echoed in the error (it may be huge, or act on a terminal).
+fn check_text(what: &str, text: &str, limit: usize, only_nul: bool) -> Result<()> {
+    if text.len() > limit {
+        return Err(Error::InvalidText {
+            what: what.to_string(),
+            why: format!(
+                "it is {} bytes, longer than the {limit} bytes allowed; shorten it",
+                text.len()
+            ),
+        });
+    }
+    let bad = text.char_indices().find(|&(_, c)| {
+        if only_nul {
+            c == '\0'
+        } else {
+            is_refused_char(c)
+        }
+    });
+    if let Some((at, c)) = bad {
+        return Err(Error::InvalidText {
+            what: what.to_string(),
+            why: format!(
+                "it holds the control character U+{:04X} at byte {at}; {}",
+                u32::from(c),
+                if only_nul {
+                    "a meta value may hold any text but NUL"
+                } else {
+                    "use one line of printable text"
+                }
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a description: at most [`MAX_DESCRIPTION_BYTES`], no control
+/// characters (`INVALID_TEXT` otherwise).
+pub fn validate_description(d: &str) -> Result<()> {
+    check_text("description", d, MAX_DESCRIPTION_BYTES, false)
+}
+
+/// Checks meta: at most [`MAX_META_KEYS`] keys, each 1 to
+/// [`MAX_META_KEY_BYTES`] bytes without control characters, each value at
+/// most [`MAX_META_VALUE_BYTES`] bytes without NUL (`INVALID_TEXT` otherwise).
+pub fn validate_meta(meta: &BTreeMap<String, String>) -> Result<()> {
+    if meta.len() > MAX_META_KEYS {
+        return Err(Error::InvalidText {
+            what: "meta".into(),
+            why: format!(
+                "it has {} keys, more than the {MAX_META_KEYS} allowed",
+                meta.len()
+            ),
+        });
+    }
+    for (k, v) in meta {
+        if k.is_empty() {
+            return Err(Error::InvalidText {
+                what: "meta key".into(),
+                why: "it is empty; write KEY=VALUE with a key".into(),
+            });
+        }
+        check_text("meta key", k, MAX_META_KEY_BYTES, false)?;
+        let shown: String = k.chars().take(MAX_META_KEY_BYTES).collect();
+        check_text(
+            &format!("meta value of {shown:?}"),
+            v,
+            MAX_META_VALUE_BYTES,
+            true,
+        )?;
+    }
+    Ok(())
+}
+
 /// Reads one meta fact written `KEY=VALUE` (as `portreg lease --meta` and
 /// the C options take them): the key is what comes before the first `=`
 /// and must not be empty; the value may be, and may hold more `=`.
@@ -45,6 +138,12 @@ pub fn parse_meta_fact(s: &str) -> std::result::Result<(String, String), String>
         .ok_or_else(|| {
             format!("{s:?} is not KEY=VALUE (a key, '=', then the value, e.g. project=/src/shop)")
         })
+}
+
+/// Whether `s` is a timestamp as the registry files hold them: RFC 3339 in
+/// UTC (`2026-01-01T10:00:00Z`, fractions of a second allowed).
+pub(crate) fn is_timestamp(s: &str) -> bool {
+    humantime::parse_rfc3339(s).is_ok()
 }
 
 /// The case-folded key a name is stored under (`Frontend` and `frontend` are one name).

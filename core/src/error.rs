@@ -26,11 +26,14 @@ pub enum ErrorCode {
     Process = 14,
     Internal = 15,
     InvalidConfig = 16,
+    InvalidText = 17,
+    RegistryFull = 18,
+    LockTimeout = 19,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidName,
         ErrorCode::InvalidPort,
         ErrorCode::InvalidRange,
@@ -47,6 +50,9 @@ impl ErrorCode {
         ErrorCode::Process,
         ErrorCode::Internal,
         ErrorCode::InvalidConfig,
+        ErrorCode::InvalidText,
+        ErrorCode::RegistryFull,
+        ErrorCode::LockTimeout,
     ];
 
     /// The docs/design.md spelling, e.g. `LEASE_HELD`.
@@ -68,6 +74,9 @@ impl ErrorCode {
             ErrorCode::Process => "PROCESS",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::InvalidConfig => "INVALID_CONFIG",
+            ErrorCode::InvalidText => "INVALID_TEXT",
+            ErrorCode::RegistryFull => "REGISTRY_FULL",
+            ErrorCode::LockTimeout => "LOCK_TIMEOUT",
         }
     }
 
@@ -76,7 +85,10 @@ impl ErrorCode {
     pub fn exit_code(self) -> i32 {
         match self {
             ErrorCode::NotFound => 1,
-            ErrorCode::InvalidName | ErrorCode::InvalidPort | ErrorCode::InvalidRange => 2,
+            ErrorCode::InvalidName
+            | ErrorCode::InvalidPort
+            | ErrorCode::InvalidRange
+            | ErrorCode::InvalidText => 2,
             ErrorCode::LeaseHeld => 3,
             ErrorCode::PortTaken => 4,
             ErrorCode::PortBusy => 5,
@@ -89,6 +101,8 @@ impl ErrorCode {
             ErrorCode::Process => 12,
             ErrorCode::Internal => 13,
             ErrorCode::InvalidConfig => 14,
+            ErrorCode::RegistryFull => 15,
+            ErrorCode::LockTimeout => 16,
         }
     }
 
@@ -167,6 +181,23 @@ pub enum Error {
         known: u64,
     },
 
+    #[error("invalid {what}: {why}")]
+    InvalidText { what: String, why: String },
+
+    #[error("{} would grow to {size} bytes, past the {limit} bytes every portreg reads; nothing was changed. Forget names you no longer need (`portreg list --all`, `portreg forget NAME`) or shorten their descriptions and meta", .path.display())]
+    RegistryFull {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error("the registry lock {} is still held{} after {secs} s; nothing was changed. If that process is stopped (Ctrl-Z, SIGSTOP) or hung, resume or end it; or wait longer with PORTREG_LOCK_TIMEOUT=SECONDS", .path.display(), match .holder { Some(h) => format!(" by {h}"), None => String::new() })]
+    LockTimeout {
+        path: PathBuf,
+        holder: Option<String>,
+        secs: f64,
+    },
+
     #[error("{0}")]
     Permission(String),
 
@@ -203,6 +234,9 @@ impl Error {
             Error::NotHolder { .. } => ErrorCode::NotHolder,
             Error::RegistryCorrupt { .. } => ErrorCode::RegistryCorrupt,
             Error::RegistryVersion { .. } => ErrorCode::RegistryVersion,
+            Error::InvalidText { .. } => ErrorCode::InvalidText,
+            Error::RegistryFull { .. } => ErrorCode::RegistryFull,
+            Error::LockTimeout { .. } => ErrorCode::LockTimeout,
             Error::Permission(_) => ErrorCode::Permission,
             Error::Io { .. } => ErrorCode::Io,
             Error::Process(_) => ErrorCode::Process,

@@ -57,7 +57,9 @@ mod tx;
 
 pub use config::{default_dir, DEFAULT_RANGE, MAX_FILE_BYTES};
 pub use entry::{
-    parse_meta_fact, validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN,
+    parse_meta_fact, validate_description, validate_meta, validate_name, Cleaned, Entry, Holder,
+    Lease, Released, State, MAX_DESCRIPTION_BYTES, MAX_META_KEYS, MAX_META_KEY_BYTES,
+    MAX_META_VALUE_BYTES, MAX_NAME_LEN,
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use port::PortRange;

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::allocate::{self, Probe, Want};
-use crate::config::{configured_range, default_dir};
+use crate::config::{configured_range, default_dir, lock_timeout};
 use crate::entry::{
-    name_key, validate_name, Cleaned, Entry, Lease, LeaseRecord, Released, StoredEntry,
+    name_key, validate_description, validate_meta, validate_name, Cleaned, Entry, Lease,
+    LeaseRecord, Released, StoredEntry,
 };
 use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
@@ -75,15 +76,21 @@ impl Registry {
     /// Opens (creating if needed) the registry in `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Registry> {
         let dir = dir.as_ref().to_path_buf();
-        let store = Store::open(dir)?;
+        let mut store = Store::open(dir)?;
         let range = configured_range(store.dir())?;
-        Ok(Registry {
+        let (timeout, bad_timeout) = lock_timeout(store.dir());
+        store.set_lock_timeout(timeout);
+        let reg = Registry {
             store,
             range,
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
             warned_ranges: Mutex::new(HashSet::new()),
-        })
+        };
+        if let Some(w) = bad_timeout {
+            reg.warn(w);
+        }
+        Ok(reg)
     }
 
     /// Opens the default registry (`$PORTREG_HOME`, else `~/.portreg`).
@@ -157,6 +164,12 @@ impl Registry {
     /// for the order ports are tried in.
     pub fn lease(&self, req: &LeaseRequest) -> Result<Lease> {
         validate_name(&req.name)?;
+        if let Some(d) = &req.description {
+            validate_description(d)?;
+        }
+        if let Some(m) = &req.meta {
+            validate_meta(m)?;
+        }
         if req.port == Some(0) {
             return Err(check_port(0).unwrap_err());
         }
@@ -310,6 +323,9 @@ impl Registry {
     /// (`portreg conflicts` will name it).
     pub fn reserve(&self, name: &str, port: u16, description: Option<&str>) -> Result<Entry> {
         validate_name(name)?;
+        if let Some(d) = description {
+            validate_description(d)?;
+        }
         check_port(u64::from(port))?;
         let key = name_key(name);
         let entry = self.write(|tx| {

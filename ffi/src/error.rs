@@ -57,6 +57,16 @@ pub enum portreg_status {
     /// A `portreg.toml` cannot be used (syntax, unknown key or dependency, a
     /// cycle); nothing was started or leased.
     InvalidConfig = 16,
+    /// A description or meta is refused: a control character (meta values
+    /// only refuse NUL), or longer than its limit (description 1024 bytes,
+    /// meta key 64 bytes, meta value 4096 bytes, 32 meta keys).
+    InvalidText = 17,
+    /// The change would make registry.json larger than every reader
+    /// accepts (64 MiB); nothing was changed.
+    RegistryFull = 18,
+    /// Another process held the registry lock past the lock timeout
+    /// (`PORTREG_LOCK_TIMEOUT`, default 30 s); nothing was changed.
+    LockTimeout = 19,
 }
 
 // The C numbers are portreg-core's ErrorCode numbers: a mismatch fails the build.
@@ -77,6 +87,9 @@ const _: () = {
     assert!(portreg_status::Process as u32 == ErrorCode::Process as u32);
     assert!(portreg_status::Internal as u32 == ErrorCode::Internal as u32);
     assert!(portreg_status::InvalidConfig as u32 == ErrorCode::InvalidConfig as u32);
+    assert!(portreg_status::InvalidText as u32 == ErrorCode::InvalidText as u32);
+    assert!(portreg_status::RegistryFull as u32 == ErrorCode::RegistryFull as u32);
+    assert!(portreg_status::LockTimeout as u32 == ErrorCode::LockTimeout as u32);
 };
 
 impl portreg_status {
@@ -97,6 +110,9 @@ impl portreg_status {
             ErrorCode::Io => portreg_status::Io,
             ErrorCode::Process => portreg_status::Process,
             ErrorCode::InvalidConfig => portreg_status::InvalidConfig,
+            ErrorCode::InvalidText => portreg_status::InvalidText,
+            ErrorCode::RegistryFull => portreg_status::RegistryFull,
+            ErrorCode::LockTimeout => portreg_status::LockTimeout,
             // A code added to core after this library was built.
             _ => portreg_status::Internal,
         }
@@ -122,6 +138,9 @@ impl portreg_status {
             14 => c"PROCESS",
             15 => c"INTERNAL",
             16 => c"INVALID_CONFIG",
+            17 => c"INVALID_TEXT",
+            18 => c"REGISTRY_FULL",
+            19 => c"LOCK_TIMEOUT",
             _ => return None,
         })
     }

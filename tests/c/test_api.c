@@ -93,6 +93,9 @@ static void test_status_names(void) {
         {PORTREG_STATUS_PROCESS, 14, "PROCESS"},
         {PORTREG_STATUS_INTERNAL, 15, "INTERNAL"},
         {PORTREG_STATUS_INVALID_CONFIG, 16, "INVALID_CONFIG"},
+        {PORTREG_STATUS_INVALID_TEXT, 17, "INVALID_TEXT"},
+        {PORTREG_STATUS_REGISTRY_FULL, 18, "REGISTRY_FULL"},
+        {PORTREG_STATUS_LOCK_TIMEOUT, 19, "LOCK_TIMEOUT"},
     };
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -100,7 +103,7 @@ static void test_status_names(void) {
         CHECK(str_eq(portreg_status_str(table[i].status), table[i].name));
     }
     CHECK(sizeof(portreg_status) == 4);
-    CHECK(str_eq(portreg_status_str(17), "UNKNOWN"));
+    CHECK(str_eq(portreg_status_str(20), "UNKNOWN"));
     CHECK(str_eq(portreg_status_str(0xFFFFFFFFu), "UNKNOWN"));
 }
 

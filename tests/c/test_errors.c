@@ -21,7 +21,44 @@ typedef struct error_case {
     int has_port;
     uint32_t port;
     int exact;
+    const char *description;
+    /* meta as KEY=VALUE strings, the form portreg_lease_options takes */
+    char *meta[8];
+    size_t meta_len;
 } error_case;
+
+static void free_case(error_case *c) {
+    size_t i;
+    for (i = 0; i < c->meta_len; i++) {
+        free(c->meta[i]);
+    }
+    c->meta_len = 0;
+}
+
+/* Reads the "meta" object into KEY=VALUE strings; 0 when it is not one. */
+static int read_meta(const json_value *v, error_case *out) {
+    size_t i;
+    if (v->kind != JSON_OBJECT || v->len > sizeof out->meta / sizeof out->meta[0]) {
+        return 0;
+    }
+    for (i = 0; i < v->len; i++) {
+        size_t klen, vlen;
+        if (v->items[i].kind != JSON_STRING) {
+            return 0;
+        }
+        klen = strlen(v->keys[i]);
+        vlen = strlen(v->items[i].string);
+        out->meta[i] = (char *)malloc(klen + vlen + 2);
+        if (out->meta[i] == NULL) {
+            return 0;
+        }
+        memcpy(out->meta[i], v->keys[i], klen);
+        out->meta[i][klen] = '=';
+        memcpy(out->meta[i] + klen + 1, v->items[i].string, vlen + 1);
+        out->meta_len = i + 1;
+    }
+    return 1;
+}
 
 /* Reads one case; returns 0 (and says why) when it has something unknown. */
 static int read_case(const json_value *c, error_case *out) {
@@ -48,6 +85,10 @@ static int read_case(const json_value *c, error_case *out) {
             out->port = (uint32_t)v->number;
         } else if (strcmp(key, "exact") == 0 && v->kind == JSON_BOOL) {
             out->exact = v->boolean;
+        } else if (strcmp(key, "description") == 0 && v->kind == JSON_STRING) {
+            out->description = v->string;
+        } else if (strcmp(key, "meta") == 0 && read_meta(v, out)) {
+            /* read into out->meta */
         } else if (strcmp(key, "code") == 0 && v->kind == JSON_STRING) {
             /* the expectation, read by the caller */
         } else {
@@ -83,6 +124,11 @@ static uint32_t run_case(portreg_registry *reg, const error_case *c) {
         opts.exact = c->exact != 0;
         opts.range_low = low;
         opts.range_high = high;
+        opts.description = c->description;
+        if (c->meta_len > 0) {
+            opts.meta = (const char *const *)c->meta;
+            opts.meta_len = c->meta_len;
+        }
         status = portreg_lease(reg, c->name, &opts, &port);
     } else if (strcmp(c->op, "get") == 0) {
         status = portreg_get(reg, c->name, &entry);
@@ -90,7 +136,7 @@ static uint32_t run_case(portreg_registry *reg, const error_case *c) {
         portreg_entry_free(entry);
         return status;
     } else if (strcmp(c->op, "reserve") == 0) {
-        status = portreg_reserve(reg, c->name, c->port, NULL);
+        status = portreg_reserve(reg, c->name, c->port, c->description);
     } else if (strcmp(c->op, "release") == 0) {
         status = portreg_release(reg, c->name, false);
     } else if (strcmp(c->op, "forget") == 0) {
@@ -189,6 +235,7 @@ int main(int argc, char **argv) {
 
         if (!read_case(&cases->items[i], &c) || code == NULL || code->kind != JSON_STRING) {
             check_report(__FILE__, __LINE__, "a case this runner cannot read (see above)");
+            free_case(&c);
             continue;
         }
         snprintf(label, sizeof label, "case %u: %s name=%s range=%s port=%s%lu exact=%d", (unsigned)i,
@@ -213,6 +260,7 @@ int main(int argc, char **argv) {
             ran++;
         }
         portreg_registry_free(reg);
+        free_case(&c);
     }
     printf("test_errors: %u of %u cases of %s gave their code\n", (unsigned)ran,
            (unsigned)cases->len, argv[1]);

@@ -23,7 +23,9 @@ from ._errors import (
     InvalidNameError,
     InvalidPortError,
     InvalidRangeError,
+    InvalidTextError,
     LeaseHeldError,
+    LockTimeoutError,
     NoFreePortError,
     NotFoundError,
     NotHolderError,
@@ -35,6 +37,7 @@ from ._errors import (
     PortTakenError,
     ProcessError,
     RegistryCorruptError,
+    RegistryFullError,
     RegistryVersionError,
 )
 from ._native import (
@@ -106,6 +109,9 @@ __all__ = [
     "ProcessError",
     "InternalError",
     "InvalidConfigError",
+    "InvalidTextError",
+    "RegistryFullError",
+    "LockTimeoutError",
 ]
 
 # Leases still held when the interpreter exits normally are released then; a

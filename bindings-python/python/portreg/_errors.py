@@ -151,6 +151,28 @@ class InvalidConfigError(PortregError):
     code = "INVALID_CONFIG"
 
 
+class InvalidTextError(PortregError):
+    """A description or meta holds a control character (meta values: NUL) or
+    is longer than its limit (description 1024 bytes, meta key 64 bytes,
+    meta value 4096 bytes, 32 meta keys)."""
+
+    code = "INVALID_TEXT"
+
+
+class RegistryFullError(PortregError):
+    """The change would make registry.json larger than any reader accepts
+    (64 MiB); nothing was changed."""
+
+    code = "REGISTRY_FULL"
+
+
+class LockTimeoutError(PortregError, TimeoutError):
+    """Another process held the registry lock past the lock timeout
+    (``PORTREG_LOCK_TIMEOUT``, default 30 s); nothing was changed."""
+
+    code = "LOCK_TIMEOUT"
+
+
 ERRORS_BY_CODE: Dict[str, Type[PortregError]] = {
     cls.code: cls
     for cls in (
@@ -170,5 +192,8 @@ ERRORS_BY_CODE: Dict[str, Type[PortregError]] = {
         ProcessError,
         InternalError,
         InvalidConfigError,
+        InvalidTextError,
+        RegistryFullError,
+        LockTimeoutError,
     )
 }

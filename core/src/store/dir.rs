@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::names::{corrupt_name, temp_pid, LOCK_FILE, REGISTRY_FILE};
+use super::read::open_failed;
 use crate::error::{Error, Result};
 use crate::liveness::{is_alive, user_name};
 
@@ -123,8 +124,9 @@ pub(crate) fn open_lock(dir: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
-        .map_err(|e| Error::io(format!("cannot open lock file {}", path.display()), e))?;
+        .map_err(|e| open_failed(&path, "open lock file", e))?;
     let meta = f
         .metadata()
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;

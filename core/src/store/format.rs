@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::model::RegData;
 use super::order::port_then_name;
 use super::read::read_capped;
-use crate::entry::{name_key, validate_name, LeaseRecord, StoredEntry};
+use crate::entry::{is_timestamp, name_key, validate_name, LeaseRecord, StoredEntry};
 use crate::error::Result;
 
 /// The file format version this code reads and writes.
@@ -63,10 +63,15 @@ pub(crate) fn parse_registry(bytes: &[u8]) -> RegRead {
     let Some(version) = value.get("version").and_then(|v| v.as_u64()) else {
         return RegRead::Corrupt("no \"version\" number".into());
     };
+    if version == 0 {
+        // Versions start at 1: no portreg wrote this, so nothing says what
+        // its fields mean.
+        return RegRead::Corrupt("\"version\" is 0, which no portreg writes".into());
+    }
     if version > FORMAT_VERSION {
         let entries = readable::<StoredEntry>(&value, "entries")
             .into_iter()
-            .filter(|e| validate_name(&e.name).is_ok() && e.port > 0)
+            .filter(|e| entry_problem(e).is_none())
             .collect();
         return RegRead::Ok(RegData::from_entries(dedup(entries), version));
     }
@@ -82,14 +87,33 @@ fn check_entries(data: RegData) -> RegRead {
         return RegRead::Corrupt("a name appears twice".into());
     }
     for e in &data.entries {
-        if let Err(err) = validate_name(&e.name) {
-            return RegRead::Corrupt(err.to_string());
-        }
-        if e.port == 0 {
-            return RegRead::Corrupt(format!("entry {:?} has port 0", e.name));
+        if let Some(why) = entry_problem(e) {
+            return RegRead::Corrupt(why);
         }
     }
     RegRead::Ok(data)
+}
+
+/// What makes an entry one this code never writes: an invalid name, port
+/// 0, or a date that is not RFC 3339 (which would otherwise be echoed to
+/// every terminal and program that reads the registry).
+fn entry_problem(e: &StoredEntry) -> Option<String> {
+    if let Err(err) = validate_name(&e.name) {
+        return Some(err.to_string());
+    }
+    if e.port == 0 {
+        return Some(format!("entry {:?} has port 0", e.name));
+    }
+    for (field, value) in [("created", &e.created), ("changed", &e.changed)] {
+        if !is_timestamp(value) {
+            return Some(format!(
+                "entry {:?} has a \"{field}\" that is not an RFC 3339 date ({:?})",
+                e.name,
+                value.chars().take(40).collect::<String>()
+            ));
+        }
+    }
+    None
 }
 
 fn dedup(entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
@@ -149,8 +173,9 @@ pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return empty(None);
     }
-    if let Ok(file) = serde_json::from_slice::<LeasesFile<LeaseRecord>>(bytes) {
+    if let Ok(mut file) = serde_json::from_slice::<LeasesFile<LeaseRecord>>(bytes) {
         if file.version >= 1 {
+            file.leases.retain(|r| is_timestamp(&r.holder.since));
             return LeasesRead {
                 records: file.leases,
                 version: file.version,
@@ -175,8 +200,10 @@ pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
         )));
     }
     // A newer or partly unreadable file: keep every record this code can read.
+    let mut records: Vec<LeaseRecord> = readable(&value, "leases");
+    records.retain(|r| is_timestamp(&r.holder.since));
     LeasesRead {
-        records: readable(&value, "leases"),
+        records,
         version,
         warning: None,
     }
@@ -363,8 +390,8 @@ mod tests {
                 reserved: i % 3 == 0,
                 description: Some(format!("d\u{1}{i}")),
                 meta,
-                created: "c".into(),
-                changed: "c".into(),
+                created: "2026-01-01T00:00:00Z".into(),
+                changed: "2026-01-01T00:00:00Z".into(),
             });
         }
         let text = data.encode().to_vec();

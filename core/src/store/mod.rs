@@ -13,6 +13,7 @@
 
 mod dir;
 mod format;
+mod lock;
 mod model;
 mod names;
 mod order;
@@ -21,8 +22,11 @@ mod text;
 mod write;
 
 use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 pub use format::FORMAT_VERSION;
 pub(crate) use format::{parse_leases, parse_registry, serialize_leases, LeasesRead, RegRead};
@@ -30,6 +34,7 @@ pub(crate) use model::RegData;
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
 
+use crate::config::MAX_FILE_BYTES;
 use crate::error::{Error, Result};
 use read::{FileId, Held};
 
@@ -76,6 +81,10 @@ pub(crate) struct Store {
     /// Whether this file system gives every change a new ctime (see
     /// [`read::ctime_is_fine`]); found out once, on the lock file.
     fine_ctime: OnceLock<bool>,
+    /// How long a call waits for the lock before giving up.
+    lock_timeout: Duration,
+    /// Whether "the registry is read-only" was said already.
+    told_read_only: AtomicBool,
 }
 
 impl Store {
@@ -87,7 +96,14 @@ impl Store {
             cache: Mutex::new(None),
             buf: Mutex::new(Vec::new()),
             fine_ctime: OnceLock::new(),
+            lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
+            told_read_only: AtomicBool::new(false),
         })
+    }
+
+    /// Sets how long a call waits for the lock (see `config::lock_timeout`).
+    pub fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
     }
 
     pub fn dir(&self) -> &Path {
@@ -102,10 +118,19 @@ impl Store {
         warn: &dyn Fn(String),
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<T>,
     ) -> Result<Option<T>> {
-        let lock = fd_lock::RwLock::new(self.open_lock()?);
-        let _guard = lock
-            .read()
-            .map_err(|e| Error::io("cannot lock the registry", e))?;
+        let (file, read_only) = lock::open_for_read(&self.dir)?;
+        if let Some(why) = read_only {
+            if !self.told_read_only.swap(true, Ordering::Relaxed) {
+                warn(format!(
+                    "the registry {} is read-only ({why}): it is read, but nothing can be changed",
+                    self.dir.display()
+                ));
+            }
+        }
+        let file = file.inspect(|f| {
+            self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
+        });
+        let _guard = lock::acquire(file, false, &self.lock_path(), self.lock_timeout, warn)?;
         let Some(data) = self.load_registry(false, warn)? else {
             return Ok(None);
         };
@@ -122,10 +147,8 @@ impl Store {
         warn: &dyn Fn(String),
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<(T, Changes)>,
     ) -> Result<T> {
-        let mut lock = fd_lock::RwLock::new(self.open_lock()?);
-        let _guard = lock
-            .write()
-            .map_err(|e| Error::io("cannot lock the registry", e))?;
+        let file = self.open_lock()?;
+        let _guard = lock::acquire(Some(file), true, &self.lock_path(), self.lock_timeout, warn)?;
         let data = self
             .load_registry(true, warn)?
             .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
@@ -173,6 +196,15 @@ impl Store {
             }
             return Ok(());
         }
+        // Nothing is written that a reader would refuse (and move aside,
+        // emptying the registry): both files are checked before either is.
+        if registry_changed {
+            let size = Arc::make_mut(&mut data).encode().len() as u64;
+            self.check_size(REGISTRY_FILE, size)?;
+        }
+        if let Some(b) = &leases {
+            self.check_size(LEASES_FILE, b.len() as u64)?;
+        }
         if registry_changed {
             // leases.json is staged before the wait on the disk and swapped
             // in after registry.json is durable (see write::Staged).
@@ -203,6 +235,17 @@ impl Store {
             if let Some(b) = &leases {
                 write::write_atomic(&self.dir, LEASES_FILE, b)?;
             }
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, file: &str, size: u64) -> Result<()> {
+        if size > MAX_FILE_BYTES {
+            return Err(Error::RegistryFull {
+                path: self.dir.join(file),
+                size,
+                limit: MAX_FILE_BYTES,
+            });
         }
         Ok(())
     }
@@ -321,10 +364,27 @@ impl Store {
         ))))
     }
 
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_FILE)
+    }
+
     /// Opens the lock file, and the first time, finds out from it whether
     /// ctime on this file system is fine-grained.
     fn open_lock(&self) -> Result<File> {
-        let f = dir::open_lock(&self.dir)?;
+        // A read-only mount says so plainly; a lock file we may not write
+        // stays PERMISSION, with its own advice.
+        let f = dir::open_lock(&self.dir).map_err(|e| {
+            match (e.code(), lock::read_only_reason(&self.dir)) {
+                (crate::ErrorCode::Io, Some(why)) => Error::Io {
+                    context: format!(
+                        "the registry {} is read-only ({why}): it can be read, not changed",
+                        self.dir.display()
+                    ),
+                    source: io::Error::from(io::ErrorKind::ReadOnlyFilesystem),
+                },
+                _ => e,
+            }
+        })?;
         self.fine_ctime.get_or_init(|| read::ctime_is_fine(&f));
         Ok(f)
     }

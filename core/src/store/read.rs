@@ -54,10 +54,10 @@ pub(crate) fn read_held(
 ) -> Result<Option<std::result::Result<Held, u64>>> {
     use std::io::Read;
     buf.clear();
-    let mut f = match File::open(path) {
+    let mut f = match open_nofollow(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        Err(e) => return Err(open_failed(path, "read", e)),
     };
     let before = f.metadata().ok().map(|m| FileId::of(&m));
     let len = before.map(|id| id.size).unwrap_or(0);
@@ -78,6 +78,30 @@ pub(crate) fn read_held(
         _ => None,
     };
     Ok(Some(Ok(held)))
+}
+
+/// Opens a registry file for reading without following a symbolic link:
+/// a link planted in the registry directory must not make portreg read (or,
+/// for the lock file, create) a file somewhere else.
+pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// The error of a failed open of a registry file: a symbolic link where the
+/// file should be is refused (`PERMISSION`) with what to do about it.
+pub(crate) fn open_failed(path: &Path, doing: &str, e: io::Error) -> Error {
+    if e.raw_os_error() == Some(nix::libc::ELOOP) {
+        return Error::Permission(format!(
+            "cannot {doing} {}: it is a symbolic link, and portreg never follows links inside the registry directory; remove the link (rm {}) or put the real file there",
+            path.display(),
+            path.display()
+        ));
+    }
+    Error::io(format!("cannot {doing} {}", path.display()), e)
 }
 
 /// Whether every change to a file on this file system, made after its ctime

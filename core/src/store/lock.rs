@@ -1,0 +1,171 @@
+//! Taking the registry lock (`flock` on `registry.lock`) without waiting
+//! forever: a process that holds it and is stopped (Ctrl-Z, SIGSTOP) or
+//! hung is named once after [`NOTICE_AFTER`], and the call gives up with
+//! `LOCK_TIMEOUT` after the lock timeout, before reading or writing
+//! anything. On a registry that cannot be written, a read takes the shared
+//! lock through a read-only open (flock needs no write access).
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::dir;
+use super::names::LOCK_FILE;
+use super::read::open_nofollow;
+use crate::error::{Error, Result};
+
+/// How long a call waits before saying who holds the lock.
+pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
+
+/// A held lock: released when dropped (or when the process dies). `None`
+/// inside for a read of a read-only registry that has no lock file, which
+/// nobody can change anyway.
+pub(crate) struct Held(#[allow(dead_code)] Option<Flock<File>>);
+
+/// The lock file opened for a shared lock: read-write (created if needed),
+/// else, where the registry cannot be written, read-only; `Ok(None)` when
+/// it cannot be written and has no lock file. The second value says the
+/// registry is read-only, and why.
+pub(crate) fn open_for_read(dir_path: &Path) -> Result<(Option<File>, Option<String>)> {
+    match dir::open_lock(dir_path) {
+        Ok(f) => Ok((Some(f), None)),
+        Err(e) => {
+            let path = dir_path.join(LOCK_FILE);
+            let why = match read_only_reason(dir_path) {
+                Some(why) => why,
+                None => return Err(e),
+            };
+            match open_nofollow(&path) {
+                Ok(f) => {
+                    let meta = f
+                        .metadata()
+                        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+                    dir::check_owned(&path, &meta, "lock file")?;
+                    Ok((Some(f), Some(why)))
+                }
+                Err(e2) if e2.kind() == io::ErrorKind::NotFound => Ok((None, Some(why))),
+                Err(_) => Err(e),
+            }
+        }
+    }
+}
+
+/// Why the registry in `dir_path` cannot be written, if it cannot: a
+/// read-only mount, or a lock file this user may not write.
+pub(crate) fn read_only_reason(dir_path: &Path) -> Option<String> {
+    if let Ok(st) = nix::sys::statvfs::statvfs(dir_path) {
+        if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+            return Some("it is on a read-only file system".into());
+        }
+    }
+    let lock = dir_path.join(LOCK_FILE);
+    if nix::unistd::access(&lock, nix::unistd::AccessFlags::W_OK) == Err(Errno::EACCES) {
+        return Some(format!("its lock file {} is not writable", lock.display()));
+    }
+    None
+}
+
+/// Takes the lock on `file` (`exclusive` or shared), waiting at most
+/// `timeout`. After [`NOTICE_AFTER`] `notice` is told once who holds it.
+pub(crate) fn acquire(
+    file: Option<File>,
+    exclusive: bool,
+    path: &Path,
+    timeout: Duration,
+    notice: &dyn Fn(String),
+) -> Result<Held> {
+    let Some(mut file) = file else {
+        return Ok(Held(None));
+    };
+    let arg = if exclusive {
+        FlockArg::LockExclusiveNonblock
+    } else {
+        FlockArg::LockSharedNonblock
+    };
+    let start = Instant::now();
+    // Locks are held for well under a millisecond: poll often at first,
+    // then back off so a long wait costs little.
+    let mut pause = Duration::from_micros(100);
+    let mut told = false;
+    loop {
+        file = match Flock::lock(file, arg) {
+            Ok(held) => return Ok(Held(Some(held))),
+            Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
+            Err((_, e)) => {
+                return Err(Error::io(
+                    format!("cannot lock the registry ({})", path.display()),
+                    io::Error::from(e),
+                ))
+            }
+        };
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(Error::LockTimeout {
+                path: path.to_path_buf(),
+                holder: holder_of(&file),
+                secs: timeout.as_secs_f64(),
+            });
+        }
+        if !told && waited >= NOTICE_AFTER {
+            told = true;
+            let who = holder_of(&file).unwrap_or_else(|| "another process".into());
+            notice(format!(
+                "waiting for the registry lock {}, held by {who}; giving up after {} s (PORTREG_LOCK_TIMEOUT)",
+                path.display(),
+                timeout.as_secs_f64()
+            ));
+        }
+        std::thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Who holds a lock on `file`, from /proc/locks (the flock locks on its
+/// device and inode): `pid N (command line)`. `None` where that cannot be
+/// seen (no /proc, a holder in another pid namespace).
+fn holder_of(file: &File) -> Option<String> {
+    let meta = file.metadata().ok()?;
+    let (major, minor) = (
+        nix::sys::stat::major(meta.dev()),
+        nix::sys::stat::minor(meta.dev()),
+    );
+    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    let pid = locks.lines().find_map(|line| {
+        // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->".
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 6 && f[1] == "FLOCK" && f[5] == want)
+            .then(|| f[4].parse::<u32>().ok())
+            .flatten()
+            .filter(|&p| p > 0)
+    })?;
+    Some(format!("pid {pid} ({})", command_of(pid)))
+}
+
+/// A process's command line on one line, control characters escaped; its
+/// name when the command line cannot be read.
+fn command_of(pid: u32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut text = String::from_utf8_lossy(&raw)
+        .trim_end_matches('\0')
+        .replace('\0', " ");
+    if text.is_empty() {
+        text = fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_else(|_| "?".into());
+    }
+    let mut out = String::new();
+    for c in text.chars().take(200) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
