@@ -43,6 +43,8 @@ def test_an_active_entry_says_whether_its_port_is_listened_on() -> None:
     entry = portreg.get("listens")
     assert entry is not None and entry.listening is False
     with socket.socket() as s:
+        # as servers do: a port left in TIME_WAIT by an earlier test is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", lease.port))
         s.listen()
         entry = portreg.get("listens")
