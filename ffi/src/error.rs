@@ -20,9 +20,7 @@ pub enum portreg_status {
     /// Success.
     Ok = 0,
     /// A name is not 1-64 ASCII letters, digits, '.', '_', '-' starting with a
-    /// letter or digit. Also returned for any other bad argument: a NULL
-    /// pointer where one is required, or text that is not valid UTF-8 (the
-    /// message names the argument).
+    /// letter or digit.
     InvalidName = 1,
     /// A port is not 1-65535, or an exact request has no port.
     InvalidPort = 2,
@@ -54,6 +52,11 @@ pub enum portreg_status {
     Process = 14,
     /// A bug in portreg (including a caught panic); please report it.
     Internal = 15,
+    /// A bad argument that only C can pass: a NULL pointer where one is
+    /// required, text that is not valid UTF-8, or a malformed meta string
+    /// (the message names the argument). C only: the other languages cannot
+    /// pass these, so the registry's codes have no counterpart.
+    InvalidArgument = 16,
 }
 
 // The C numbers are portreg-core's ErrorCode numbers: a mismatch fails the build.
@@ -116,6 +119,7 @@ impl portreg_status {
             13 => c"IO",
             14 => c"PROCESS",
             15 => c"INTERNAL",
+            16 => c"INVALID_ARGUMENT",
             _ => return None,
         })
     }
@@ -131,11 +135,10 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    /// A bad argument that is not a name: a NULL pointer or non-UTF-8 text.
-    /// docs/design.md has no separate code for it; INVALID_NAME is the documented one.
+    /// A bad argument only C can pass: a NULL pointer, non-UTF-8 text.
     pub fn argument(message: impl Into<String>) -> Failure {
         Failure {
-            status: portreg_status::InvalidName,
+            status: portreg_status::InvalidArgument,
             message: message.into(),
             held_by: None,
         }
