@@ -46,9 +46,7 @@ enum portreg_status
     PORTREG_STATUS_OK = 0,
     /**
      * A name is not 1-64 ASCII letters, digits, '.', '_', '-' starting with a
-     * letter or digit. Also returned for any other bad argument: a NULL
-     * pointer where one is required, or text that is not valid UTF-8 (the
-     * message names the argument).
+     * letter or digit.
      */
     PORTREG_STATUS_INVALID_NAME = 1,
     /**
@@ -130,6 +128,13 @@ enum portreg_status
      * (`PORTREG_LOCK_TIMEOUT`, default 30 s); nothing was changed.
      */
     PORTREG_STATUS_LOCK_TIMEOUT = 19,
+    /**
+     * A bad argument that only C can pass: a NULL pointer where one is
+     * required, text that is not valid UTF-8, or a malformed meta string
+     * (the message names the argument). C only: the other languages cannot
+     * pass these, so the registry's codes have no counterpart.
+     */
+    PORTREG_STATUS_INVALID_ARGUMENT = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -232,7 +237,7 @@ typedef struct portreg_lease_options {
      * `portreg lease --meta` takes them, NUL-terminated UTF-8, read during
      * the call only. NULL keeps the entry's meta; an array replaces it
      * (`meta_len` 0: no meta). A string without `=` or with an empty key
-     * is refused (INVALID_NAME, the code for bad arguments).
+     * is refused (INVALID_ARGUMENT).
      */
     const char *const *meta;
     /**
@@ -304,7 +309,7 @@ bool portreg_last_error_holder(uint32_t *pid_out, uint16_t *port_out);
  * Errors: PERMISSION when the directory belongs to another user or is
  * writable by others; IO when it cannot be created or is not a directory;
  * INVALID_RANGE when PORTREG_RANGE or config.toml's range is malformed;
- * INVALID_NAME when `registry_out` is NULL.
+ * INVALID_ARGUMENT when `registry_out` is NULL.
  *
  * Ownership: `path` is read during the call only (any bytes the OS takes
  * as a path). The handle is the caller's: free it with
@@ -345,7 +350,7 @@ size_t portreg_registry_path(const struct portreg_registry *registry, char *buf,
  *
  * Ownership: `name` is read during the call only. The entry is the
  * caller's: free it with `portreg_entry_free`.
- * NULL: `registry`, `name` and `entry_out` must not be NULL (INVALID_NAME).
+ * NULL: `registry`, `name` and `entry_out` must not be NULL (INVALID_ARGUMENT).
  * `*entry_out` is written only on success.
  * Threads: safe from any thread, also on one shared handle.
  */
@@ -360,7 +365,7 @@ portreg_status portreg_get(const struct portreg_registry *registry,
  * Errors: IO, PERMISSION.
  *
  * Ownership: the list is the caller's: free it with `portreg_list_free`.
- * NULL: `registry` and `list_out` must not be NULL (INVALID_NAME).
+ * NULL: `registry` and `list_out` must not be NULL (INVALID_ARGUMENT).
  * `*list_out` is written only on success.
  * Threads: safe from any thread, also on one shared handle.
  */
@@ -378,7 +383,7 @@ portreg_status portreg_list(const struct portreg_registry *registry,
  *
  * Ownership: `name` and `description` are read during the call only.
  * NULL: `description` may be NULL (keeps the entry's description);
- * `registry` and `name` must not be (INVALID_NAME).
+ * `registry` and `name` must not be (INVALID_ARGUMENT).
  * Threads: safe from any thread, also on one shared handle.
  */
 portreg_status portreg_reserve(const struct portreg_registry *registry,
@@ -395,7 +400,7 @@ portreg_status portreg_reserve(const struct portreg_registry *registry,
  * REGISTRY_VERSION; IO.
  *
  * Ownership: `name` is read during the call only.
- * NULL: `registry` and `name` must not be NULL (INVALID_NAME).
+ * NULL: `registry` and `name` must not be NULL (INVALID_ARGUMENT).
  * Threads: safe from any thread, also on one shared handle.
  */
 portreg_status portreg_forget(const struct portreg_registry *registry,
@@ -415,7 +420,7 @@ portreg_status portreg_forget(const struct portreg_registry *registry,
  * REGISTRY_VERSION; IO.
  *
  * Ownership: `old` and `new` are read during the call only.
- * NULL: `registry`, `old` and `new` must not be NULL (INVALID_NAME).
+ * NULL: `registry`, `old` and `new` must not be NULL (INVALID_ARGUMENT).
  * Threads: safe from any thread, also on one shared handle.
  */
 portreg_status portreg_rename(const struct portreg_registry *registry,
@@ -432,7 +437,7 @@ portreg_status portreg_rename(const struct portreg_registry *registry,
  * Errors: INVALID_RANGE; NO_FREE_PORT; IO.
  *
  * Ownership: nothing is retained.
- * NULL: `registry` and `port_out` must not be NULL (INVALID_NAME).
+ * NULL: `registry` and `port_out` must not be NULL (INVALID_ARGUMENT).
  * `*port_out` is written only on success.
  * Threads: safe from any thread, also on one shared handle.
  */
@@ -449,7 +454,7 @@ portreg_status portreg_find_free(const struct portreg_registry *registry,
  * Errors: REGISTRY_VERSION, PERMISSION, IO.
  *
  * Ownership: nothing is retained.
- * NULL: `registry` must not be NULL (INVALID_NAME); `cleaned_out` may be
+ * NULL: `registry` must not be NULL (INVALID_ARGUMENT); `cleaned_out` may be
  * NULL. `*cleaned_out` is written only on success.
  * Threads: safe from any thread, also on one shared handle.
  */
@@ -461,7 +466,7 @@ portreg_status portreg_clean(const struct portreg_registry *registry, size_t *cl
  * that `portreg_lease_options` and `portreg_find_free` take.
  *
  * Errors: INVALID_RANGE (not LOW-HIGH with 1024 <= LOW <= HIGH <= 65535,
- * or not UTF-8); INVALID_NAME when an argument is NULL.
+ * or not UTF-8); INVALID_ARGUMENT when an argument is NULL.
  *
  * Ownership: `text` is read during the call only.
  * NULL: no argument may be NULL. The out-parameters are written only on
@@ -496,7 +501,7 @@ struct portreg_lease_options portreg_lease_options_default(void);
  * Ownership: `name` and `options` (with its description and meta) are
  * read during the call only.
  * NULL: `options` may be NULL (the defaults); `registry`, `name` and
- * `port_out` must not be (INVALID_NAME). `*port_out` is written only on
+ * `port_out` must not be (INVALID_ARGUMENT). `*port_out` is written only on
  * success.
  * Threads: safe from any thread, also on one shared handle.
  */
@@ -515,7 +520,7 @@ portreg_status portreg_lease(const struct portreg_registry *registry,
  * NOT_HOLDER; PERMISSION; REGISTRY_VERSION; IO.
  *
  * Ownership: `name` is read during the call only.
- * NULL: `registry` and `name` must not be NULL (INVALID_NAME).
+ * NULL: `registry` and `name` must not be NULL (INVALID_ARGUMENT).
  * Threads: safe from any thread, also on one shared handle.
  */
 portreg_status portreg_release(const struct portreg_registry *registry,
@@ -530,7 +535,7 @@ portreg_status portreg_release(const struct portreg_registry *registry,
  * `portreg_registry_open`.
  *
  * Ownership: `name` is read during the call only.
- * NULL: `name` and `port_out` must not be NULL (INVALID_NAME). `*port_out`
+ * NULL: `name` and `port_out` must not be NULL (INVALID_ARGUMENT). `*port_out`
  * is written only on success.
  * Threads: safe from any thread.
  */
@@ -542,7 +547,7 @@ portreg_status portreg_lease_port(const char *name, uint16_t *port_out);
  * without force.
  *
  * Ownership: `name` is read during the call only.
- * NULL: `name` must not be NULL (INVALID_NAME).
+ * NULL: `name` must not be NULL (INVALID_ARGUMENT).
  * Threads: safe from any thread.
  */
 portreg_status portreg_release_port(const char *name);
@@ -859,11 +864,11 @@ const char *portreg_holder_cmdline_get(const struct portreg_holder *holder, size
  * claims the port (active, else reserved, else an idle one remembering it).
  * On success `*who_out` is a new result.
  *
- * Errors: INVALID_PORT (not 1-65535); INVALID_NAME for a NULL argument; IO.
+ * Errors: INVALID_PORT (not 1-65535); INVALID_ARGUMENT for a NULL argument; IO.
  *
  * Ownership: the result is the caller's: free it with
  * `portreg_who_info_free`.
- * NULL: `registry` and `who_out` must not be NULL (INVALID_NAME).
+ * NULL: `registry` and `who_out` must not be NULL (INVALID_ARGUMENT).
  * `*who_out` is written only on success.
  * Threads: safe from any thread, also on one shared handle.
  */
@@ -879,7 +884,7 @@ portreg_status portreg_who(const struct portreg_registry *registry,
  *
  * Ownership: `name` is read during the call only. The result is the
  * caller's: free it with `portreg_who_info_free`.
- * NULL: `registry`, `name` and `who_out` must not be NULL (INVALID_NAME).
+ * NULL: `registry`, `name` and `who_out` must not be NULL (INVALID_ARGUMENT).
  * `*who_out` is written only on success.
  * Threads: safe from any thread, also on one shared handle.
  */

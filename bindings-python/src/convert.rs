@@ -95,6 +95,15 @@ pub fn to_dict<'py, T: serde::Serialize>(py: Python<'py>, v: &T) -> PyResult<Bou
     LOADS.import(py, "json", "loads")?.call1((text,))
 }
 
+/// A hash of a frozen record that agrees with its `==` (which compares every
+/// field): the hash of its serde form, which holds every field in a fixed order.
+pub fn hash<T: serde::Serialize>(v: &T) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(v).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
 /// Python's repr of a str, for `__repr__`s that read like Python.
 pub fn repr(py: Python<'_>, s: &str) -> String {
     PyString::new(py, s)

@@ -67,10 +67,11 @@ impl PyLease {
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
+    /// Releases the lease; exceptions from the block propagate (returns None).
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
         self.release(py)?;
-        Ok(false)
+        Ok(())
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         let l = self.0.lease();

@@ -6,7 +6,7 @@ use portreg_core::{Cleaned, Conflict, Entry, Holder, KillReport, ListenerInfo, W
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{repr, to_dict};
+use crate::convert::{hash, repr, to_dict};
 
 /// The process holding a lease: `pid`, `start_ticks` and `boot_id` identify
 /// it (`lock` proves it alive from any pid namespace), the rest is for people.
@@ -76,6 +76,9 @@ impl PyHolder {
     /// The fields as a dict, as in the registry's JSON.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
+    }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
@@ -158,6 +161,9 @@ impl PyEntry {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
     }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         let e = &self.0;
         let holder = match &e.holder {
@@ -198,6 +204,9 @@ impl PyCleaned {
     /// The fields as a dict, as in `portreg clean --json`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
+    }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         let port = match self.0.port {
@@ -254,6 +263,9 @@ impl PyListenerInfo {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
     }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "ListenerInfo(pid={}, exe={}, addrs={:?})",
@@ -296,6 +308,9 @@ impl PyWho {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
     }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         let pids: Vec<u32> = self.0.listeners.iter().map(|l| l.pid).collect();
         let entry = match &self.0.entry {
@@ -329,6 +344,9 @@ impl PyConflict {
     /// The fields as a dict, as in `portreg conflicts --json`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
+    }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         let pids: Vec<u32> = self.0.listeners.iter().map(|l| l.pid).collect();
@@ -381,6 +399,9 @@ impl PyKillReport {
     /// The fields as a dict, as in `portreg kill --json`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
+    }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(

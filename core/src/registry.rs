@@ -18,7 +18,7 @@ use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
 use crate::liveness;
 use crate::port::{check_port, ephemeral_warning, PortRange};
-use crate::process::{describe_listener, mark_listening};
+use crate::process::{describe_listener, is_same_or_descendant, mark_listening};
 use crate::request::{Actor, LeaseRequest};
 use crate::store::{file_order, Store};
 use crate::tx::Tx;
@@ -200,7 +200,11 @@ impl Registry {
             let existing = tx.data().get(&req.name).cloned();
             if let Some(rec) = tx.record(&req.name)?.cloned() {
                 let port = existing.as_ref().map(|e| e.port).unwrap_or(0);
-                if !rec.holder.same_process(&holder) {
+                // A descendant of the holder (a reloader's worker, a server its
+                // script started) shares the holder's lease: same port, same holder.
+                if !rec.holder.same_process(&holder)
+                    && !is_same_or_descendant(holder.pid, rec.holder.pid)
+                {
                     return Err(held_by(&rec, port));
                 }
                 if req.exact && req.port != Some(port) {

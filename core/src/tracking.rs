@@ -52,6 +52,9 @@ pub struct OwnLease {
     reg: Arc<Registry>,
     lease: Lease,
     released: AtomicBool,
+    /// Held by an ancestor of the process it was asked for (a reloader's
+    /// worker shares its parent's lease): releasing it is the holder's job.
+    shared: bool,
 }
 
 impl OwnLease {
@@ -63,10 +66,12 @@ impl OwnLease {
         if lease.holder.pid == std::process::id() {
             track(reg, &lease.name);
         }
+        let shared = lease.holder.pid != req.pid.unwrap_or_else(std::process::id);
         Ok(OwnLease {
             reg: reg.clone(),
             lease,
             released: AtomicBool::new(false),
+            shared,
         })
     }
 
@@ -87,11 +92,11 @@ impl OwnLease {
 
     /// Releases it: the name turns idle and remembers its port. `true` when
     /// this call released it, `false` when it was no longer held by this
-    /// process (released before, forgotten, its record dropped). Another live
-    /// holder is `NOT_HOLDER`. On any error it stays unreleased, so the call
+    /// process (released before, forgotten, its record dropped, or shared
+    /// with the ancestor that holds it). Another live holder is `NOT_HOLDER`. On any error it stays unreleased, so the call
     /// may be retried.
     pub fn release(&self) -> Result<bool> {
-        if self.released.swap(true, Ordering::SeqCst) {
+        if self.released.swap(true, Ordering::SeqCst) || self.shared {
             return Ok(false);
         }
         match release_name(&self.reg, &self.lease.name, false) {

@@ -11,6 +11,10 @@ listen:
 
     portreg run fastapi-demo --socket -- uvicorn fastapi_app:app --fd 3 --app-dir examples/python
     portreg run fastapi-demo --socket -- python examples/python/fastapi_app.py
+
+With uvicorn's reloader, let portreg pick the port uvicorn is told:
+
+    portreg run fastapi-demo -- uvicorn fastapi_app:app --reload --port {port} --app-dir examples/python
 """
 
 from __future__ import annotations

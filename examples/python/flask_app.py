@@ -5,6 +5,11 @@
 Prints "serving at http://127.0.0.1:PORT"; the port is remembered for the
 name (default "flask-demo"), so the next start gets the same one. Started
 while it is already running, it says where and exits with status 1.
+
+With Flask's reloader the worker it restarts shares this lease (same port);
+from Flask's own CLI, let portreg pick the port:
+
+    portreg run flask-demo -- flask --app examples/python/flask_app.py run --debug --port {port}
 """
 
 from __future__ import annotations

@@ -35,12 +35,12 @@ pub(crate) unsafe fn name<'a>(p: *const c_char, what: &str) -> FfiResult<&'a str
         }
         .into());
     }
-    std::str::from_utf8(bytes).map_err(|_| {
-        Error::InvalidName {
-            name: String::from_utf8_lossy(bytes).into_owned(),
-            why: "it is not valid UTF-8",
-        }
-        .into()
+    std::str::from_utf8(bytes).map_err(|e| {
+        Failure::argument(format!(
+            "{what} {:?} is not valid UTF-8 (bad byte at offset {}); pass an ASCII name",
+            String::from_utf8_lossy(bytes),
+            e.valid_up_to()
+        ))
     })
 }
 
@@ -150,9 +150,11 @@ mod tests {
 
         let bad = [0xffu8 as c_char, b'a' as c_char, 0];
         let e = unsafe { name(bad.as_ptr(), "name") }.unwrap_err();
+        assert_eq!(e.status, portreg_status::InvalidArgument);
         assert!(e.message.contains("UTF-8"), "{}", e.message);
 
         let e = unsafe { name(std::ptr::null(), "name") }.unwrap_err();
+        assert_eq!(e.status, portreg_status::InvalidArgument);
         assert!(e.message.contains("name is NULL"), "{}", e.message);
 
         let ok = c"frontend";

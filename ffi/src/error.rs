@@ -20,9 +20,7 @@ pub enum portreg_status {
     /// Success.
     Ok = 0,
     /// A name is not 1-64 ASCII letters, digits, '.', '_', '-' starting with a
-    /// letter or digit. Also returned for any other bad argument: a NULL
-    /// pointer where one is required, or text that is not valid UTF-8 (the
-    /// message names the argument).
+    /// letter or digit.
     InvalidName = 1,
     /// A port is not 1-65535, or an exact request has no port.
     InvalidPort = 2,
@@ -67,6 +65,11 @@ pub enum portreg_status {
     /// Another process held the registry lock past the lock timeout
     /// (`PORTREG_LOCK_TIMEOUT`, default 30 s); nothing was changed.
     LockTimeout = 19,
+    /// A bad argument that only C can pass: a NULL pointer where one is
+    /// required, text that is not valid UTF-8, or a malformed meta string
+    /// (the message names the argument). C only: the other languages cannot
+    /// pass these, so the registry's codes have no counterpart.
+    InvalidArgument = 20,
 }
 
 // The C numbers are portreg-core's ErrorCode numbers: a mismatch fails the build.
@@ -141,6 +144,7 @@ impl portreg_status {
             17 => c"INVALID_TEXT",
             18 => c"REGISTRY_FULL",
             19 => c"LOCK_TIMEOUT",
+            20 => c"INVALID_ARGUMENT",
             _ => return None,
         })
     }
@@ -156,11 +160,10 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    /// A bad argument that is not a name: a NULL pointer or non-UTF-8 text.
-    /// docs/design.md has no separate code for it; INVALID_NAME is the documented one.
+    /// A bad argument only C can pass: a NULL pointer, non-UTF-8 text.
     pub fn argument(message: impl Into<String>) -> Failure {
         Failure {
-            status: portreg_status::InvalidName,
+            status: portreg_status::InvalidArgument,
             message: message.into(),
             held_by: None,
         }
@@ -320,8 +323,13 @@ mod tests {
         }
         let ok = unsafe { CStr::from_ptr(portreg_status_str(0)) };
         assert_eq!(ok.to_str().unwrap(), "OK");
-        let unknown =
-            unsafe { CStr::from_ptr(portreg_status_str(ErrorCode::ALL.len() as u32 + 1)) };
+        // The C-only INVALID_ARGUMENT comes after every core code.
+        assert!(portreg_status::InvalidArgument as u32 > ErrorCode::ALL.len() as u32);
+        let unknown = unsafe {
+            CStr::from_ptr(portreg_status_str(
+                portreg_status::InvalidArgument as u32 + 1,
+            ))
+        };
         assert_eq!(unknown.to_str().unwrap(), "UNKNOWN");
     }
 
@@ -338,7 +346,7 @@ mod tests {
     #[test]
     fn success_clears_the_last_error() {
         let status = status_call(|| Err(Failure::argument("first")));
-        assert_eq!(status, portreg_status::InvalidName);
+        assert_eq!(status, portreg_status::InvalidArgument);
         assert_eq!(last_error(), "first");
         assert_eq!(status_call(|| Ok(())), portreg_status::Ok);
         assert_eq!(last_error(), "");

@@ -45,7 +45,7 @@ pub struct portreg_lease_options {
     /// `portreg lease --meta` takes them, NUL-terminated UTF-8, read during
     /// the call only. NULL keeps the entry's meta; an array replaces it
     /// (`meta_len` 0: no meta). A string without `=` or with an empty key
-    /// is refused (INVALID_NAME, the code for bad arguments).
+    /// is refused (INVALID_ARGUMENT).
     pub meta: *const *const c_char,
     /// The number of strings in `meta`.
     pub meta_len: usize,
@@ -138,7 +138,7 @@ pub extern "C" fn portreg_lease_options_default() -> portreg_lease_options {
 /// Ownership: `name` and `options` (with its description and meta) are
 /// read during the call only.
 /// NULL: `options` may be NULL (the defaults); `registry`, `name` and
-/// `port_out` must not be (INVALID_NAME). `*port_out` is written only on
+/// `port_out` must not be (INVALID_ARGUMENT). `*port_out` is written only on
 /// success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
@@ -168,7 +168,7 @@ pub extern "C" fn portreg_lease(
 /// NOT_HOLDER; PERMISSION; REGISTRY_VERSION; IO.
 ///
 /// Ownership: `name` is read during the call only.
-/// NULL: `registry` and `name` must not be NULL (INVALID_NAME).
+/// NULL: `registry` and `name` must not be NULL (INVALID_ARGUMENT).
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
 pub extern "C" fn portreg_release(
@@ -191,7 +191,7 @@ pub extern "C" fn portreg_release(
 /// `portreg_registry_open`.
 ///
 /// Ownership: `name` is read during the call only.
-/// NULL: `name` and `port_out` must not be NULL (INVALID_NAME). `*port_out`
+/// NULL: `name` and `port_out` must not be NULL (INVALID_ARGUMENT). `*port_out`
 /// is written only on success.
 /// Threads: safe from any thread.
 #[no_mangle]
@@ -210,7 +210,7 @@ pub extern "C" fn portreg_lease_port(name: *const c_char, port_out: *mut u16) ->
 /// without force.
 ///
 /// Ownership: `name` is read during the call only.
-/// NULL: `name` must not be NULL (INVALID_NAME).
+/// NULL: `name` must not be NULL (INVALID_ARGUMENT).
 /// Threads: safe from any thread.
 #[no_mangle]
 pub extern "C" fn portreg_release_port(name: *const c_char) -> portreg_status {

@@ -57,7 +57,7 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
 /// Errors: PERMISSION when the directory belongs to another user or is
 /// writable by others; IO when it cannot be created or is not a directory;
 /// INVALID_RANGE when PORTREG_RANGE or config.toml's range is malformed;
-/// INVALID_NAME when `registry_out` is NULL.
+/// INVALID_ARGUMENT when `registry_out` is NULL.
 ///
 /// Ownership: `path` is read during the call only (any bytes the OS takes
 /// as a path). The handle is the caller's: free it with
@@ -124,7 +124,7 @@ pub extern "C" fn portreg_registry_path(
 ///
 /// Ownership: `name` is read during the call only. The entry is the
 /// caller's: free it with `portreg_entry_free`.
-/// NULL: `registry`, `name` and `entry_out` must not be NULL (INVALID_NAME).
+/// NULL: `registry`, `name` and `entry_out` must not be NULL (INVALID_ARGUMENT).
 /// `*entry_out` is written only on success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
@@ -155,7 +155,7 @@ pub extern "C" fn portreg_get(
 /// Errors: IO, PERMISSION.
 ///
 /// Ownership: the list is the caller's: free it with `portreg_list_free`.
-/// NULL: `registry` and `list_out` must not be NULL (INVALID_NAME).
+/// NULL: `registry` and `list_out` must not be NULL (INVALID_ARGUMENT).
 /// `*list_out` is written only on success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
@@ -183,7 +183,7 @@ pub extern "C" fn portreg_list(
 ///
 /// Ownership: `name` and `description` are read during the call only.
 /// NULL: `description` may be NULL (keeps the entry's description);
-/// `registry` and `name` must not be (INVALID_NAME).
+/// `registry` and `name` must not be (INVALID_ARGUMENT).
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
 pub extern "C" fn portreg_reserve(
@@ -210,7 +210,7 @@ pub extern "C" fn portreg_reserve(
 /// REGISTRY_VERSION; IO.
 ///
 /// Ownership: `name` is read during the call only.
-/// NULL: `registry` and `name` must not be NULL (INVALID_NAME).
+/// NULL: `registry` and `name` must not be NULL (INVALID_ARGUMENT).
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
 pub extern "C" fn portreg_forget(
@@ -238,7 +238,7 @@ pub extern "C" fn portreg_forget(
 /// REGISTRY_VERSION; IO.
 ///
 /// Ownership: `old` and `new` are read during the call only.
-/// NULL: `registry`, `old` and `new` must not be NULL (INVALID_NAME).
+/// NULL: `registry`, `old` and `new` must not be NULL (INVALID_ARGUMENT).
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
 pub extern "C" fn portreg_rename(
@@ -264,7 +264,7 @@ pub extern "C" fn portreg_rename(
 /// Errors: INVALID_RANGE; NO_FREE_PORT; IO.
 ///
 /// Ownership: nothing is retained.
-/// NULL: `registry` and `port_out` must not be NULL (INVALID_NAME).
+/// NULL: `registry` and `port_out` must not be NULL (INVALID_ARGUMENT).
 /// `*port_out` is written only on success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
@@ -291,7 +291,7 @@ pub extern "C" fn portreg_find_free(
 /// Errors: REGISTRY_VERSION, PERMISSION, IO.
 ///
 /// Ownership: nothing is retained.
-/// NULL: `registry` must not be NULL (INVALID_NAME); `cleaned_out` may be
+/// NULL: `registry` must not be NULL (INVALID_ARGUMENT); `cleaned_out` may be
 /// NULL. `*cleaned_out` is written only on success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
@@ -314,7 +314,7 @@ pub extern "C" fn portreg_clean(
 /// that `portreg_lease_options` and `portreg_find_free` take.
 ///
 /// Errors: INVALID_RANGE (not LOW-HIGH with 1024 <= LOW <= HIGH <= 65535,
-/// or not UTF-8); INVALID_NAME when an argument is NULL.
+/// or not UTF-8); INVALID_ARGUMENT when an argument is NULL.
 ///
 /// Ownership: `text` is read during the call only.
 /// NULL: no argument may be NULL. The out-parameters are written only on

@@ -65,11 +65,11 @@ unsafe fn put(out: *mut *mut portreg_who_info, w: &Who) {
 /// claims the port (active, else reserved, else an idle one remembering it).
 /// On success `*who_out` is a new result.
 ///
-/// Errors: INVALID_PORT (not 1-65535); INVALID_NAME for a NULL argument; IO.
+/// Errors: INVALID_PORT (not 1-65535); INVALID_ARGUMENT for a NULL argument; IO.
 ///
 /// Ownership: the result is the caller's: free it with
 /// `portreg_who_info_free`.
-/// NULL: `registry` and `who_out` must not be NULL (INVALID_NAME).
+/// NULL: `registry` and `who_out` must not be NULL (INVALID_ARGUMENT).
 /// `*who_out` is written only on success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]
@@ -95,7 +95,7 @@ pub extern "C" fn portreg_who(
 ///
 /// Ownership: `name` is read during the call only. The result is the
 /// caller's: free it with `portreg_who_info_free`.
-/// NULL: `registry`, `name` and `who_out` must not be NULL (INVALID_NAME).
+/// NULL: `registry`, `name` and `who_out` must not be NULL (INVALID_ARGUMENT).
 /// `*who_out` is written only on success.
 /// Threads: safe from any thread, also on one shared handle.
 #[no_mangle]

@@ -96,6 +96,7 @@ static void test_status_names(void) {
         {PORTREG_STATUS_INVALID_TEXT, 17, "INVALID_TEXT"},
         {PORTREG_STATUS_REGISTRY_FULL, 18, "REGISTRY_FULL"},
         {PORTREG_STATUS_LOCK_TIMEOUT, 19, "LOCK_TIMEOUT"},
+        {PORTREG_STATUS_INVALID_ARGUMENT, 20, "INVALID_ARGUMENT"},
     };
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -103,7 +104,7 @@ static void test_status_names(void) {
         CHECK(str_eq(portreg_status_str(table[i].status), table[i].name));
     }
     CHECK(sizeof(portreg_status) == 4);
-    CHECK(str_eq(portreg_status_str(20), "UNKNOWN"));
+    CHECK(str_eq(portreg_status_str(21), "UNKNOWN"));
     CHECK(str_eq(portreg_status_str(0xFFFFFFFFu), "UNKNOWN"));
 }
 
@@ -183,7 +184,7 @@ static void test_open(void) {
     portreg_registry_free(NULL);
 
     /* Errors leave the out-parameter alone. */
-    CHECK_STATUS(portreg_registry_open(dir, NULL), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_registry_open(dir, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK(contains(last_error(), "registry_out"));
 
     snprintf(file, sizeof file, "%s/a-file", base);
@@ -233,47 +234,47 @@ static void test_bad_arguments(portreg_registry *reg) {
     long_name[65] = '\0';
 
     /* NULL registry handles. */
-    CHECK_STATUS(portreg_lease(NULL, "web", NULL, &port), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_lease(NULL, "web", NULL, &port), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK(contains(last_error(), "registry is NULL"));
-    CHECK_STATUS(portreg_release(NULL, "web", false), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_get(NULL, "web", &entry), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_list(NULL, &list), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_reserve(NULL, "web", 23001, NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_forget(NULL, "web", false), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_find_free(NULL, 0, 0, &port), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_clean(NULL, NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_who(NULL, 23001, &who), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_who_name(NULL, "web", &who), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_release(NULL, "web", false), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_get(NULL, "web", &entry), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_list(NULL, &list), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_reserve(NULL, "web", 23001, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_forget(NULL, "web", false), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_find_free(NULL, 0, 0, &port), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_clean(NULL, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_who(NULL, 23001, &who), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_who_name(NULL, "web", &who), PORTREG_STATUS_INVALID_ARGUMENT);
 
     /* NULL names. */
-    CHECK_STATUS(portreg_lease(reg, NULL, NULL, &port), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_lease(reg, NULL, NULL, &port), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK(contains(last_error(), "name is NULL"));
-    CHECK_STATUS(portreg_release(reg, NULL, false), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_get(reg, NULL, &entry), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_reserve(reg, NULL, 23001, NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_forget(reg, NULL, false), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_who_name(reg, NULL, &who), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_lease_port(NULL, &port), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_release_port(NULL), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_release(reg, NULL, false), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_get(reg, NULL, &entry), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_reserve(reg, NULL, 23001, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_forget(reg, NULL, false), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_who_name(reg, NULL, &who), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_lease_port(NULL, &port), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_release_port(NULL), PORTREG_STATUS_INVALID_ARGUMENT);
 
     /* NULL out-parameters: refused before anything is done. */
-    CHECK_STATUS(portreg_lease(reg, "no-out", NULL, NULL), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_lease(reg, "no-out", NULL, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK(contains(last_error(), "port_out is NULL"));
     CHECK_STATUS(portreg_get(reg, "no-out", &entry), PORTREG_STATUS_NOT_FOUND);
-    CHECK_STATUS(portreg_get(reg, "no-out", NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_list(reg, NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_find_free(reg, 0, 0, NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_who(reg, 23001, NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_who_name(reg, "no-out", NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_lease_port("no-out", NULL), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_range_parse(NULL, &low, &high), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_range_parse("23000-23010", NULL, &high), PORTREG_STATUS_INVALID_NAME);
-    CHECK_STATUS(portreg_range_parse("23000-23010", &low, NULL), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_get(reg, "no-out", NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_list(reg, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_find_free(reg, 0, 0, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_who(reg, 23001, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_who_name(reg, "no-out", NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_lease_port("no-out", NULL), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_range_parse(NULL, &low, &high), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_range_parse("23000-23010", NULL, &high), PORTREG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(portreg_range_parse("23000-23010", &low, NULL), PORTREG_STATUS_INVALID_ARGUMENT);
 
-    /* Invalid UTF-8 and over-long names. */
-    CHECK_STATUS(portreg_lease(reg, bad_utf8, NULL, &port), PORTREG_STATUS_INVALID_NAME);
+    /* Invalid UTF-8 (a bad argument) and over-long names (a bad name). */
+    CHECK_STATUS(portreg_lease(reg, bad_utf8, NULL, &port), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK(contains(last_error(), "not valid UTF-8"));
-    CHECK_STATUS(portreg_get(reg, bad_utf8, &entry), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_get(reg, bad_utf8, &entry), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(portreg_lease(reg, unterminated, NULL, &port), PORTREG_STATUS_INVALID_NAME);
     CHECK(contains(last_error(), "longer than 64"));
     CHECK_STATUS(portreg_reserve(reg, unterminated, 23001, NULL), PORTREG_STATUS_INVALID_NAME);
@@ -287,9 +288,9 @@ static void test_bad_arguments(portreg_registry *reg) {
     /* Bad text in a description, bad range text. */
     opts.description = bad_text;
     port = 4321;
-    CHECK_STATUS(portreg_lease(reg, "described", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_lease(reg, "described", &opts, &port), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK(contains(last_error(), "description is not valid UTF-8"));
-    CHECK_STATUS(portreg_reserve(reg, "described", 23001, bad_text), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_reserve(reg, "described", 23001, bad_text), PORTREG_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(portreg_range_parse(bad_text, &low, &high), PORTREG_STATUS_INVALID_RANGE);
 
     /* No out-parameter was written by any failed call. */
@@ -414,14 +415,14 @@ static void test_lease(portreg_registry *reg) {
         portreg_entry_free(entry);
         opts.meta = bad;
         opts.meta_len = 2;
-        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_ARGUMENT);
         CHECK(contains(last_error(), "options->meta[1]") && contains(last_error(), "KEY=VALUE"));
         opts.meta = empty_key;
         opts.meta_len = 1;
-        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_ARGUMENT);
         opts.meta = null_item;
         opts.meta_len = 2;
-        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_NAME);
+        CHECK_STATUS(portreg_lease(reg, "bad-meta", &opts, &port), PORTREG_STATUS_INVALID_ARGUMENT);
         CHECK(contains(last_error(), "options->meta[1] is NULL"));
         CHECK_STATUS(portreg_get(reg, "bad-meta", &entry), PORTREG_STATUS_NOT_FOUND);
         CHECK_OK(portreg_forget(reg, "with-meta", false));
@@ -481,7 +482,7 @@ static void test_listening_rename_release_all(portreg_registry *reg) {
     CHECK(portreg_entry_holder_pid(entry) == (uint32_t)getpid());
     portreg_entry_free(entry);
     CHECK_STATUS(portreg_rename(reg, "listens", "x", false), PORTREG_STATUS_NOT_FOUND);
-    CHECK_STATUS(portreg_rename(reg, "renamed", NULL, false), PORTREG_STATUS_INVALID_NAME);
+    CHECK_STATUS(portreg_rename(reg, "renamed", NULL, false), PORTREG_STATUS_INVALID_ARGUMENT);
 
     /* release_all releases what this process still holds, under its new
      * name too; nothing is left for a second call. */

@@ -114,6 +114,68 @@ __all__ = [
     "LockTimeoutError",
 ]
 
+# Tracebacks and reprs name the classes where users import them from.
+for _cls in (PortregWarning, PortregError, *PortregError.__subclasses__()):
+    _cls.__module__ = __name__
+del _cls
+
+
+def __dir__() -> _builtins.list[str]:
+    return sorted(__all__ + ["aio"])
+
+
+def __getattr__(name: str) -> object:
+    # ``portreg.aio`` (the asyncio forms) is imported on first use only.
+    if name == "aio":
+        import importlib
+
+        return importlib.import_module(".aio", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _apply_warning_options() -> None:
+    """Applies ``-W`` / ``PYTHONWARNINGS`` options that name a portreg category.
+
+    Python reads those options before site-packages is importable, so it
+    prints "Invalid -W option ignored" for ``-W error::portreg.PortregWarning``
+    and drops it; the category exists from here on, so the option is applied
+    now, as Python would have.
+    """
+    import sys
+
+    if not any(__name__ + "." in option for option in sys.warnoptions):
+        return
+    import re
+    import warnings
+
+    actions = ("default", "always", "ignore", "module", "once", "error")
+    for option in sys.warnoptions:
+        parts = [p.strip() for p in option.split(":")]
+        if len(parts) < 3 or len(parts) > 5 or not parts[2].startswith(__name__ + "."):
+            continue
+        parts += [""] * (5 - len(parts))
+        action, message, category_name, module, lineno = parts
+        category = globals().get(category_name[len(__name__) + 1 :])
+        chosen = [a for a in actions if a.startswith(action)] if action else ["default"]
+        if not (isinstance(category, type) and issubclass(category, Warning)) or len(chosen) != 1:
+            continue
+        if any(f[2] is category for f in warnings.filters):
+            continue  # Python could import portreg after all (PYTHONPATH)
+        try:
+            line = int(lineno) if lineno else 0
+        except ValueError:
+            continue
+        warnings.filterwarnings(
+            chosen[0],  # type: ignore[arg-type]
+            re.escape(message),
+            category,
+            re.escape(module) + r"\Z" if module else "",
+            line,
+        )
+
+
+_apply_warning_options()
+
 # Leases still held when the interpreter exits normally are released then; a
 # process that dies instead leaves them to liveness (the name turns idle).
 _atexit.register(_release_at_exit)
