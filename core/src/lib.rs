@@ -27,6 +27,7 @@
 // | `target`    | the who/kill target grammar; kill's timeout and its bounds  |
 // | `tracking`  | leases a process took for itself; release once, all at exit |
 // | `shared`    | one open Registry per directory behind module-level calls   |
+// | `host`      | host-wide claims: no two users' leases share a port         |
 // | `error`     | the one error type and its stable codes                     |
 //
 // Imports only go down this list's dependency order (entry, port, error and
@@ -37,6 +38,7 @@ pub mod allocate;
 mod config;
 mod entry;
 mod error;
+mod host;
 mod liveness;
 mod port;
 pub mod process;
@@ -56,6 +58,7 @@ pub use entry::{
     parse_meta_fact, validate_name, Cleaned, Entry, Holder, Lease, Released, State, MAX_NAME_LEN,
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
+pub use host::{HostClaim, CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DEFAULT_CLAIMS_DIR};
 pub use port::PortRange;
 pub use process::{Conflict, KillReport, ListenerInfo, Who};
 pub use registry::Registry;
