@@ -96,18 +96,17 @@ fn place_of(path: PathBuf, source: String) -> Place {
 /// that it is safe to share. The error is one line: what is wrong, what to do.
 pub(crate) fn open_dir(path: &Path, me: u32) -> Result<OwnedFd, String> {
     let shown = path.display();
-    let created = match mkdir(path, Mode::from_bits_truncate(0o1777)) {
-        Ok(()) => true,
-        Err(Errno::EEXIST) => false,
-        Err(e) => {
-            return Err(format!(
-                "cannot create the shared claims directory {shown}: {e}; create it (mode 1777) or set {CLAIMS_DIR_VAR} to one that exists"
-            ))
-        }
-    };
+    let created = create(path).map_err(|e| {
+        format!(
+            "cannot create the shared claims directory {shown}: {e}; create it (mode 1777) or set {CLAIMS_DIR_VAR} to one that exists"
+        )
+    })?;
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = open(path, flags, Mode::empty()).map_err(|e| match e {
         Errno::ELOOP => format!(
+            "the shared claims directory {shown} is a symbolic link, which anyone could point elsewhere; remove it (or ask root to) so portreg can create the real one"
+        ),
+        Errno::ENOTDIR if path.is_symlink() => format!(
             "the shared claims directory {shown} is a symbolic link, which anyone could point elsewhere; remove it (or ask root to) so portreg can create the real one"
         ),
         Errno::ENOTDIR => format!(
@@ -144,4 +143,66 @@ pub(crate) fn open_dir(path: &Path, me: u32) -> Result<OwnedFd, String> {
         ));
     }
     Ok(fd)
+}
+
+/// Creates `path` as a shared directory (mode 1777) unless something is
+/// there already; true when it made it. The directory appears with its final
+/// mode: it is made under a private temp name, opened up, then renamed into
+/// place without replacing anything (another user's first look must never
+/// see it half made).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn create(path: &Path) -> nix::Result<bool> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(false);
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::EINVAL);
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = parent.join(format!(
+        ".{}.{}.{nanos}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    mkdir(&tmp, Mode::from_bits_truncate(0o700))?;
+    let made = nix::sys::stat::fchmodat(
+        AT_FDCWD,
+        &tmp,
+        Mode::from_bits_truncate(0o1777),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .and_then(|()| {
+        renameat2(
+            AT_FDCWD,
+            &tmp,
+            AT_FDCWD,
+            path,
+            RenameFlags::RENAME_NOREPLACE,
+        )
+    });
+    match made {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            let _ = std::fs::remove_dir(&tmp);
+            if e == Errno::EEXIST {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Elsewhere: mkdir, then open it up (a look in between may refuse it).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn create(path: &Path) -> nix::Result<bool> {
+    match mkdir(path, Mode::from_bits_truncate(0o1777)) {
+        Ok(()) => Ok(true),
+        Err(Errno::EEXIST) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
