@@ -147,6 +147,24 @@ pub(crate) fn start_ticks(pid: u32) -> Option<(u64, bool)> {
     Some((ticks, state == "Z" || state == "X"))
 }
 
+/// [`start_ticks`] of a lease's holder; this process's own are read once.
+pub(crate) fn holder_ticks(pid: u32) -> Option<(u64, bool)> {
+    static OWN: std::sync::Mutex<Option<(u32, u64)>> = std::sync::Mutex::new(None);
+    if pid != std::process::id() {
+        return start_ticks(pid);
+    }
+    let mut own = OWN.lock().unwrap_or_else(|e| e.into_inner());
+    // Keyed by pid: a forked child reads its own.
+    if let Some((p, t)) = *own {
+        if p == pid {
+            return Some((t, false));
+        }
+    }
+    let (t, zombie) = start_ticks(pid)?;
+    *own = Some((pid, t));
+    Some((t, zombie))
+}
+
 /// Whether the process that made a claim still runs: same boot, same pid,
 /// same start ticks, not a zombie. A pid that exists but whose `/proc`
 /// entry is hidden (hidepid) counts as alive: a claim is never dropped on a

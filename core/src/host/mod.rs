@@ -15,24 +15,21 @@
 
 mod claim;
 mod place;
+mod scan;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::dir::Dir;
-use nix::fcntl::{openat, OFlag};
-use nix::sys::stat::{fchmod, fstat, fstatat, Mode};
-use nix::unistd::{unlinkat, UnlinkatFlags};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use claim::{ClaimFile, Seen};
 use place::Place;
 pub use place::{CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DEFAULT_CLAIMS_DIR};
+use scan::Scan;
 
 /// How often a lease steps back from a port another user took at the same
 /// instant before giving up with that user's `PORT_TAKEN`.
@@ -76,18 +73,6 @@ struct Shared {
     scan: Mutex<Scan>,
 }
 
-/// The directory and what its last reading found.
-struct Scan {
-    dir: Dir,
-    stamp: Option<[i64; 5]>,
-    /// Other users' claim files by port (within each user's cap).
-    others: HashMap<u16, Vec<(u32, String)>>,
-    /// Other users' claim files beyond their cap.
-    ignored: Vec<(u16, u32, String)>,
-    /// This user's claim files.
-    own: Vec<(u16, String)>,
-}
-
 thread_local! {
     /// The claims area of the lease being decided on this thread.
     static IN_SCOPE: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
@@ -98,7 +83,7 @@ thread_local! {
 pub(crate) fn claimed_by_other(port: u16) -> Option<Error> {
     let shared = IN_SCOPE.with(|s| s.borrow().clone())?;
     let mut scan = shared.lock();
-    if scan.refresh(&shared, false).is_err() {
+    if scan.refresh(false).is_err() {
         return None;
     }
     let uid = scan.live_other(port)?;
@@ -128,13 +113,7 @@ impl Area {
             });
             match opened {
                 Ok(dir) => {
-                    let scan = Mutex::new(Scan {
-                        dir,
-                        stamp: None,
-                        others: HashMap::new(),
-                        ignored: Vec::new(),
-                        own: Vec::new(),
-                    });
+                    let scan = Mutex::new(Scan::new(dir, uid, cap));
                     Resolved::Open(
                         Arc::new(Shared {
                             path,
@@ -209,10 +188,7 @@ impl Area {
     /// Removes this user's claim on `port` (its lease ended).
     pub fn unclaim(&self, port: u16) {
         if let Ok(Some(shared)) = self.shared() {
-            let mut scan = shared.lock();
-            if scan.refresh(shared, true).is_ok() {
-                scan.remove_own(port, |_| true);
-            }
+            shared.lock().remove_port(port);
         }
     }
 
@@ -228,8 +204,8 @@ impl Area {
     pub fn purge(&self) -> Result<()> {
         if let Some(shared) = self.shared()? {
             let mut scan = shared.lock();
-            scan.refresh(shared, true)?;
-            scan.purge_dead(shared.uid);
+            scan.refresh(true).map_err(|e| shared.io("read", e))?;
+            scan.purge_dead();
         }
         Ok(())
     }
@@ -240,17 +216,21 @@ impl Area {
             return Ok(Vec::new());
         };
         let mut scan = shared.lock();
-        scan.refresh(shared, true)?;
+        scan.refresh(true).map_err(|e| shared.io("read", e))?;
         let fd = scan.dir.as_fd();
         let mut out = Vec::new();
-        let others = scan
-            .others
+        let mut users = std::collections::HashMap::new();
+        let others = scan.others.iter().map(|o| (o.port, o.uid, o.name(), true));
+        let ignored = scan
+            .ignored
             .iter()
-            .flat_map(|(p, v)| v.iter().map(move |(u, n)| (*p, *u, n, true)));
-        let ignored = scan.ignored.iter().map(|(p, u, n)| (*p, *u, n, false));
-        let own = scan.own.iter().map(|(p, n)| (*p, shared.uid, n, true));
+            .map(|o| (o.port, o.uid, o.name(), false));
+        let own = scan
+            .own
+            .iter()
+            .map(|(p, n)| (*p, shared.uid, n.clone(), true));
         for (port, uid, name, honoured) in others.chain(ignored).chain(own) {
-            let alive = match claim::read(fd, name, port, uid) {
+            let alive = match claim::read(fd, &name, port, uid) {
                 Seen::Alive { .. } => true,
                 Seen::Dead => false,
                 Seen::Bogus => continue,
@@ -258,7 +238,10 @@ impl Area {
             out.push(HostClaim {
                 port,
                 uid,
-                user: crate::liveness::user_name(uid),
+                user: users
+                    .entry(uid)
+                    .or_insert_with(|| crate::liveness::user_name(uid))
+                    .clone(),
                 alive,
                 mine: uid == shared.uid,
                 honoured,
@@ -296,7 +279,7 @@ impl Shared {
     /// Claims `port` for `pid` (replacing this user's earlier claim on it),
     /// then checks that no other user claimed it meanwhile.
     fn claim(&self, port: u16, pid: u32) -> Result<()> {
-        let (start_ticks, _) = claim::start_ticks(pid).ok_or_else(|| {
+        let (start_ticks, _) = claim::holder_ticks(pid).ok_or_else(|| {
             Error::Process(format!(
                 "cannot read /proc/{pid}/stat; a lease needs a live holder"
             ))
@@ -311,9 +294,9 @@ impl Shared {
         .map_err(|e| Error::Internal(format!("claim encoding: {e}")))?;
         let mut scan = self.lock();
         // Usually still fresh from the free-port search a moment ago.
-        scan.refresh(self, false)?;
+        scan.refresh(false).map_err(|e| self.io("read", e))?;
         if scan.own.iter().filter(|(p, _)| *p != port).count() >= self.cap {
-            scan.purge_dead(self.uid);
+            scan.purge_dead();
             if scan.own.iter().filter(|(p, _)| *p != port).count() >= self.cap {
                 return Err(Error::ClaimCap {
                     cap: self.cap,
@@ -321,143 +304,20 @@ impl Shared {
                 });
             }
         }
-        scan.remove_own(port, |_| true);
-        let name = scan.create(self, port, &body)?;
+        scan.remove_port(port);
+        let name = scan.create(port, &body).map_err(|e| {
+            Error::io(
+                format!("cannot create a claim in {}", self.path.display()),
+                e,
+            )
+        })?;
         // Whoever created a claim on this port before our look sees ours;
         // whoever created one after it is seen now: one of us steps back.
-        scan.refresh(self, true)?;
+        scan.refresh(true).map_err(|e| self.io("read", e))?;
         if let Some(uid) = scan.live_other(port) {
-            let _ = unlinkat(scan.dir.as_fd(), name.as_str(), UnlinkatFlags::NoRemoveDir);
-            scan.stamp = None;
+            scan.remove(&name);
             return Err(self.taken(port, uid));
         }
         Ok(())
-    }
-}
-
-impl Scan {
-    /// Reads the directory again when it changed (or when `force`d: a
-    /// change within one timestamp tick does not show in its mtime).
-    fn refresh(&mut self, shared: &Shared, force: bool) -> Result<()> {
-        let st = fstat(self.dir.as_fd()).map_err(|e| shared.io("read", e))?;
-        let stamp = [
-            st.st_mtime,
-            st.st_mtime_nsec,
-            st.st_ctime,
-            st.st_ctime_nsec,
-            st.st_size,
-        ];
-        if !force && self.stamp == Some(stamp) {
-            return Ok(());
-        }
-        let mut by_uid: HashMap<u32, Vec<(u16, String)>> = HashMap::new();
-        self.own.clear();
-        for entry in self.dir.iter() {
-            let Ok(entry) = entry else {
-                continue;
-            };
-            let bytes = entry.file_name().to_bytes();
-            let Some((port, uid)) = claim::parse_name(bytes) else {
-                continue;
-            };
-            let name = String::from_utf8_lossy(bytes).into_owned();
-            if uid == shared.uid {
-                self.own.push((port, name));
-            } else {
-                by_uid.entry(uid).or_default().push((port, name));
-            }
-        }
-        self.others.clear();
-        self.ignored.clear();
-        for (uid, mut files) in by_uid {
-            // A user flooding the directory is honoured for its lowest
-            // `cap` ports only: the rest of everyone's range stays usable.
-            if files.len() > shared.cap {
-                files.sort_unstable();
-                for (port, name) in files.drain(shared.cap..) {
-                    self.ignored.push((port, uid, name));
-                }
-            }
-            for (port, name) in files {
-                self.others.entry(port).or_default().push((uid, name));
-            }
-        }
-        self.stamp = Some(stamp);
-        Ok(())
-    }
-
-    /// The uid of another user's live claim on `port`.
-    fn live_other(&self, port: u16) -> Option<u32> {
-        let fd = self.dir.as_fd();
-        self.others
-            .get(&port)?
-            .iter()
-            .find(|(uid, name)| matches!(claim::read(fd, name, port, *uid), Seen::Alive { .. }))
-            .map(|(uid, _)| *uid)
-    }
-
-    /// Creates this user's claim file on `port` (never over an existing
-    /// file; a squatted plain name gets a unique tag); returns its name.
-    fn create(&mut self, shared: &Shared, port: u16, body: &[u8]) -> Result<String> {
-        let flags =
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let mode = Mode::from_bits_truncate(0o644);
-        let mut name = claim::plain_name(port, shared.uid);
-        let fd = match openat(self.dir.as_fd(), name.as_str(), flags, mode) {
-            Err(nix::Error::EEXIST) => {
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.subsec_nanos())
-                    .unwrap_or(0);
-                name = format!("{name}.p{}n{nanos}", std::process::id());
-                openat(self.dir.as_fd(), name.as_str(), flags, mode)
-            }
-            other => other,
-        }
-        .map_err(|e| shared.io("create a claim", e))?;
-        self.stamp = None;
-        // Readable by everyone whatever the umask: others check it.
-        let written = fchmod(fd.as_fd(), mode)
-            .map_err(std::io::Error::from)
-            .and_then(|()| std::fs::File::from(fd).write_all(body));
-        if let Err(e) = written {
-            let _ = unlinkat(self.dir.as_fd(), name.as_str(), UnlinkatFlags::NoRemoveDir);
-            return Err(Error::io(
-                format!("cannot write a claim in {}", shared.path.display()),
-                e,
-            ));
-        }
-        Ok(name)
-    }
-
-    /// Removes this user's claim files on `port` that `which` selects; only
-    /// files this user owns (a squatter's file under our name stays).
-    fn remove_own(&mut self, port: u16, which: impl Fn(&str) -> bool) {
-        let me = nix::unistd::geteuid().as_raw();
-        let fd = self.dir.as_fd();
-        self.own.retain(|(p, name)| {
-            if *p != port || !which(name) {
-                return true;
-            }
-            let mine = fstatat(fd, name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-                .is_ok_and(|st| st.st_uid == me);
-            !(mine && unlinkat(fd, name.as_str(), UnlinkatFlags::NoRemoveDir).is_ok())
-        });
-        self.stamp = None;
-    }
-
-    /// Removes this user's claims whose holder is gone (or that are not
-    /// claims at all).
-    fn purge_dead(&mut self, uid: u32) {
-        let fd = self.dir.as_fd();
-        let dead: Vec<(u16, String)> = self
-            .own
-            .iter()
-            .filter(|(port, name)| !matches!(claim::read(fd, name, *port, uid), Seen::Alive { .. }))
-            .cloned()
-            .collect();
-        for (port, name) in dead {
-            self.remove_own(port, |n| n == name);
-        }
     }
 }
