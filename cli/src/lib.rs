@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portreg_core::{Actor, Entry, LeaseRequest, PortRange, Registry, Released, State, Target};
 
+mod host;
 mod project;
 mod run;
 mod table;
@@ -81,6 +82,9 @@ enum Command {
         /// Include idle names (their holder is gone; the port is remembered)
         #[arg(long, short = 'a')]
         all: bool,
+        /// Every port claim on this host, of every user (port, user, alive)
+        #[arg(long)]
+        host: bool,
     },
     /// Pin NAME to PORT (no process needed); running it again is harmless
     Reserve {
@@ -383,7 +387,11 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 Ok(Outcome::nothing())
             }
         },
-        Command::List { all } => {
+        Command::List { host: true, .. } => Ok(match host::list(&reg, g.json)? {
+            true => Outcome::ok(),
+            false => Outcome::nothing(),
+        }),
+        Command::List { all, .. } => {
             let mut entries: Vec<Entry> = reg.list()?;
             if !g.json {
                 // For people, the services of a project (`portreg up`) sit
@@ -475,11 +483,13 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         }
         Command::Who { target, name } => {
             let who = reg.who(&target_arg(&target, name)?)?;
-            let found = !who.listeners.is_empty() || who.entry.is_some();
+            let others = host::others_on(&reg, who.port)?;
+            let found = !who.listeners.is_empty() || who.entry.is_some() || !others.is_empty();
             if g.json {
-                print_json(&who);
+                print_json(&host::who_json(&who, &others));
             } else {
                 table::print_who(&who);
+                host::print_others(&others);
             }
             Ok(if found {
                 Outcome::ok()
@@ -489,14 +499,16 @@ fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         }
         Command::Conflicts => {
             let conflicts = reg.conflicts()?;
+            let clashes = host::clashes(&reg)?;
             if g.json {
-                print_json(&conflicts);
-            } else if conflicts.is_empty() {
+                print_json(&host::conflicts_json(&conflicts, &clashes));
+            } else if conflicts.is_empty() && clashes.is_empty() {
                 eprintln!("portreg: no conflicts: no entry's port is taken by a process outside the registry");
             } else {
                 table::print_conflicts(&conflicts);
+                host::print_clashes(&clashes);
             }
-            Ok(if conflicts.is_empty() {
+            Ok(if conflicts.is_empty() && clashes.is_empty() {
                 Outcome::nothing()
             } else {
                 Outcome::ok()

@@ -9,8 +9,9 @@
 //! 6. the port of the name idle longest (its entry stays, and takes the
 //!    port back when it is free again); else `NO_FREE_PORT`.
 //!
-//! "Free" means no other name holds or reserves it and the OS lets it be
-//! bound on every loopback and wildcard address ([`probe`]).
+//! "Free" means no other name holds or reserves it, no other user of the
+//! host has a live claim on it (`host`), and the OS lets it be bound on
+//! every loopback and wildcard address ([`probe`]).
 
 pub use crate::config::DEFAULT_RANGE;
 pub use crate::port::{
@@ -75,6 +76,9 @@ pub(crate) fn check_specific(tx: &mut Tx, port: u16, key: &str) -> Result<()> {
     if let Some((other, state)) = tx.taken_by_other(port, key)? {
         return Err(Error::PortTaken { port, other, state });
     }
+    if let Some(e) = crate::host::claimed_by_other(port) {
+        return Err(e);
+    }
     match probe(port) {
         Probe::Free => Ok(()),
         Probe::InUse => Err(Error::PortBusy {
@@ -88,7 +92,12 @@ pub(crate) fn check_specific(tx: &mut Tx, port: u16, key: &str) -> Result<()> {
 }
 
 fn is_free(tx: &mut Tx, port: u16, key: &str) -> Result<bool> {
-    Ok(tx.taken_by_other(port, key)?.is_none() && probe(port) == Probe::Free)
+    Ok(tx.taken_by_other(port, key)?.is_none() && free_on_host(port))
+}
+
+/// No other user claims it and the OS lets it be bound.
+fn free_on_host(port: u16) -> bool {
+    crate::host::claimed_by_other(port).is_none() && probe(port) == Probe::Free
 }
 
 /// Steps 5 and 6: the lowest free port of `range` that no other name
@@ -109,7 +118,7 @@ pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: PortRange) -> Result<u16
         if is_bad_port(port) || is_remembered(port) {
             continue;
         }
-        if probe(port) == Probe::Free {
+        if free_on_host(port) {
             return Ok(port);
         }
     }

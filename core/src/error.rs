@@ -165,6 +165,16 @@ pub enum Error {
     #[error("port {port} is in use by a process outside the registry{}; stop it (`portreg kill :{port}`) or ask for another port", match .process { Some(p) => format!(" ({p})"), None => String::new() })]
     PortBusy { port: u16, process: Option<String> },
 
+    #[error("port {port} is leased by user {user} on this host (a claim in {dir}); ask for another port, or ask {user} to release it")]
+    ClaimedByUser {
+        port: u16,
+        user: String,
+        dir: PathBuf,
+    },
+
+    #[error("you already hold {cap} live port claims on this host (the per-user cap, in {dir}); release some (`portreg list`, `portreg release NAME`, `portreg clean`) or raise claims_cap in config.toml or PORTREG_CLAIMS_CAP")]
+    ClaimCap { cap: usize, dir: PathBuf },
+
     #[error("no free port in {low}-{high}: every port is held, reserved or in use; widen the range (--range, PORTREG_RANGE) or free some (`portreg clean`, `portreg forget NAME`)")]
     NoFreePort { low: u16, high: u16 },
 
@@ -228,9 +238,9 @@ impl Error {
             Error::InvalidRange { .. } => ErrorCode::InvalidRange,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::LeaseHeld(_) => ErrorCode::LeaseHeld,
-            Error::PortTaken { .. } => ErrorCode::PortTaken,
+            Error::PortTaken { .. } | Error::ClaimedByUser { .. } => ErrorCode::PortTaken,
             Error::PortBusy { .. } => ErrorCode::PortBusy,
-            Error::NoFreePort { .. } => ErrorCode::NoFreePort,
+            Error::NoFreePort { .. } | Error::ClaimCap { .. } => ErrorCode::NoFreePort,
             Error::NotHolder { .. } => ErrorCode::NotHolder,
             Error::RegistryCorrupt { .. } => ErrorCode::RegistryCorrupt,
             Error::RegistryVersion { .. } => ErrorCode::RegistryVersion,

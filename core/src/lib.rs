@@ -29,6 +29,7 @@
 // | `tracking`  | leases a process took for itself; release once, all at exit |
 // | `shared`    | one open Registry per directory behind module-level calls   |
 // | `project`   | portreg.toml: parsing, dependency graph, substitutions, checkouts |
+// | `host`      | host-wide claims: no two users' leases share a port         |
 // | `error`     | the one error type and its stable codes                     |
 //
 // Imports only go down this list's dependency order (entry, port, error and
@@ -40,6 +41,7 @@ mod config;
 mod entry;
 mod error;
 mod holdlock;
+mod host;
 mod liveness;
 mod port;
 pub mod process;
@@ -62,6 +64,7 @@ pub use entry::{
     MAX_META_VALUE_BYTES, MAX_NAME_LEN,
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
+pub use host::{HostClaim, CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DEFAULT_CLAIMS_DIR};
 pub use port::PortRange;
 pub use process::{Conflict, KillReport, ListenerInfo, Who};
 pub use project::{Instance, Project, ServicePort};

@@ -16,6 +16,7 @@ use crate::entry::{
 };
 use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
+use crate::host::{Area, HostClaim};
 use crate::liveness;
 use crate::port::{check_port, ephemeral_warning, PortRange};
 use crate::process::{describe_listener, is_same_or_descendant, mark_listening};
@@ -33,6 +34,8 @@ pub struct Registry {
     print_warnings: AtomicBool,
     /// Ranges already checked against the ephemeral ports (warn once each).
     warned_ranges: Mutex<HashSet<PortRange>>,
+    /// Where leases are claimed host-wide, so other users' leases avoid them.
+    host: Area,
 }
 
 fn now() -> String {
@@ -80,7 +83,9 @@ impl Registry {
         let range = configured_range(store.dir())?;
         let (timeout, bad_timeout) = lock_timeout(store.dir());
         store.set_lock_timeout(timeout);
+        let host = Area::new(store.dir());
         let reg = Registry {
+            host,
             store,
             range,
             warnings: Mutex::new(Vec::new()),
@@ -196,7 +201,8 @@ impl Registry {
             holder.lock = Some(liveness::hold_lock(self.path())?);
         }
         let key = name_key(&req.name);
-        self.write(|tx| {
+        let claimed = std::cell::Cell::new(None);
+        let lease = self.write(|tx| {
             let existing = tx.data().get(&req.name).cloned();
             if let Some(rec) = tx.record(&req.name)?.cloned() {
                 let port = existing.as_ref().map(|e| e.port).unwrap_or(0);
@@ -238,7 +244,8 @@ impl Registry {
                 exact: req.exact,
                 range,
             };
-            let port = allocate::choose(tx, &want)?;
+            let port = self.host.lease(holder.pid, || allocate::choose(tx, &want))?;
+            claimed.set(Some(port));
             let stamp = now();
             let is_new = existing.is_none();
             let mut e = existing.unwrap_or_else(|| StoredEntry::new(&req.name, port, &stamp));
@@ -259,7 +266,14 @@ impl Registry {
                 holder,
                 existing: false,
             })
-        })
+        });
+        if let (Err(_), Some(port)) = (&lease, claimed.get()) {
+            self.host.unclaim(port);
+        }
+        if let Some(w) = self.host.take_warning() {
+            self.warn(w);
+        }
+        lease
     }
 
     /// Releases `name`: the entry turns idle and remembers its port.
@@ -267,7 +281,7 @@ impl Registry {
     /// releases any holder of the same user (`PERMISSION` for another user's).
     pub fn release(&self, name: &str, actor: Actor) -> Result<Released> {
         validate_name(name)?;
-        self.write(|tx| {
+        let released = self.write(|tx| {
             let Some(port) = tx.data().get(name).map(|e| e.port) else {
                 return Err(not_found(name));
             };
@@ -288,7 +302,11 @@ impl Registry {
             }
             tx.remove_record(name);
             Ok(Released::Released { port, pid })
-        })
+        })?;
+        if let Released::Released { port, .. } = released {
+            self.host.unclaim(port);
+        }
+        Ok(released)
     }
 
     /// The entry for `name`, if the registry knows it.
@@ -372,12 +390,13 @@ impl Registry {
     /// fails with `LEASE_HELD` unless `force`.
     pub fn forget(&self, name: &str, force: bool) -> Result<Entry> {
         validate_name(name)?;
-        self.write(|tx| {
+        let (view, held) = self.write(|tx| {
             let Some(e) = tx.data().get(name).cloned() else {
                 return Err(not_found(name));
             };
             tx.record(name)?;
             let view = tx.view(&e);
+            let held = view.holder.is_some();
             if let Some(rec) = tx.record(name)?.cloned() {
                 if rec.holder.pid != std::process::id() {
                     if !force {
@@ -388,8 +407,12 @@ impl Registry {
                 tx.remove_record(name);
             }
             tx.data_mut().remove(name);
-            Ok(view)
-        })
+            Ok((view, held))
+        })?;
+        if held {
+            self.host.unclaim(view.port);
+        }
+        Ok(view)
     }
 
     /// Renames `old` to `new`: the entry keeps its port, reservation,
@@ -434,7 +457,7 @@ impl Registry {
     /// from taking the port too.
     pub fn find_free(&self, range: Option<PortRange>) -> Result<u16> {
         let range = range.unwrap_or(self.range);
-        self.read(|tx| allocate::fresh_port(tx, "", range))
+        self.read(|tx| self.host.scoped(|| allocate::fresh_port(tx, "", range)))
     }
 
     /// Drops every lease whose holder is gone (those entries turn idle) and
@@ -446,6 +469,8 @@ impl Registry {
         })?;
         self.store.remove_stale_temps();
         holdlock::remove_stale(self.path(), liveness::own_token().as_deref());
+        // Host-wide claims of this user whose holder is gone go too.
+        let _ = self.host.purge();
         Ok(cleaned)
     }
 
@@ -468,7 +493,7 @@ impl Registry {
         if vouch {
             holder.lock = Some(liveness::hold_lock(self.path())?);
         }
-        self.write(|tx| {
+        let lease = self.write(|tx| {
             let port = tx
                 .data()
                 .get(name)
@@ -494,6 +519,14 @@ impl Registry {
                     "{name} is not held by this process (pid {me}); lease it before handing it over"
                 ))),
             }
-        })
+        })?;
+        self.host.hand_over(lease.port, to_pid)?;
+        Ok(lease)
+    }
+
+    /// Every port claim on this host, of every user (port, user, alive):
+    /// what other users can see of anyone's leases.
+    pub fn host_claims(&self) -> Result<Vec<HostClaim>> {
+        self.host.claims()
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use portreg_core::{Conflict, Entry};
+use portreg_core::{Conflict, Entry, HostClaim};
 use serde::Serialize;
 
 use crate::health;
@@ -28,6 +28,9 @@ struct Snapshot<'a> {
     entries: &'a [Entry],
     conflicts: &'a [Conflict],
     health: &'a [health::Health],
+    /// Ports other users of this host hold (port, user, alive): the page
+    /// marks them; nothing else of their leases is known.
+    others: &'a [HostClaim],
     dashboard: DashboardInfo<'a>,
 }
 
@@ -41,10 +44,12 @@ struct DashboardInfo<'a> {
 
 /// The whole page's data as one JSON document.
 async fn snapshot_json(app: &App) -> Result<String, ApiError> {
-    let (rows, listening) = app
+    let (rows, listening, others) = app
         .blocking(|reg| {
             let ports = portreg_core::process::listening_ports();
-            Ok((reg.list()?, ports))
+            let mut others = reg.host_claims().unwrap_or_default();
+            others.retain(|c| !c.mine && c.alive && c.honoured);
+            Ok((reg.list()?, ports, others))
         })
         .await?;
     let conflicts = conflicts(app, &rows, &listening).await?;
@@ -60,6 +65,7 @@ async fn snapshot_json(app: &App) -> Result<String, ApiError> {
         entries: &rows,
         conflicts: &conflicts,
         health: &health,
+        others: &others,
         dashboard: DashboardInfo {
             pid: std::process::id(),
             port: app.port,

@@ -210,7 +210,8 @@ function render(snap) {
   const conflicts = new Map(snap.conflicts.map((c) => [c.entry.name.toLowerCase(), c]));
   const health = new Map(snap.health.map((h) => [h.name.toLowerCase(), h]));
   const entries = snap.entries;
-  renderSummary(entries, conflicts, snap.health);
+  renderSummary(entries, conflicts, snap.health, snap.others || []);
+  const others = new Map((snap.others || []).map((o) => [o.port, o.user]));
 
   const q = $('#filter').value.trim().toLowerCase();
   const showIdle = $('#show-idle').checked;
@@ -231,7 +232,8 @@ function render(snap) {
     }
     r.tr.dataset.name = e.name;
     r.tr.dataset.state = e.state;
-    r.tr.className = `entry ${e.state}${c ? ' conflict' : ''}${busy.has(key) ? ' busy' : ''}`;
+    r.tr.className = `entry ${e.state}${c ? ' conflict' : ''}${busy.has(key) ? ' busy' : ''}${others.has(e.port) ? ' other-user' : ''}`;
+    r.tr.title = others.has(e.port) ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
     if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
     // keep DOM order = snapshot order, moving nodes only when needed
     const want = prev ? prev.nextSibling : tbody.firstChild;
@@ -252,7 +254,7 @@ function render(snap) {
   $('#entries').hidden = shown.length === 0;
 }
 
-function renderSummary(entries, conflicts, health) {
+function renderSummary(entries, conflicts, health, others) {
   const n = (s) => entries.filter((e) => e.state === s).length;
   const probed = health.filter((h) => h.ok !== null && h.ok !== undefined);
   const healthy = probed.filter((h) => h.ok).length;
@@ -261,6 +263,10 @@ function renderSummary(entries, conflicts, health) {
     + stat('s-idle', n('idle'), 'idle')
     + stat('s-reserved', n('reserved'), 'reserved')
     + stat('s-conflict', conflicts.size, conflicts.size === 1 ? 'conflict' : 'conflicts', conflicts.size ? 'on' : '');
+  if (others.length) {
+    const list = others.map((o) => `${o.port} (${o.user})`).join(', ').replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    html += `<div class="stat s-others" data-stat="others" title="${list}"><b>${others.length}</b><span>ports of other users</span></div>`;
+  }
   if (probed.length) html += stat('s-health', `${healthy}/${probed.length}`, 'healthy', healthy < probed.length ? 'bad' : '');
   const s = $('#summary');
   if (s.dataset.html !== html) { s.innerHTML = html; s.dataset.html = html; }

@@ -1,0 +1,225 @@
+//! One claim file: its name (`<port>.<uid>`, or `<port>.<uid>.<tag>` when a
+//! squatter took the plain name), its content, and reading another user's
+//! claim without trusting it: no links followed, no FIFO waited on, a size
+//! cap, the owner checked against the uid in the name and in the content.
+//! Liveness of a claim's holder: pid + start ticks from `/proc/PID/stat` and
+//! the boot id, all readable across users.
+
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{fstat, Mode, SFlag};
+use serde::{Deserialize, Serialize};
+
+/// Largest claim file read; a real one is about 100 bytes.
+pub(crate) const MAX_CLAIM_BYTES: u64 = 512;
+
+/// A claim still being written (empty or torn) counts as live this long.
+const PENDING_GRACE: Duration = Duration::from_secs(10);
+
+/// What a claim file holds. No name, description or command: a user's
+/// registry stays private.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ClaimFile {
+    pub port: u16,
+    pub uid: u32,
+    pub pid: u32,
+    pub start_ticks: u64,
+    pub boot_id: String,
+}
+
+/// `<port>.<uid>` (the name a user's claim normally has).
+pub(crate) fn plain_name(port: u16, uid: u32) -> String {
+    format!("{port}.{uid}")
+}
+
+/// The port and uid a file name encodes, or None for anything else
+/// (junk is skipped without being opened).
+pub(crate) fn parse_name(name: &[u8]) -> Option<(u16, u32)> {
+    let s = std::str::from_utf8(name).ok()?;
+    let mut parts = s.splitn(3, '.');
+    let port = digits(parts.next()?)?
+        .parse::<u16>()
+        .ok()
+        .filter(|&p| p > 0)?;
+    let uid = digits(parts.next()?)?.parse::<u32>().ok()?;
+    match parts.next() {
+        None => Some((port, uid)),
+        Some(tag) if !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            Some((port, uid))
+        }
+        Some(_) => None,
+    }
+}
+
+fn digits(s: &str) -> Option<&str> {
+    (!s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+}
+
+/// What reading one claim file found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// A genuine claim whose holder runs (or cannot be shown not to).
+    Alive { pid: u32 },
+    /// A genuine claim whose holder is gone.
+    Dead,
+    /// Not a claim: wrong owner, type, link count, size or content.
+    Bogus,
+}
+
+/// Reads `name` in `dir` as a claim of `uid` on `port`.
+pub(crate) fn read(dir: BorrowedFd, name: &str, port: u16, uid: u32) -> Seen {
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let Ok(fd) = openat(dir, name, flags, Mode::empty()) else {
+        return Seen::Bogus;
+    };
+    let Ok(st) = fstat(fd.as_fd()) else {
+        return Seen::Bogus;
+    };
+    let regular = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG;
+    // A second link could be another user's file under a forged name.
+    if !regular || st.st_uid != uid || st.st_nlink != 1 || st.st_size as u64 > MAX_CLAIM_BYTES {
+        return Seen::Bogus;
+    }
+    let mut bytes = Vec::with_capacity(256);
+    let mut file = std::fs::File::from(fd);
+    if (&mut file)
+        .take(MAX_CLAIM_BYTES)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return Seen::Bogus;
+    }
+    match serde_json::from_slice::<ClaimFile>(&bytes) {
+        Ok(c) if c.port == port && c.uid == uid => {
+            if holder_alive(c.pid, c.start_ticks, &c.boot_id) {
+                Seen::Alive { pid: c.pid }
+            } else {
+                Seen::Dead
+            }
+        }
+        Ok(_) => Seen::Bogus,
+        // Being written right now (created, not yet filled): live for a
+        // moment, so a claim is never missed; junk once it is old.
+        Err(_) => {
+            let mtime = SystemTime::UNIX_EPOCH + Duration::new(st.st_mtime.max(0) as u64, 0);
+            let young = SystemTime::now()
+                .duration_since(mtime)
+                .is_ok_and(|age| age < PENDING_GRACE);
+            if young && bytes.len() < MAX_CLAIM_BYTES as usize {
+                Seen::Alive { pid: 0 }
+            } else {
+                Seen::Bogus
+            }
+        }
+    }
+}
+
+/// This boot's id (empty where the kernel does not say).
+pub(crate) fn boot_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// A process's start time in clock ticks since boot, from `/proc/PID/stat`
+/// (field 22), and whether it is a zombie. None when it cannot be read.
+pub(crate) fn start_ticks(pid: u32) -> Option<(u64, bool)> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and ')': fields resume
+    // after its last ')'.
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?;
+    let ticks = fields.nth(18)?.parse().ok()?;
+    Some((ticks, state == "Z" || state == "X"))
+}
+
+/// [`start_ticks`] of a lease's holder; this process's own are read once.
+pub(crate) fn holder_ticks(pid: u32) -> Option<(u64, bool)> {
+    static OWN: std::sync::Mutex<Option<(u32, u64)>> = std::sync::Mutex::new(None);
+    if pid != std::process::id() {
+        return start_ticks(pid);
+    }
+    let mut own = OWN.lock().unwrap_or_else(|e| e.into_inner());
+    // Keyed by pid: a forked child reads its own.
+    if let Some((p, t)) = *own {
+        if p == pid {
+            return Some((t, false));
+        }
+    }
+    let (t, zombie) = start_ticks(pid)?;
+    *own = Some((pid, t));
+    Some((t, zombie))
+}
+
+/// Whether the process that made a claim still runs: same boot, same pid,
+/// same start ticks, not a zombie. A pid that exists but whose `/proc`
+/// entry is hidden (hidepid) counts as alive: a claim is never dropped on a
+/// guess.
+pub(crate) fn holder_alive(pid: u32, ticks: u64, boot: &str) -> bool {
+    if boot != boot_id() || pid == 0 {
+        return false;
+    }
+    match start_ticks(pid) {
+        Some((t, zombie)) => t == ticks && !zombie,
+        None => {
+            let Ok(raw) = i32::try_from(pid) else {
+                return false;
+            };
+            match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+                Ok(()) | Err(Errno::EPERM) => true,
+                Err(_) => false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_encode_port_and_uid_and_nothing_else() {
+        assert_eq!(parse_name(b"8070.1000"), Some((8070, 1000)));
+        assert_eq!(parse_name(b"8070.0.x7f3"), Some((8070, 0)));
+        for junk in [
+            &b"8070"[..],
+            b"8070.",
+            b".8070.1",
+            b"0.1000",
+            b"70000.1",
+            b"8070.1000.",
+            b"8070.1000.a/b",
+            b"8070.-1",
+            b"8070.1000.tmp.x",
+            b"junk",
+        ] {
+            assert_eq!(parse_name(junk), None, "{}", String::from_utf8_lossy(junk));
+        }
+        assert_eq!(plain_name(8070, 1000), "8070.1000");
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_wrong_tick_or_boot_is_not() {
+        let me = std::process::id();
+        let (ticks, zombie) = start_ticks(me).expect("own stat");
+        assert!(!zombie);
+        assert!(holder_alive(me, ticks, boot_id()));
+        assert!(!holder_alive(me, ticks + 1, boot_id()));
+        assert!(!holder_alive(me, ticks, "another-boot"));
+        assert!(!holder_alive(u32::MAX / 2, ticks, boot_id()));
+    }
+}
