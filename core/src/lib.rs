@@ -21,8 +21,10 @@
 // | `tx`        | one locked operation: records checked and pruned lazily     |
 // | `allocate`  | the whole port-choice order                                 |
 // | `request`   | what callers ask for (LeaseRequest, Actor)                  |
-// | `registry`  | the operations: lease, release, reserve, forget, ...        |
-// | `process`   | listeners, conflicts, stopping a process                    |
+// | `lease`     | leasing and handing over: who holds a name's port           |
+// | `registry`  | the operations: release, get, reserve, forget, rename, ...  |
+// | `process`   | listeners and conflicts                                     |
+// | `stop`      | stopping processes: verified signals, groups, escalation    |
 // | `sockets`   | the kernel's TCP socket tables, one-socket lookup, bind probe |
 // | `services`  | operations that look at processes: who, kill, env           |
 // | `target`    | the who/kill target grammar; kill's timeout and its bounds  |
@@ -42,6 +44,7 @@ mod entry;
 mod error;
 mod holdlock;
 mod host;
+mod lease;
 mod liveness;
 mod port;
 pub mod process;
@@ -52,6 +55,7 @@ mod services;
 mod shared;
 #[doc(hidden)]
 pub mod sockets;
+mod stop;
 mod store;
 pub mod target;
 pub mod tracking;
@@ -66,11 +70,12 @@ pub use entry::{
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use host::{HostClaim, CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DEFAULT_CLAIMS_DIR};
 pub use port::PortRange;
-pub use process::{Conflict, KillReport, ListenerInfo, Who};
+pub use process::{Conflict, ListenerInfo, Who};
 pub use project::{Instance, Project, ServicePort};
 pub use registry::Registry;
 pub use request::{Actor, LeaseRequest};
 pub use services::EnvVar;
+pub use stop::KillReport;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub use target::Target;
 pub use tracking::OwnLease;

@@ -1,5 +1,6 @@
-//! The registry's operations: leasing, releasing, pinning, forgetting and
-//! handing over, each one decided under the registry lock on a [`Tx`] (with
+//! The registry and its operations on names: releasing, reading, pinning,
+//! forgetting, renaming, cleaning (leasing and handing over are in
+//! `lease.rs`), each one decided under the registry lock on a [`Tx`] (with
 //! the liveness of the records it touches refreshed first) and written by
 //! the store.
 
@@ -8,19 +9,19 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::allocate::{self, Probe, Want};
+use crate::allocate::{self, Probe};
 use crate::config::{configured_range, default_dir, lock_timeout};
 use crate::entry::{
-    name_key, validate_description, validate_meta, validate_name, Cleaned, Entry, Lease,
-    LeaseRecord, Released, StoredEntry,
+    name_key, validate_description, validate_name, Cleaned, Entry, LeaseRecord, Released,
+    StoredEntry,
 };
 use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
 use crate::host::{Area, HostClaim};
 use crate::liveness;
-use crate::port::{check_port, ephemeral_warning, PortRange};
-use crate::process::{describe_listener, is_same_or_descendant, mark_listening};
-use crate::request::{Actor, LeaseRequest};
+use crate::port::{check_port, PortRange};
+use crate::process::{describe_listener, mark_listening};
+use crate::request::Actor;
 use crate::store::{file_order, Store};
 use crate::tx::Tx;
 
@@ -28,22 +29,22 @@ use crate::tx::Tx;
 /// lock, reads, decides and writes, so many processes and threads can share
 /// one directory.
 pub struct Registry {
-    store: Store,
-    range: PortRange,
-    warnings: Mutex<Vec<String>>,
-    print_warnings: AtomicBool,
+    pub(crate) store: Store,
+    pub(crate) range: PortRange,
+    pub(crate) warnings: Mutex<Vec<String>>,
+    pub(crate) print_warnings: AtomicBool,
     /// Ranges already checked against the ephemeral ports (warn once each).
-    warned_ranges: Mutex<HashSet<PortRange>>,
+    pub(crate) warned_ranges: Mutex<HashSet<PortRange>>,
     /// Where leases are claimed host-wide, so other users' leases avoid them.
-    host: Area,
+    pub(crate) host: Area,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// The `LEASE_HELD` error for a name `rec` holds on `port`.
-fn held_by(rec: &LeaseRecord, port: u16) -> Error {
+pub(crate) fn held_by(rec: &LeaseRecord, port: u16) -> Error {
     Error::LeaseHeld(HeldBy {
         name: rec.name.clone(),
         pid: rec.holder.pid,
@@ -52,27 +53,11 @@ fn held_by(rec: &LeaseRecord, port: u16) -> Error {
     })
 }
 
-fn not_found(name: &str) -> Error {
+pub(crate) fn not_found(name: &str) -> Error {
     Error::NotFound {
         what: "name",
         name: name.to_string(),
     }
-}
-
-/// Records a lease's description and meta on its entry: a new description
-/// replaces the old one (none given keeps it), new meta replaces all of it.
-/// True when something changed.
-fn apply_details(e: &mut StoredEntry, req: &LeaseRequest) -> bool {
-    let mut changed = false;
-    if req.description.is_some() && req.description != e.description {
-        e.description = req.description.clone();
-        changed = true;
-    }
-    if let Some(m) = req.meta.as_ref().filter(|m| **m != e.meta) {
-        e.meta = m.clone();
-        changed = true;
-    }
-    changed
 }
 
 impl Registry {
@@ -125,7 +110,7 @@ impl Registry {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn warn(&self, msg: String) {
+    pub(crate) fn warn(&self, msg: String) {
         if self.print_warnings.load(Ordering::Relaxed) {
             eprintln!("portreg: warning: {msg}");
         }
@@ -136,7 +121,7 @@ impl Registry {
     }
 
     /// Runs `f` under the shared lock (plain reads); nothing is written.
-    fn read<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let warn = |m| self.warn(m);
         let mut f = Some(f);
         let run = |data, leases| {
@@ -155,125 +140,13 @@ impl Registry {
     }
 
     /// Runs `f` under the exclusive lock, then writes what it changed.
-    fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let warn = |m| self.warn(m);
         self.store.exclusive(&warn, |data, leases| {
             let mut tx = Tx::new(data, leases, liveness::Context::new(self.path()));
             let out = f(&mut tx)?;
             Ok((out, tx.finish()))
         })
-    }
-
-    /// Leases a port for `req.name`, making `req.pid` (default: the caller)
-    /// its holder. See docs/design.md "Allocation" (and the allocate module)
-    /// for the order ports are tried in.
-    pub fn lease(&self, req: &LeaseRequest) -> Result<Lease> {
-        validate_name(&req.name)?;
-        if let Some(d) = &req.description {
-            validate_description(d)?;
-        }
-        if let Some(m) = &req.meta {
-            validate_meta(m)?;
-        }
-        if req.port == Some(0) {
-            return Err(check_port(0).unwrap_err());
-        }
-        if req.exact && req.port.is_none() {
-            return Err(Error::InvalidPort {
-                value: String::new(),
-                why: "an exact request needs a port: give --port P with --exact".into(),
-            });
-        }
-        let range = req.range.unwrap_or(self.range);
-        if req.range.is_some()
-            && self
-                .warned_ranges
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(range)
-        {
-            if let Some(w) = ephemeral_warning(&range) {
-                self.warn(w);
-            }
-        }
-        let mut holder = liveness::holder(req.pid.unwrap_or_else(std::process::id))?;
-        if holder.pid == std::process::id() {
-            holder.lock = Some(liveness::hold_lock(self.path())?);
-        }
-        let key = name_key(&req.name);
-        let claimed = std::cell::Cell::new(None);
-        let lease = self.write(|tx| {
-            let existing = tx.data().get(&req.name).cloned();
-            if let Some(rec) = tx.record(&req.name)?.cloned() {
-                let port = existing.as_ref().map(|e| e.port).unwrap_or(0);
-                // A descendant of the holder (a reloader's worker, a server its
-                // script started) shares the holder's lease: same port, same holder.
-                if !rec.holder.same_process(&holder)
-                    && !is_same_or_descendant(holder.pid, rec.holder.pid)
-                {
-                    return Err(held_by(&rec, port));
-                }
-                if req.exact && req.port != Some(port) {
-                    return Err(Error::InvalidPort {
-                        value: req.port.unwrap_or(0).to_string(),
-                        why: format!(
-                            "{} is already leased by this process on port {port}; release it first to move it",
-                            rec.name
-                        ),
-                    });
-                }
-                // Same holder asking again: the same lease, with any new
-                // description or meta recorded rather than dropped.
-                if let Some(mut e) = existing {
-                    if apply_details(&mut e, req) {
-                        e.changed = now();
-                        tx.data_mut().insert(e);
-                    }
-                }
-                return Ok(Lease {
-                    name: rec.name,
-                    port,
-                    holder: rec.holder,
-                    existing: true,
-                });
-            }
-            let want = Want {
-                key: &key,
-                existing: existing.as_ref(),
-                port: req.port,
-                exact: req.exact,
-                range,
-            };
-            let port = self.host.lease(holder.pid, || allocate::choose(tx, &want))?;
-            claimed.set(Some(port));
-            let stamp = now();
-            let is_new = existing.is_none();
-            let mut e = existing.unwrap_or_else(|| StoredEntry::new(&req.name, port, &stamp));
-            let moved = e.port != port;
-            e.port = port;
-            if apply_details(&mut e, req) || moved || is_new {
-                e.changed = stamp.clone();
-                tx.data_mut().insert(e.clone());
-            }
-            holder.since = stamp;
-            tx.push_record(LeaseRecord {
-                name: e.name.clone(),
-                holder: holder.clone(),
-            });
-            Ok(Lease {
-                name: e.name,
-                port,
-                holder,
-                existing: false,
-            })
-        });
-        if let (Err(_), Some(port)) = (&lease, claimed.get()) {
-            self.host.unclaim(port);
-        }
-        if let Some(w) = self.host.take_warning() {
-            self.warn(w);
-        }
-        lease
     }
 
     /// Releases `name`: the entry turns idle and remembers its port.
@@ -472,56 +345,6 @@ impl Registry {
         // Host-wide claims of this user whose holder is gone go too.
         let _ = self.host.purge();
         Ok(cleaned)
-    }
-
-    /// Makes `to_pid` the holder of a name the calling process holds (how
-    /// `portreg run` hands its lease to the child it started). The caller
-    /// keeps vouching for the lease with its holder lock while it lives, as
-    /// `run` does, waiting for its command's whole process group.
-    pub fn hand_over(&self, name: &str, to_pid: u32) -> Result<Lease> {
-        self.hand_over_with(name, to_pid, true)
-    }
-
-    /// [`Registry::hand_over`], with or without the caller's vouching. A
-    /// supervisor that outlives the processes it starts (`portreg up`)
-    /// hands over without it, so that a service that dies is seen dead by
-    /// its pid and start ticks while the supervisor runs on.
-    pub fn hand_over_with(&self, name: &str, to_pid: u32, vouch: bool) -> Result<Lease> {
-        validate_name(name)?;
-        let me = std::process::id();
-        let mut holder = liveness::holder(to_pid)?;
-        if vouch {
-            holder.lock = Some(liveness::hold_lock(self.path())?);
-        }
-        let lease = self.write(|tx| {
-            let port = tx
-                .data()
-                .get(name)
-                .map(|e| e.port)
-                .ok_or_else(|| not_found(name))?;
-            match tx.record_mut(name)? {
-                Some(r) if r.holder.pid == me => {
-                    holder.since = r.holder.since.clone();
-                    r.holder = holder.clone();
-                    Ok(Lease {
-                        name: r.name.clone(),
-                        port,
-                        holder,
-                        existing: false,
-                    })
-                }
-                Some(r) => Err(Error::NotHolder {
-                    name: r.name.clone(),
-                    pid: r.holder.pid,
-                    caller: me,
-                }),
-                None => Err(Error::Process(format!(
-                    "{name} is not held by this process (pid {me}); lease it before handing it over"
-                ))),
-            }
-        })?;
-        self.host.hand_over(lease.port, to_pid)?;
-        Ok(lease)
     }
 
     /// Every port claim on this host, of every user (port, user, alive):

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::entry::State;
 use crate::error::{Error, Result};
-use crate::process::{self, Conflict, KillReport, Who};
+use crate::process::{self, Conflict, Who};
+use crate::stop::{self, KillReport};
 use crate::target::Target;
 use crate::Registry;
 
@@ -93,15 +94,13 @@ impl Registry {
                 let Some(h) = entry.holder.as_ref() else {
                     return Ok(Vec::new());
                 };
-                let aim = process::holder_target(h, entry.port)?;
+                let aim = stop::holder_target(h, entry.port)?;
                 if aim.holder.is_none()
-                    && aim
-                        .group
-                        .is_none_or(|g| process::group_members(g).is_empty())
+                    && aim.group.is_none_or(|g| stop::group_members(g).is_empty())
                 {
                     return Ok(Vec::new());
                 }
-                let reports = process::terminate_all(
+                let reports = stop::terminate_all(
                     aim.holder.into_iter().collect(),
                     aim.group,
                     any_user,
@@ -122,9 +121,9 @@ impl Registry {
                 reports
             }
             Target::Port(port) => {
-                let seen: Vec<process::Victim> = process::listeners_on(*port)
+                let seen: Vec<stop::Victim> = process::listeners_on(*port)
                     .into_iter()
-                    .filter_map(|l| process::Victim::current(l.pid, &l.exe))
+                    .filter_map(|l| stop::Victim::current(l.pid, &l.exe))
                     .collect();
                 if seen.is_empty() && Registry::is_listening(*port) {
                     return Err(Error::Permission(format!(
@@ -134,7 +133,7 @@ impl Registry {
                 if seen.is_empty() {
                     return Ok(Vec::new());
                 }
-                process::terminate_all(seen, None, any_user, timeout)?
+                stop::terminate_all(seen, None, any_user, timeout)?
             }
         };
         Ok(reports)
