@@ -122,6 +122,10 @@ def main():
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print("== cargo bench (registry)")
     cargo = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "registry"], cwd=ROOT)
+    print("== cargo bench (host-wide claims)")
+    host = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "host"], cwd=ROOT)
+    print("== cargo bench (socket tables)")
+    sockets = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "sockets"], cwd=ROOT)
     print("== per-language round trips")
     rt = roundtrips()
     print("== whole-process CLI")
@@ -168,6 +172,24 @@ def main():
               "the same promise as the floor's plain sequence with less disk work: its temp file is created "
               "unnamed (O_TMPFILE), fsynced, then linked and renamed, so the first fsync does not also write "
               "out a directory entry that the rename replaces (README, \"The registry on disk\").\n")
+    md.append("The module-level line compares what every language's module functions cost "
+              "(`portreg.lease(...)`, `portreg_lease_port`, ...): a registry opened for each call, as they "
+              "did, against the one open registry per directory they share now (core/src/shared.rs).\n")
+    md.append("## Host-wide claims (shared machines)\n")
+    md.append("`cargo bench -p portreg-core --bench host`: what claiming each lease in the shared directory "
+              "adds (README, \"Shared machines\"). Interleaved rounds on registries kept open, so every case "
+              "sees the same machine; the claims directory on the same disk as `/tmp`, or on tmpfs as "
+              "`/run/portreg` would be. \"Other users' claims\" are live claims of another uid on ports "
+              "outside the range.\n")
+    md.append("```\n" + host.strip() + "\n```\n")
+    md.append("How to read it: on a host with no other users the check costs one fstat of the directory (it "
+              "is read again only when it changed); the rest is the claim file itself, created and removed, "
+              "plus one read of the directory after creating it, which is what makes two users racing for "
+              "one port safe. That read grows with the directory.\n")
+    md.append("## Listening sockets: sock_diag netlink against /proc/net/tcp\n")
+    md.append("`cargo bench -p portreg-core --bench sockets` (what `list`, `get` and the dashboard read to "
+              "say whether a port is listened on):\n")
+    md.append("```\n" + sockets.strip() + "\n```\n")
     md.append("## Lease + release round trip of a known name, per language\n")
     md.append("Median of 3,000 on a registry kept open (bench/report.py; C: bench/roundtrip/roundtrip.c "
               "against libportreg.a). No fsync on this path: it writes only leases.json.\n")
