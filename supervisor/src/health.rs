@@ -113,11 +113,13 @@ pub fn http_get(url: &str) -> Result<(), String> {
         TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).map_err(|e| format!("GET {url}: {e}"))?;
     let _ = s.set_read_timeout(Some(PROBE_TIMEOUT));
     let _ = s.set_write_timeout(Some(PROBE_TIMEOUT));
-    write!(
-        s,
+    // One write: a server that answers after its first read (and closes)
+    // must not see the request in pieces.
+    let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: portreg-health\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| format!("GET {url}: {e}"))?;
+    );
+    s.write_all(request.as_bytes())
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let mut buf = [0u8; 64];
     let mut got = 0;
     while got < 12 {
