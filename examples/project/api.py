@@ -41,11 +41,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, body):
         data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except ConnectionError:
+            # The client gave up (a health probe past its timeout): nobody to answer.
+            sys.stderr.write("api: %s %s: the client went away before the answer\n" % (self.command, self.path))
 
     def log_message(self, fmt, *args):
         sys.stderr.write("api: %s\n" % (fmt % args))
