@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List
 
 PORT = int(os.environ["PORT"])
 DATABASE_URL = os.environ["DATABASE_URL"]
 
 
-def query(sql):
+def query(sql: str) -> List[List[str]]:
     """Rows of `sql` as lists of strings (psql, unaligned, tab-separated)."""
     out = subprocess.run(
         ["psql", DATABASE_URL, "-X", "-qtA", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
@@ -25,7 +26,7 @@ def query(sql):
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
+    def do_GET(self) -> None:
         try:
             if self.path == "/health":
                 query("select 1")
@@ -39,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
         except (subprocess.SubprocessError, OSError) as e:
             self.reply(503, {"error": "database: %s" % (getattr(e, "stderr", "") or e)})
 
-    def reply(self, status, body):
+    def reply(self, status: int, body: Dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         try:
             self.send_response(status)
@@ -51,8 +52,8 @@ class Handler(BaseHTTPRequestHandler):
             # The client gave up (a health probe past its timeout): nobody to answer.
             sys.stderr.write("api: %s %s: the client went away before the answer\n" % (self.command, self.path))
 
-    def log_message(self, fmt, *args):
-        sys.stderr.write("api: %s\n" % (fmt % args))
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write("api: %s\n" % (format % args))
 
 
 if __name__ == "__main__":
