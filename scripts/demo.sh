@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # `make demo`: builds everything, then runs real servers in several languages
 # that lease their ports from one registry, shows the race the peers lose
-# being won, a crash being noticed, and stops everything through portreg.
+# being won, a crash being noticed, and stops everything through portreg;
+# then a whole project (examples/project) with `portreg up -d`
+# (scripts/demo-project.sh).
 source "$(dirname "$0")/common.sh"
 
 export PORTREG_HOME="$ROOT/.work/demo-registry"
+# A run stopped by SIGKILL may have left the project's supervisors running:
+# stop them while their registry still says where they are.
+if [ -x "$TARGET_DIR/debug/portreg" ] && [ -d "$PORTREG_HOME" ]; then
+  for dir in "$ROOT/.work/demo-project/feature-x" "$ROOT/examples/project"; do
+    [ -f "$dir/portreg.toml" ] && (cd "$dir" && "$TARGET_DIR/debug/portreg" down >/dev/null 2>&1) || true
+  done
+fi
 rm -rf "$PORTREG_HOME"
 
 step "build the portreg binary"
@@ -104,5 +113,9 @@ done
 wait "$RUN_PID" 2>/dev/null || true
 RUN_PID=
 portreg list --all
+
+# A whole project with `portreg up`: a database, a migration, an API, a front
+# end, the C server and a shell service; two checkouts side by side.
+scripts/demo-project.sh
 echo
 echo "demo finished"

@@ -131,6 +131,7 @@ static void serve(int client, portreg_registry *reg, const char *name, unsigned 
     static page body;
     char request[4096], head[256];
     struct timeval timeout;
+    size_t got = 0;
     ssize_t n;
     int found = 1;
     const char *type = "text/html; charset=utf-8";
@@ -138,11 +139,24 @@ static void serve(int client, portreg_registry *reg, const char *name, unsigned 
     timeout.tv_sec = 2;
     timeout.tv_usec = 0;
     setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    n = recv(client, request, sizeof request - 1, 0);
-    if (n <= 0) {
+    /* A client may send its request in several pieces: read up to the blank
+       line that ends the headers, so that the answer never comes (and the
+       socket is closed) while the client is still writing. */
+    request[0] = '\0';
+    while (got < sizeof request - 1 && strstr(request, "\r\n\r\n") == NULL) {
+        n = recv(client, request + got, sizeof request - 1 - got, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+        request[got] = '\0';
+    }
+    if (got == 0) {
         return;
     }
-    request[n] = '\0';
     if (strncmp(request, "GET / ", 6) == 0 || strncmp(request, "HEAD / ", 7) == 0) {
         render(&body, reg, name, port);
     } else if (strncmp(request, "GET /health ", 12) == 0) {
