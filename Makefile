@@ -13,7 +13,7 @@ SUITES := rust c python node cross dashboard fuzz
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-demo: ## set everything up and run the demo: servers in several languages sharing one registry
+demo: ## set everything up and run the demo: servers in several languages sharing one registry, then a whole project (PostgreSQL, Python, Node, C, shell) with portreg up -d, twice side by side
 	@scripts/demo.sh
 
 test: ## set everything up and run every suite below, going on past a failed one (what CI runs)
