@@ -4,6 +4,7 @@
 // exits or is stopped by a signal, without taking the app's signals away.
 
 const native = require('./index.js')
+const { OPERATIONS, OTHERS, check, checking } = require('./args.js')
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP']
 let hooked = false
@@ -48,6 +49,29 @@ function hooking(fn) {
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   return wrapped
 }
+
+// Every argument is checked in JavaScript first (args.js): a value of the
+// wrong type is a TypeError with a portreg code, never napi's conversion text.
+for (const [op, checks] of Object.entries(OPERATIONS)) {
+  for (const [key, async] of [
+    [op, false],
+    [`${op}Async`, true],
+  ]) {
+    native[key] = checking(native[key], checks, async)
+    native.Registry.prototype[key] = checking(native.Registry.prototype[key], checks, async)
+  }
+}
+native.project = checking(native.project, OTHERS.project, false)
+native.runCli = checking(native.runCli, OTHERS.runCli, false)
+native.Project.prototype.port = checking(native.Project.prototype.port, OTHERS.service, false)
+native.Project.prototype.url = checking(native.Project.prototype.url, OTHERS.service, false)
+// The class itself stays the exported one (instanceof, prototype); only
+// `new Registry(path)` checks `path` first.
+native.Registry = new Proxy(native.Registry, {
+  construct(target, args, newTarget) {
+    return Reflect.construct(target, check(OTHERS.registry, args), newTarget)
+  },
+})
 
 native.lease = hooking(native.lease)
 native.leaseAsync = hooking(native.leaseAsync)
