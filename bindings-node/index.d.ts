@@ -175,8 +175,8 @@ export declare function findFreeAsync(options?: FindOptions | undefined | null):
 
 /** Options of `findFree`. */
 export interface FindOptions {
-  /** `"LOW-HIGH"` (default: the registry's range). */
-  range?: string
+  /** `"LOW-HIGH"` or `[LOW, HIGH]` (default: the registry's range). */
+  range?: string | [number, number]
 }
 
 /** Options of `release` and `forget`. */
@@ -294,10 +294,10 @@ export interface LeaseOptions {
   /** Fail with `PORT_TAKEN` / `PORT_BUSY` instead of moving off `port`. */
   exact?: boolean
   /**
-   * Where to allocate a new port, `"LOW-HIGH"` (default: `PORTREG_RANGE`,
-   * the registry's config.toml, else 8070-8999).
+   * Where to allocate a new port, `"LOW-HIGH"` or `[LOW, HIGH]` (default:
+   * `PORTREG_RANGE`, the registry's config.toml, else 8070-8999).
    */
-  range?: string
+  range?: string | [number, number]
   /** Shown by `portreg list`. */
   description?: string
   /** Extra facts: project dir, health URL... */

@@ -82,3 +82,24 @@ test('right types go on to the core, which judges the values', (t) => {
   assert.equal(lease.port, 25310)
   assert.equal(reg.get('typed').meta.dir, '/src')
 })
+
+test("range as Node users pass it: [3000, 3100] as well as '3000-3100'", async (t) => {
+  const reg = new portreg.Registry(tmpRegistry(t))
+  const a = reg.lease('tuple', { range: [25340, 25349] })
+  assert.ok(a.port >= 25340 && a.port <= 25349, `leased ${a.port} in [25340, 25349]`)
+  const b = await reg.leaseAsync('tuple-async', { range: [25350, 25350] })
+  assert.equal(b.port, 25350, 'a one-port range gives that port')
+  assert.equal(reg.findFree({ range: [25351, 25351] }), 25351)
+  assert.equal(await reg.findFreeAsync({ range: [25352, 25352] }), 25352)
+  // The same range as a string gives the same answer.
+  assert.equal(reg.findFree({ range: '25351-25351' }), 25351)
+  // Values are judged by the core, exactly as the string form is.
+  assert.throws(() => reg.findFree({ range: [25360, 25350] }), (err) => !(err instanceof TypeError) && err.code === 'INVALID_RANGE')
+  assert.throws(() => reg.findFree({ range: [25350.5, 25360] }), (err) => err.code === 'INVALID_RANGE')
+  for (const bad of [[25350], [25350, 25360, 25370], [25350, '25360'], []]) {
+    assert.throws(() => reg.findFree({ range: bad }), (err) => err instanceof TypeError && err.code === 'INVALID_RANGE', JSON.stringify(bad))
+  }
+  const opts = { range: [25353, 25353] }
+  reg.lease('kept', opts)
+  assert.deepEqual(opts.range, [25353, 25353], "the caller's options object is left as it was")
+})

@@ -32,6 +32,10 @@ portreg.release('web', { force: true })
 const pinned: Entry = portreg.reserve('db', 5432, { description: 'postgres' })
 const forgotten: Entry = portreg.forget('db', { force: false })
 const free: number = portreg.findFree({ range: '9000-9100' })
+const freeTuple: number = portreg.findFree({ range: [9000, 9100] })
+const tupleOpts: LeaseOptions = { range: [3000, 3100] }
+// @ts-expect-error: a range is two numbers
+portreg.findFree({ range: [9000, 9100, 9200] })
 const cleaned: { name: string; port: number | null; pid: number }[] = portreg.clean()
 const who: portreg.Who = portreg.who(8080)
 const whoName: portreg.Who = portreg.who('web')
@@ -43,7 +47,7 @@ const waited: number = reports[0].waited_ms
 const vars: Record<string, string> = portreg.env(['web'])
 const count: number = portreg.releaseAll()
 const exit: number = portreg.runCli(['portreg', 'list'])
-console.log(all, pinned, forgotten, free, cleaned, whoName, listenerPids, conflicts, byPort, waited, vars, count, exit)
+console.log(all, pinned, forgotten, free, freeTuple, tupleOpts, cleaned, whoName, listenerPids, conflicts, byPort, waited, vars, count, exit)
 
 async function promises(): Promise<void> {
   const l: Lease = await portreg.leaseAsync('api', { port: 8000 })
@@ -87,8 +91,8 @@ try {
 portreg.lease('web', { port: '8080' })
 // @ts-expect-error: unknown option
 portreg.lease('web', { prot: 8080 })
-// @ts-expect-error: ranges are "LOW-HIGH" strings
-portreg.findFree({ range: [8000, 8100] })
+// @ts-expect-error: ranges are "LOW-HIGH" strings or [LOW, HIGH] numbers
+portreg.findFree({ range: ['8000', '8100'] })
 // @ts-expect-error: the name is required
 portreg.get()
 // @ts-expect-error: a Lease's port is read-only
