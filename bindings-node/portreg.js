@@ -83,6 +83,18 @@ native.Lease.prototype[Symbol.for('nodejs.util.inspect.custom')] = function (dep
   return `Lease ${inspect(this.toJSON(), options)}`
 }
 
+// `using lease = portreg.lease('web')` releases the lease at the end of the
+// block (TypeScript 5.2+, and JavaScript where `using` exists). Node 20
+// defines these symbols; the fallback is the registered one Node uses.
+const dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
+const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
+native.Lease.prototype[dispose] = function () {
+  this.release()
+}
+native.Lease.prototype[asyncDispose] = async function () {
+  this.release()
+}
+
 // Re-exported in this exact form so Node's ESM loader sees every named export
 // of index.js (`import { lease } from 'portreg'`).
 module.exports = require('./index.js')

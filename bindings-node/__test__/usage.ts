@@ -87,6 +87,22 @@ try {
   if (err.code === 'LEASE_HELD') console.log(`already running at http://127.0.0.1:${err.port} (pid ${err.pid})`)
 }
 
+// `using` releases the lease when the block ends (TypeScript 5.2+).
+{
+  using scoped = portreg.lease('scoped')
+  const scopedPort: number = scoped.port
+  console.log(scopedPort)
+}
+async function scopedAsync(): Promise<number> {
+  await using scoped = await portreg.leaseAsync('scoped')
+  return scoped.port
+}
+const disposeNow: void = lease[Symbol.dispose]()
+const disposeLater: Promise<void> = lease[Symbol.asyncDispose]()
+console.log(scopedAsync, disposeNow, disposeLater)
+// @ts-expect-error: an Entry is plain data, nothing to dispose
+portreg.get('web')?.[Symbol.dispose]()
+
 // @ts-expect-error: ports are numbers
 portreg.lease('web', { port: '8080' })
 // @ts-expect-error: unknown option
