@@ -33,7 +33,6 @@ export declare class Lease {
   release(): boolean
   toJSON(): LeaseInfo
 }
-export type JsLease = Lease
 
 /** A project (portreg.toml) and its services' ports in the registry. */
 export declare class Project {
@@ -53,7 +52,6 @@ export declare class Project {
   /** `http://127.0.0.1:PORT` of `service`, or null when it has no port yet. */
   url(service: string): string | null
 }
-export type JsProject = Project
 
 /**
  * A registry opened on a directory. Every method takes the registry lock for
@@ -100,7 +98,6 @@ export declare class Registry {
   env(names?: Array<string> | undefined | null): Record<string, string>
   envAsync(names?: Array<string> | undefined | null): Promise<Record<string, string>>
 }
-export type JsRegistry = Registry
 
 /**
  * Drops every lease whose holder is gone (those names turn idle); returns

@@ -1,6 +1,57 @@
-// The package's types are those of the native module: index.d.ts, generated
-// from the Rust sources by `napi build`, plus what portreg.js adds.
-export * from './index'
+// The package's types: those of the native module (index.d.ts, generated
+// from the Rust sources by `napi build`) that are public, plus what
+// portreg.js adds. The generated loader's own export (`__napiBindingTarget`)
+// stays out: it is not part of the package.
+export {
+  Lease,
+  Project,
+  Registry,
+  clean,
+  cleanAsync,
+  conflicts,
+  conflictsAsync,
+  env,
+  envAsync,
+  findFree,
+  findFreeAsync,
+  forget,
+  forgetAsync,
+  get,
+  getAsync,
+  kill,
+  killAsync,
+  lease,
+  leaseAsync,
+  list,
+  listAsync,
+  project,
+  release,
+  releaseAll,
+  releaseAsync,
+  rename,
+  renameAsync,
+  reserve,
+  reserveAsync,
+  runCli,
+  who,
+  whoAsync,
+} from './index'
+export type {
+  Cleaned,
+  Conflict,
+  Entry,
+  FindOptions,
+  ForceOptions,
+  Holder,
+  KillOptions,
+  KillReport,
+  LeaseInfo,
+  LeaseOptions,
+  Listener,
+  ProjectService,
+  ReserveOptions,
+  Who,
+} from './index'
 
 declare module './index' {
   interface Lease {

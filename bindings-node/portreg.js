@@ -95,6 +95,10 @@ native.Lease.prototype[asyncDispose] = async function () {
   this.release()
 }
 
+// The generated loader's report of which binary it loaded is not part of the
+// package (nor of its types).
+delete native.__napiBindingTarget
+
 // Re-exported in this exact form so Node's ESM loader sees every named export
 // of index.js (`import { lease } from 'portreg'`).
 module.exports = require('./index.js')

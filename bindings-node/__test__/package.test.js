@@ -25,7 +25,8 @@ function esm(code) {
 test("require('portreg') and import 'portreg' are one module", () => {
   const cjs = require('portreg')
   assert.equal(cjs, require('..'), "require('portreg') is the package entry")
-  const cjsNames = Object.keys(cjs).filter((k) => !k.startsWith('__') && !/^Js[A-Z]/.test(k)).sort()
+  const cjsNames = Object.keys(cjs).sort()
+  assert.deepEqual(cjsNames.filter((k) => /^(__|Js[A-Z])/.test(k)), [], 'no internal name on the module')
   const out = esm(`
     import { createRequire } from 'node:module'
     import portreg, * as named from 'portreg'
@@ -105,4 +106,21 @@ console.log(port)
   )
   const r = spawnSync(path.join(PKG, 'node_modules', '.bin', 'tsc'), ['-p', dir], { encoding: 'utf8' })
   assert.equal(r.status, 0, r.stdout + r.stderr)
+})
+
+test('the public types name every public export of the native module, and nothing internal', () => {
+  const read = (f) => fs.readFileSync(path.join(PKG, f), 'utf8')
+  const generated = read('index.d.ts')
+  assert.doesNotMatch(generated, /\bJs[A-Z]\w*/, 'index.d.ts names no Rust type (JsLease...)')
+  const declared = [...generated.matchAll(/^export (?:declare )?(?:class|interface|function|const|type) (\w+)/gm)].map((m) => m[1])
+  const publicTypes = read('portreg.d.ts')
+  const listed = new Set([...publicTypes.matchAll(/^export (?:type )?\{([^}]*)\} from '\.\/index'/gm)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean)))
+  for (const name of new Set(declared)) {
+    if (name === '__napiBindingTarget') assert.ok(!listed.has(name), 'portreg.d.ts leaves out __napiBindingTarget')
+    else assert.ok(listed.has(name), `portreg.d.ts exports ${name} (declared in index.d.ts)`)
+  }
+  assert.doesNotMatch(publicTypes, /export \*/, 'no wholesale re-export that would carry internal names along')
+  // Every value the types promise exists at runtime, and nothing else does.
+  const values = [...generated.matchAll(/^export declare (?:class|function) (\w+)/gm)].map((m) => m[1]).sort()
+  assert.deepEqual(Object.keys(require('portreg')).sort(), [...new Set(values)])
 })

@@ -103,6 +103,16 @@ console.log(scopedAsync, disposeNow, disposeLater)
 // @ts-expect-error: an Entry is plain data, nothing to dispose
 portreg.get('web')?.[Symbol.dispose]()
 
+// @ts-expect-error: the generated loader's export is not part of the package
+console.log(portreg.__napiBindingTarget)
+// @ts-expect-error: the Rust type names are not types of the package
+const internalLease: portreg.JsLease = lease
+// @ts-expect-error: the Rust type names are not types of the package
+const internalRegistry: portreg.JsRegistry = new Registry()
+// @ts-expect-error: the Rust type names are not types of the package
+const internalProject: portreg.JsProject = portreg.project()
+console.log(internalLease, internalRegistry, internalProject)
+
 // @ts-expect-error: ports are numbers
 portreg.lease('web', { port: '8080' })
 // @ts-expect-error: unknown option
