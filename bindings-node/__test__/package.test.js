@@ -124,3 +124,14 @@ test('the public types name every public export of the native module, and nothin
   const values = [...generated.matchAll(/^export declare (?:class|function) (\w+)/gm)].map((m) => m[1]).sort()
   assert.deepEqual(Object.keys(require('portreg')).sort(), [...new Set(values)])
 })
+
+test('npm ci on this Node version: no dev dependency asks for a newer Node (EBADENGINE)', (t) => {
+  // The lockfile is what `npm ci` installs; a dry run in a copy reads it
+  // (and each locked package's engines) without touching node_modules.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portreg-engines-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(PKG, f), path.join(dir, f))
+  const r = spawnSync('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stdout + r.stderr)
+  assert.doesNotMatch(r.stdout + r.stderr, /EBADENGINE/, `npm ci warns on Node ${process.version}`)
+})
