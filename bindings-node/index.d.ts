@@ -33,7 +33,6 @@ export declare class Lease {
   release(): boolean
   toJSON(): LeaseInfo
 }
-export type JsLease = Lease
 
 /** A project (portreg.toml) and its services' ports in the registry. */
 export declare class Project {
@@ -53,7 +52,6 @@ export declare class Project {
   /** `http://127.0.0.1:PORT` of `service`, or null when it has no port yet. */
   url(service: string): string | null
 }
-export type JsProject = Project
 
 /**
  * A registry opened on a directory. Every method takes the registry lock for
@@ -100,7 +98,6 @@ export declare class Registry {
   env(names?: Array<string> | undefined | null): Record<string, string>
   envAsync(names?: Array<string> | undefined | null): Promise<Record<string, string>>
 }
-export type JsRegistry = Registry
 
 /**
  * Drops every lease whose holder is gone (those names turn idle); returns
@@ -175,8 +172,8 @@ export declare function findFreeAsync(options?: FindOptions | undefined | null):
 
 /** Options of `findFree`. */
 export interface FindOptions {
-  /** `"LOW-HIGH"` (default: the registry's range). */
-  range?: string
+  /** `"LOW-HIGH"` or `[LOW, HIGH]` (default: the registry's range). */
+  range?: string | [number, number]
 }
 
 /** Options of `release` and `forget`. */
@@ -294,10 +291,10 @@ export interface LeaseOptions {
   /** Fail with `PORT_TAKEN` / `PORT_BUSY` instead of moving off `port`. */
   exact?: boolean
   /**
-   * Where to allocate a new port, `"LOW-HIGH"` (default: `PORTREG_RANGE`,
-   * the registry's config.toml, else 8070-8999).
+   * Where to allocate a new port, `"LOW-HIGH"` or `[LOW, HIGH]` (default:
+   * `PORTREG_RANGE`, the registry's config.toml, else 8070-8999).
    */
-  range?: string
+  range?: string | [number, number]
   /** Shown by `portreg list`. */
   description?: string
   /** Extra facts: project dir, health URL... */

@@ -836,11 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Lease = nativeBinding.Lease
-module.exports.JsLease = nativeBinding.JsLease
 module.exports.Project = nativeBinding.Project
-module.exports.JsProject = nativeBinding.JsProject
 module.exports.Registry = nativeBinding.Registry
-module.exports.JsRegistry = nativeBinding.JsRegistry
 module.exports.clean = nativeBinding.clean
 module.exports.cleanAsync = nativeBinding.cleanAsync
 module.exports.conflicts = nativeBinding.conflicts

@@ -4,6 +4,7 @@
 // exits or is stopped by a signal, without taking the app's signals away.
 
 const native = require('./index.js')
+const { OPERATIONS, OTHERS, check, checking } = require('./args.js')
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP']
 let hooked = false
@@ -49,6 +50,29 @@ function hooking(fn) {
   return wrapped
 }
 
+// Every argument is checked in JavaScript first (args.js): a value of the
+// wrong type is a TypeError with a portreg code, never napi's conversion text.
+for (const [op, checks] of Object.entries(OPERATIONS)) {
+  for (const [key, async] of [
+    [op, false],
+    [`${op}Async`, true],
+  ]) {
+    native[key] = checking(native[key], checks, async)
+    native.Registry.prototype[key] = checking(native.Registry.prototype[key], checks, async)
+  }
+}
+native.project = checking(native.project, OTHERS.project, false)
+native.runCli = checking(native.runCli, OTHERS.runCli, false)
+native.Project.prototype.port = checking(native.Project.prototype.port, OTHERS.service, false)
+native.Project.prototype.url = checking(native.Project.prototype.url, OTHERS.service, false)
+// The class itself stays the exported one (instanceof, prototype); only
+// `new Registry(path)` checks `path` first.
+native.Registry = new Proxy(native.Registry, {
+  construct(target, args, newTarget) {
+    return Reflect.construct(target, check(OTHERS.registry, args), newTarget)
+  },
+})
+
 native.lease = hooking(native.lease)
 native.leaseAsync = hooking(native.leaseAsync)
 native.Registry.prototype.lease = hooking(native.Registry.prototype.lease)
@@ -58,6 +82,22 @@ native.Registry.prototype.leaseAsync = hooking(native.Registry.prototype.leaseAs
 native.Lease.prototype[Symbol.for('nodejs.util.inspect.custom')] = function (depth, options, inspect) {
   return `Lease ${inspect(this.toJSON(), options)}`
 }
+
+// `using lease = portreg.lease('web')` releases the lease at the end of the
+// block (TypeScript 5.2+, and JavaScript where `using` exists). Node 20
+// defines these symbols; the fallback is the registered one Node uses.
+const dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
+const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
+native.Lease.prototype[dispose] = function () {
+  this.release()
+}
+native.Lease.prototype[asyncDispose] = async function () {
+  this.release()
+}
+
+// The generated loader's report of which binary it loaded is not part of the
+// package (nor of its types).
+delete native.__napiBindingTarget
 
 // Re-exported in this exact form so Node's ESM loader sees every named export
 // of index.js (`import { lease } from 'portreg'`).

@@ -95,3 +95,15 @@ test('a bad portreg.toml is INVALID_CONFIG everywhere', (t) => {
   assert.strictEqual(npm.stderr, rust.stderr)
   assert.match(npm.stderr, /portreg\.toml:3:8: .*\[INVALID_CONFIG\]\n$/)
 })
+
+test('Project#port and #url take a service name: another type is a TypeError (INVALID_NAME)', (t) => {
+  const root = makeProject(t)
+  const p = portreg.project(root, tmpRegistry(t))
+  for (const method of ['port', 'url']) {
+    assert.equal(p[method]('api'), null, `${method}('api') before up: no port yet`)
+    assert.throws(
+      () => p[method](1),
+      (err) => err instanceof TypeError && err.code === 'INVALID_NAME' && err.message === 'service must be a string, not number 1',
+    )
+  }
+})

@@ -32,6 +32,10 @@ portreg.release('web', { force: true })
 const pinned: Entry = portreg.reserve('db', 5432, { description: 'postgres' })
 const forgotten: Entry = portreg.forget('db', { force: false })
 const free: number = portreg.findFree({ range: '9000-9100' })
+const freeTuple: number = portreg.findFree({ range: [9000, 9100] })
+const tupleOpts: LeaseOptions = { range: [3000, 3100] }
+// @ts-expect-error: a range is two numbers
+portreg.findFree({ range: [9000, 9100, 9200] })
 const cleaned: { name: string; port: number | null; pid: number }[] = portreg.clean()
 const who: portreg.Who = portreg.who(8080)
 const whoName: portreg.Who = portreg.who('web')
@@ -43,7 +47,7 @@ const waited: number = reports[0].waited_ms
 const vars: Record<string, string> = portreg.env(['web'])
 const count: number = portreg.releaseAll()
 const exit: number = portreg.runCli(['portreg', 'list'])
-console.log(all, pinned, forgotten, free, cleaned, whoName, listenerPids, conflicts, byPort, waited, vars, count, exit)
+console.log(all, pinned, forgotten, free, freeTuple, tupleOpts, cleaned, whoName, listenerPids, conflicts, byPort, waited, vars, count, exit)
 
 async function promises(): Promise<void> {
   const l: Lease = await portreg.leaseAsync('api', { port: 8000 })
@@ -83,12 +87,38 @@ try {
   if (err.code === 'LEASE_HELD') console.log(`already running at http://127.0.0.1:${err.port} (pid ${err.pid})`)
 }
 
+// `using` releases the lease when the block ends (TypeScript 5.2+).
+{
+  using scoped = portreg.lease('scoped')
+  const scopedPort: number = scoped.port
+  console.log(scopedPort)
+}
+async function scopedAsync(): Promise<number> {
+  await using scoped = await portreg.leaseAsync('scoped')
+  return scoped.port
+}
+const disposeNow: void = lease[Symbol.dispose]()
+const disposeLater: Promise<void> = lease[Symbol.asyncDispose]()
+console.log(scopedAsync, disposeNow, disposeLater)
+// @ts-expect-error: an Entry is plain data, nothing to dispose
+portreg.get('web')?.[Symbol.dispose]()
+
+// @ts-expect-error: the generated loader's export is not part of the package
+console.log(portreg.__napiBindingTarget)
+// @ts-expect-error: the Rust type names are not types of the package
+const internalLease: portreg.JsLease = lease
+// @ts-expect-error: the Rust type names are not types of the package
+const internalRegistry: portreg.JsRegistry = new Registry()
+// @ts-expect-error: the Rust type names are not types of the package
+const internalProject: portreg.JsProject = portreg.project()
+console.log(internalLease, internalRegistry, internalProject)
+
 // @ts-expect-error: ports are numbers
 portreg.lease('web', { port: '8080' })
 // @ts-expect-error: unknown option
 portreg.lease('web', { prot: 8080 })
-// @ts-expect-error: ranges are "LOW-HIGH" strings
-portreg.findFree({ range: [8000, 8100] })
+// @ts-expect-error: ranges are "LOW-HIGH" strings or [LOW, HIGH] numbers
+portreg.findFree({ range: ['8000', '8100'] })
 // @ts-expect-error: the name is required
 portreg.get()
 // @ts-expect-error: a Lease's port is read-only

@@ -10,8 +10,8 @@ use crate::types::JsHolder;
 
 /// A port leased to a name for this process. It stays leased until
 /// `release()`, or until the process exits or dies.
-#[napi(js_name = "Lease")]
-pub struct JsLease(pub(crate) OwnLease);
+#[napi]
+pub struct Lease(pub(crate) OwnLease);
 
 /// A lease as plain data (what `JSON.stringify(lease)` shows).
 #[napi(object)]
@@ -24,7 +24,7 @@ pub struct LeaseInfo {
 }
 
 #[napi]
-impl JsLease {
+impl Lease {
     /// The name, spelled as the registry first saw it.
     #[napi(getter)]
     pub fn name(&self) -> String {

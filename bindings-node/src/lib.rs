@@ -20,7 +20,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::error::sync;
-use crate::lease::JsLease;
+use crate::lease::Lease;
 pub use crate::project::project;
 use crate::task::Job;
 use crate::types::{
@@ -34,13 +34,13 @@ use crate::types::{
 /// the holder's `pid`, `port` and `since`) when another live process holds
 /// the name. Released on `lease.release()`, on exit and on SIGINT/SIGTERM/SIGHUP.
 #[napi]
-pub fn lease(env: Env, name: String, options: Option<LeaseOptions>) -> napi::Result<JsLease> {
+pub fn lease(env: Env, name: String, options: Option<LeaseOptions>) -> napi::Result<Lease> {
     sync(&env, || ops::lease(&ops::default()?, name, options))
 }
 
 /// `lease`, run off the main thread.
 #[napi(ts_return_type = "Promise<Lease>")]
-pub fn lease_async(name: String, options: Option<LeaseOptions>) -> AsyncTask<Job<JsLease>> {
+pub fn lease_async(name: String, options: Option<LeaseOptions>) -> AsyncTask<Job<Lease>> {
     Job::spawn(move || ops::lease(&ops::default()?, name, options))
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::Either;
 use portreg_core::{tracking, LeaseRequest, OwnLease, Registry, Result, Target};
 
-use crate::lease::JsLease;
+use crate::lease::Lease;
 use crate::types::{
     self, EnvVars, FindOptions, ForceOptions, JsCleaned, JsConflict, JsEntry, JsKillReport, JsWho,
     KillOptions, LeaseOptions, ReserveOptions,
@@ -19,7 +19,7 @@ pub fn default() -> Result<Arc<Registry>> {
     Registry::shared_default()
 }
 
-pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Result<JsLease> {
+pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Result<Lease> {
     let o = o.unwrap_or(LeaseOptions {
         port: None,
         exact: None,
@@ -33,7 +33,7 @@ pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Resu
     req.range = types::range(o.range)?;
     req.description = o.description;
     req.meta = o.meta;
-    Ok(JsLease(OwnLease::take(reg, &req)?))
+    Ok(Lease(OwnLease::take(reg, &req)?))
 }
 
 pub fn get(reg: &Arc<Registry>, name: String) -> Result<Option<JsEntry>> {

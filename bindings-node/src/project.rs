@@ -37,11 +37,11 @@ impl From<&ServicePort> for JsProjectService {
 }
 
 /// A project (portreg.toml) and its services' ports in the registry.
-#[napi(js_name = "Project")]
-pub struct JsProject(ProjectPorts);
+#[napi]
+pub struct Project(ProjectPorts);
 
 #[napi]
-impl JsProject {
+impl Project {
     /// The project's name (`project = ...`, else its folder's name).
     #[napi(getter)]
     pub fn name(&self) -> String {
@@ -85,11 +85,7 @@ impl JsProject {
 /// $PORTREG_HOME, else ~/.portreg), starting nothing. Throws
 /// `INVALID_CONFIG` for a file that cannot be used.
 #[napi]
-pub fn project(
-    env: Env,
-    path: Option<String>,
-    registry: Option<String>,
-) -> napi::Result<JsProject> {
+pub fn project(env: Env, path: Option<String>, registry: Option<String>) -> napi::Result<Project> {
     sync(&env, || {
         let reg = match registry {
             Some(p) => Registry::shared(p)?,
@@ -102,6 +98,6 @@ pub fn project(
                 source: e,
             })?,
         };
-        Ok(JsProject(ProjectPorts::read(&reg, &path)?))
+        Ok(Project(ProjectPorts::read(&reg, &path)?))
     })
 }

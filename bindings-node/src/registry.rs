@@ -6,10 +6,10 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{AsyncTask, Either};
 use napi::Env;
 use napi_derive::napi;
-use portreg_core::Registry;
+use portreg_core::Registry as CoreRegistry;
 
 use crate::error::sync;
-use crate::lease::JsLease;
+use crate::lease::Lease;
 use crate::ops;
 use crate::task::Job;
 use crate::types::{
@@ -19,13 +19,13 @@ use crate::types::{
 
 /// A registry opened on a directory. Every method takes the registry lock for
 /// its own call only, so many processes and threads can share one directory.
-#[napi(js_name = "Registry")]
-pub struct JsRegistry {
-    inner: Arc<Registry>,
+#[napi]
+pub struct Registry {
+    inner: Arc<CoreRegistry>,
 }
 
 #[napi]
-impl JsRegistry {
+impl Registry {
     /// Opens (creating it if needed, mode 0700) the registry in `path`;
     /// without a path, the default one (`$PORTREG_HOME`, else `~/.portreg`).
     #[napi(constructor)]
@@ -33,10 +33,10 @@ impl JsRegistry {
         // One open registry per directory in this process, shared with the
         // module functions (and its cache with them).
         let inner = sync(&env, || match path {
-            Some(p) => Registry::shared(p),
-            None => Registry::shared_default(),
+            Some(p) => CoreRegistry::shared(p),
+            None => CoreRegistry::shared_default(),
         })?;
-        Ok(JsRegistry { inner })
+        Ok(Registry { inner })
     }
 
     /// The registry directory.
@@ -59,7 +59,7 @@ impl JsRegistry {
         env: Env,
         name: String,
         options: Option<LeaseOptions>,
-    ) -> napi::Result<JsLease> {
+    ) -> napi::Result<Lease> {
         sync(&env, || ops::lease(&self.inner, name, options))
     }
 
@@ -68,7 +68,7 @@ impl JsRegistry {
         &self,
         name: String,
         options: Option<LeaseOptions>,
-    ) -> AsyncTask<Job<JsLease>> {
+    ) -> AsyncTask<Job<Lease>> {
         let reg = self.inner.clone();
         Job::spawn(move || ops::lease(&reg, name, options))
     }

@@ -235,8 +235,10 @@ pub struct LeaseOptions {
     pub port: Option<f64>,
     /// Fail with `PORT_TAKEN` / `PORT_BUSY` instead of moving off `port`.
     pub exact: Option<bool>,
-    /// Where to allocate a new port, `"LOW-HIGH"` (default: `PORTREG_RANGE`,
-    /// the registry's config.toml, else 8070-8999).
+    /// Where to allocate a new port, `"LOW-HIGH"` or `[LOW, HIGH]` (default:
+    /// `PORTREG_RANGE`, the registry's config.toml, else 8070-8999).
+    // The package entry (args.js) turns `[LOW, HIGH]` into `"LOW-HIGH"`.
+    #[napi(ts_type = "string | [number, number]")]
     pub range: Option<String>,
     /// Shown by `portreg list`.
     pub description: Option<String>,
@@ -262,7 +264,9 @@ pub struct ReserveOptions {
 /// Options of `findFree`.
 #[napi(object)]
 pub struct FindOptions {
-    /// `"LOW-HIGH"` (default: the registry's range).
+    /// `"LOW-HIGH"` or `[LOW, HIGH]` (default: the registry's range).
+    // The package entry (args.js) turns `[LOW, HIGH]` into `"LOW-HIGH"`.
+    #[napi(ts_type = "string | [number, number]")]
     pub range: Option<String>,
 }
 
