@@ -19,7 +19,8 @@ Examples:
   portreg release web               make web idle (its port is remembered)
 
 Registry: $PORTREG_HOME, else ~/.portreg (or --registry DIR).
-Exit codes: 0 ok, 1 not found / nothing to do, 2 usage or invalid input,
+Errors are one line on stderr: `portreg: error: MESSAGE [CODE]`.
+Exit codes: 0 ok, 1 not found / nothing to do, 2 usage (USAGE) or invalid input,
 3 LEASE_HELD, 4 PORT_TAKEN, 5 PORT_BUSY, 6 NO_FREE_PORT, 7 NOT_HOLDER,
 8 REGISTRY_CORRUPT, 9 REGISTRY_VERSION, 10 PERMISSION, 11 IO, 12 PROCESS,
 13 INTERNAL, 14 INVALID_CONFIG, 15 REGISTRY_FULL, 16 LOCK_TIMEOUT.";
@@ -151,8 +152,8 @@ Examples:\n  portreg kill web            # the process holding web\n  portreg ki
         #[arg(long)]
         name: bool,
         /// Seconds to wait after SIGTERM before SIGKILL, 0 to 3600 (default 10)
-        #[arg(long, value_name = "S")]
-        timeout: Option<f64>,
+        #[arg(long, value_name = "S", value_parser = parse_kill_timeout, allow_negative_numbers = true)]
+        timeout: Option<std::time::Duration>,
         /// As root, also stop another user's process (refused without it)
         #[arg(long)]
         any_user: bool,
@@ -251,11 +252,19 @@ pub(crate) enum EnvFormat {
     Json,
 }
 
-pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
-    portreg_core::allocate::parse_port(s).map_err(|e| format!("{e} [{}]", e.code()))
+pub(crate) fn parse_port(s: &str) -> portreg_core::Result<u16> {
+    portreg_core::allocate::parse_port(s)
 }
 
-pub(crate) fn parse_range(s: &str) -> Result<PortRange, String> {
+pub(crate) fn parse_range(s: &str) -> portreg_core::Result<PortRange> {
     s.parse::<PortRange>()
-        .map_err(|e| format!("{e} [{}]", e.code()))
+}
+
+/// `kill --timeout`: seconds, 0 to 3600.
+pub(crate) fn parse_kill_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    portreg_core::target::kill_timeout(Some(secs)).map_err(|e| e.to_string())
 }

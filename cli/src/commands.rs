@@ -76,13 +76,7 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 }
                 Ok(Outcome::ok())
             }
-            None => {
-                if g.json {
-                    println!("null");
-                }
-                eprintln!("portreg: {name:?} is not in the registry; `portreg list --all` shows the names it knows");
-                Ok(Outcome::nothing())
-            }
+            None => Err(portreg_core::Error::NotFound { what: "name", name }),
         },
         Command::List { host: true, .. } => Ok(match host::list(&reg, g.json)? {
             true => Outcome::ok(),
@@ -217,7 +211,7 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             timeout,
             any_user,
         } => {
-            let timeout = portreg_core::target::kill_timeout(timeout)?;
+            let timeout = timeout.unwrap_or(portreg_core::target::kill_timeout(None)?);
             let t = target_arg(&target, name)?;
             let reports = reg.kill_with(&t, timeout, any_user)?;
             if g.json {

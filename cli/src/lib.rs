@@ -16,6 +16,10 @@ mod table;
 
 use args::Cli;
 
+/// The code of a command line clap could not parse (unknown option, missing
+/// argument, a value of the wrong type). Exit status 2, as for invalid input.
+const USAGE: &str = "USAGE";
+
 /// Runs the CLI on `argv` (program name first) and returns the exit status.
 /// Output goes to this process's stdout and stderr.
 pub fn run<I, T>(argv: I) -> i32
@@ -25,10 +29,15 @@ where
 {
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: clap's own text on stdout.
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            let (message, code, status) = usage_error(&e);
+            eprintln!("portreg: error: {message} [{code}]");
+            return status;
         }
     };
     match commands::dispatch(cli) {
@@ -38,5 +47,38 @@ where
             eprintln!("portreg: error: {e} [{}]", e.code());
             e.code().exit_code()
         }
+    }
+}
+
+/// One line for a clap error: its message with the usage it names, the code
+/// of a portreg value that failed to parse (INVALID_PORT...) or USAGE, and
+/// the exit status.
+fn usage_error(e: &clap::Error) -> (String, &'static str, i32) {
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let message = "a command is required; usage: portreg [OPTIONS] <COMMAND>; \
+                       `portreg --help` lists the commands";
+        return (message.to_string(), USAGE, 2);
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim);
+    let first: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+    let joined = first.join(" ");
+    let mut message = joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .to_string();
+    for line in lines {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            message.push_str(&format!("; tip: {tip}"));
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            message.push_str(&format!("; usage: {usage}"));
+        }
+    }
+    let inner = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<portreg_core::Error>())
+        .map(|pe| pe.code());
+    match inner {
+        Some(code) => (message, code.as_str(), code.exit_code()),
+        None => (message, USAGE, 2),
     }
 }
