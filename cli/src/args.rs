@@ -33,8 +33,7 @@ Exit codes: 0 ok, 1 not found / nothing to do, 2 usage (USAGE) or invalid input,
     long_about = "portreg gives each named service a port from one registry that every process \
                   of yours shares (Rust, C, Python, Node, shell). A lease is held by a live \
                   process; when it exits the name turns idle and keeps its port for next time.",
-    after_help = AFTER_HELP,
-    disable_help_subcommand = true
+    after_help = AFTER_HELP
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
@@ -48,7 +47,8 @@ pub(crate) struct Global {
     /// Registry directory (default: $PORTREG_HOME, else ~/.portreg)
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) registry: Option<PathBuf>,
-    /// Print JSON for scripts instead of text for people
+    /// Print JSON for scripts instead of text for people (refused by run,
+    /// dashboard, up, down, logs and restart, which print no result of their own)
     #[arg(long, global = true)]
     pub(crate) json: bool,
 }
@@ -70,9 +70,15 @@ pub(crate) enum Command {
         meta: Vec<(String, String)>,
     },
     /// Release NAME: it turns idle and remembers its port
-    Release { name: String },
+    Release {
+        /// The name to release
+        name: String,
+    },
     /// Print NAME's port (exit 1 if the registry does not know NAME)
-    Get { name: String },
+    Get {
+        /// The name to look up
+        name: String,
+    },
     /// List held and reserved names (--all adds idle ones)
     List {
         /// Include idle names (their holder is gone; the port is remembered)
@@ -84,7 +90,9 @@ pub(crate) enum Command {
     },
     /// Pin NAME to PORT (no process needed); running it again is harmless
     Reserve {
+        /// The name to pin
         name: String,
+        /// The port it keeps, 1-65535
         #[arg(value_parser = parse_port)]
         port: u16,
         /// A description shown by `list`
@@ -93,6 +101,7 @@ pub(crate) enum Command {
     },
     /// Remove NAME from the registry
     Forget {
+        /// The name to remove
         name: String,
         /// Forget it even while a live process holds it
         #[arg(long)]
@@ -116,6 +125,7 @@ Examples:\n  portreg rename web shop-web\n  portreg rename api API --force"
     },
     /// Print a port that is free right now (leases nothing: prefer `lease`)
     Find {
+        /// Where to look, LOW-HIGH (default: PORTREG_RANGE, the config, else 8070-8999)
         #[arg(long, value_name = "A-B", value_parser = parse_range)]
         range: Option<PortRange>,
     },
@@ -203,16 +213,44 @@ Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portr
     #[command(flatten)]
     Project(project::ProjectCommand),
     /// Print NAME_PORT and NAME_URL for active and reserved names
-    #[command(
-        after_help = "Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json"
-    )]
+    #[command(after_help = "--json is --format json.\n\n\
+Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json")]
     Env {
-        /// sh (export lines), dotenv, or json
-        #[arg(long, value_enum, default_value = "sh")]
-        format: EnvFormat,
+        /// sh (export lines, the default), dotenv, or json (same as --json)
+        #[arg(long, value_enum)]
+        format: Option<EnvFormat>,
         /// Only these names (default: every active and reserved one)
         names: Vec<String>,
     },
+}
+
+impl Cli {
+    /// What clap cannot check: `--json` where it would do nothing, and
+    /// `env --json` with another `--format`. The message of a usage error.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let json = self.global.json;
+        let silent = match &self.command {
+            Command::Run { .. } => Some("run"),
+            Command::Dashboard { .. } => Some("dashboard"),
+            Command::Project(p) => p.prints_no_json(),
+            Command::Env {
+                format: Some(f), ..
+            } if json && *f != EnvFormat::Json => {
+                return Err(format!(
+                    "env: --json is --format json; it cannot go with --format {}",
+                    f.name()
+                ))
+            }
+            _ => None,
+        };
+        match silent {
+            Some(cmd) if json => Err(format!(
+                "{cmd} does not take --json: it prints no result of its own \
+                 (`portreg list --json` shows the names and ports it holds)"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What `lease` and `run` ask for: a name and how to choose its port.
@@ -250,6 +288,16 @@ pub(crate) enum EnvFormat {
     Sh,
     Dotenv,
     Json,
+}
+
+impl EnvFormat {
+    fn name(self) -> &'static str {
+        match self {
+            EnvFormat::Sh => "sh",
+            EnvFormat::Dotenv => "dotenv",
+            EnvFormat::Json => "json",
+        }
+    }
 }
 
 pub(crate) fn parse_port(s: &str) -> portreg_core::Result<u16> {

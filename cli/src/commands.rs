@@ -280,7 +280,11 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         }),
         Command::Env { format, names } => {
             let vars = reg.env(&names)?;
-            let format = if g.json { EnvFormat::Json } else { format };
+            let format = format.unwrap_or(if g.json {
+                EnvFormat::Json
+            } else {
+                EnvFormat::Sh
+            });
             match format {
                 EnvFormat::Json => {
                     let map: serde_json::Map<String, serde_json::Value> =

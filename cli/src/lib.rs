@@ -40,6 +40,10 @@ where
             return status;
         }
     };
+    if let Err(message) = cli.check() {
+        eprintln!("portreg: error: {message} [{USAGE}]");
+        return 2;
+    }
     match commands::dispatch(cli) {
         Ok(o) => o.code,
         Err(e) => {
