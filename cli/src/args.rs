@@ -20,7 +20,8 @@ Examples:
 
 Registry: $PORTREG_HOME, else ~/.portreg (or --registry DIR).
 Errors are one line on stderr: `portreg: error: MESSAGE [CODE]`.
-Exit codes: 0 ok, 1 not found / nothing to do, 2 usage (USAGE) or invalid input,
+Exit codes: 0 ok, 1 not found / nothing to do / `conflicts` found some,
+2 usage (USAGE) or invalid input,
 3 LEASE_HELD, 4 PORT_TAKEN, 5 PORT_BUSY, 6 NO_FREE_PORT, 7 NOT_HOLDER,
 8 REGISTRY_CORRUPT, 9 REGISTRY_VERSION, 10 PERMISSION, 11 IO, 12 PROCESS,
 13 INTERNAL, 14 INVALID_CONFIG, 15 REGISTRY_FULL, 16 LOCK_TIMEOUT.";
@@ -129,7 +130,11 @@ Examples:\n  portreg rename web shop-web\n  portreg rename api API --force"
         #[arg(long, value_name = "A-B", value_parser = parse_range)]
         range: Option<PortRange>,
     },
-    /// Drop leases whose holder has died (exit 1 if there were none)
+    /// Drop leases whose holder has died (exit 0 whether or not there were any)
+    #[command(
+        after_help = "Exit status: 0 whether or not anything was stale (safe under `set -e`),\n\
+2 and up for an error."
+    )]
     Clean,
     /// Who listens on PORT (or NAME's port), and which name claims it
     #[command(
@@ -144,7 +149,12 @@ Examples:\n  portreg who 8000\n  portreg who :8000\n  portreg who web\n  portreg
         #[arg(long)]
         name: bool,
     },
-    /// Entries whose port another process listens on (exit 1 if none)
+    /// Entries whose port another process listens on (a check: exit 1 if any)
+    #[command(
+        after_help = "Exit status, as linters have it: 0 when there are no conflicts, 1 when there\n\
+are (listed on stdout), 2 and up for an error.\n\n\
+Examples:\n  portreg conflicts || echo \"some port is taken\"\n  portreg conflicts --json"
+    )]
     Conflicts,
     /// Stop NAME's holder or whatever listens on :PORT (SIGTERM, wait, SIGKILL)
     #[command(

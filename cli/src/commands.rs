@@ -166,11 +166,8 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                     }
                 }
             }
-            Ok(if cleaned.is_empty() {
-                Outcome::nothing()
-            } else {
-                Outcome::ok()
-            })
+            // Maintenance, not a check: nothing stale is success too.
+            Ok(Outcome::ok())
         }
         Command::Who { target, name } => {
             let who = reg.who(&target_arg(&target, name)?)?;
@@ -199,10 +196,11 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 table::print_conflicts(&conflicts);
                 host::print_clashes(&clashes);
             }
+            // A check, as linters do: 0 when all is well, 1 when it found something.
             Ok(if conflicts.is_empty() && clashes.is_empty() {
-                Outcome::nothing()
-            } else {
                 Outcome::ok()
+            } else {
+                Outcome::nothing()
             })
         }
         Command::Kill {
