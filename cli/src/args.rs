@@ -70,10 +70,23 @@ pub(crate) enum Command {
         #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = portreg_core::parse_meta_fact)]
         meta: Vec<(String, String)>,
     },
-    /// Release NAME: it turns idle and remembers its port
+    /// Release NAME, held by your shell or script: it turns idle and remembers its port
+    #[command(
+        after_help = "Acts for the holder `lease` records: the parent of this command (your shell or\n\
+script), or --pid. A lease another live process holds is refused (NOT_HOLDER)\n\
+unless --force: a late release (an EXIT trap, an orphaned script) would free\n\
+the port of a running service. A holder that has died counts as none.\n\n\
+Examples:\n  PORT=$(portreg lease web) && ...; portreg release web\n  portreg release web --force   # whoever holds it"
+    )]
     Release {
         /// The name to release
         name: String,
+        /// The holder to release for (default: the parent of this command, as `lease`)
+        #[arg(long, value_name = "PID", conflicts_with = "force")]
+        pid: Option<u32>,
+        /// Release it even while another live process (of yours) holds it
+        #[arg(long)]
+        force: bool,
     },
     /// Print NAME's port (exit 1 if the registry does not know NAME)
     Get {

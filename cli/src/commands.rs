@@ -4,7 +4,7 @@
 use portreg_core::{Actor, Entry, Registry, Released, State, Target};
 
 use crate::args::{Cli, Command, EnvFormat, Global};
-use crate::output::{print_json, Outcome};
+use crate::output::{fail, print_json, Outcome};
 use crate::{host, project, run, table};
 
 /// 'it'\''s' quoting for POSIX shells.
@@ -34,7 +34,7 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
     match cli.command {
         Command::Lease { want, pid, meta } => {
             let mut req = want.request();
-            req.pid = Some(pid.unwrap_or_else(|| nix::unistd::getppid().as_raw() as u32));
+            req.pid = Some(pid.unwrap_or_else(parent_pid));
             if !meta.is_empty() {
                 req.meta = Some(meta.into_iter().collect());
             }
@@ -47,26 +47,14 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
             Ok(Outcome::ok())
         }
-        Command::Release { name } => match reg.release(&name, Actor::Force)? {
-            Released::Released { port, pid } => {
-                if g.json {
-                    print_json(
-                        &serde_json::json!({"name": name, "released": true, "port": port, "pid": pid}),
-                    );
-                } else {
-                    println!("released {name} (port {port}, was held by pid {pid})");
-                }
-                Ok(Outcome::ok())
-            }
-            Released::NotHeld => {
-                if g.json {
-                    print_json(&serde_json::json!({"name": name, "released": false}));
-                } else {
-                    eprintln!("portreg: {name} is not held by any live process; nothing to do");
-                }
-                Ok(Outcome::nothing())
-            }
-        },
+        Command::Release { name, pid, force } => {
+            let actor = if force {
+                Actor::Force
+            } else {
+                Actor::Pid(pid.unwrap_or_else(parent_pid))
+            };
+            release(&reg, g, name, actor)
+        }
         Command::Get { name } => match reg.get(&name)? {
             Some(e) => {
                 if g.json {
@@ -297,6 +285,56 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                     .for_each(|(k, v)| println!("{k}={}", sh_quote(v))),
             }
             Ok(Outcome::ok())
+        }
+    }
+}
+
+/// The process `lease` and `release` act for by default: the one that ran
+/// this command (your shell or script).
+fn parent_pid() -> u32 {
+    nix::unistd::getppid().as_raw() as u32
+}
+
+/// `release`: for the holder `actor` names; a live holder that is another
+/// process is refused with the way to force it.
+fn release(
+    reg: &Registry,
+    g: &Global,
+    name: String,
+    actor: Actor,
+) -> portreg_core::Result<Outcome> {
+    let released = match reg.release(&name, actor) {
+        Err(portreg_core::Error::NotHolder { name, pid, caller }) => {
+            return Ok(fail(
+                &format!(
+                    "{name} is held by pid {pid}, a live process; this command acts for pid \
+                     {caller} (the shell or script that ran it, or --pid), and releasing \
+                     another's lease would free the port under it. Stop that process, or \
+                     `portreg release {name} --force` to release it anyway"
+                ),
+                portreg_core::ErrorCode::NotHolder,
+            ))
+        }
+        r => r?,
+    };
+    match released {
+        Released::Released { port, pid } => {
+            if g.json {
+                print_json(
+                    &serde_json::json!({"name": name, "released": true, "port": port, "pid": pid}),
+                );
+            } else {
+                println!("released {name} (port {port}, was held by pid {pid})");
+            }
+            Ok(Outcome::ok())
+        }
+        Released::NotHeld => {
+            if g.json {
+                print_json(&serde_json::json!({"name": name, "released": false}));
+            } else {
+                eprintln!("portreg: {name} is not held by any live process; nothing to do");
+            }
+            Ok(Outcome::nothing())
         }
     }
 }

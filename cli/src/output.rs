@@ -21,3 +21,13 @@ pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);
 }
+
+/// Prints the one error line (`portreg: error: MESSAGE [CODE]`) of a failure
+/// the command words itself, and exits with the code's status.
+pub(crate) fn fail(message: &str, code: portreg_core::ErrorCode) -> Outcome {
+    let _ = std::io::stdout().flush();
+    eprintln!("portreg: error: {message} [{code}]");
+    Outcome {
+        code: code.exit_code(),
+    }
+}
