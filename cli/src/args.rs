@@ -235,6 +235,22 @@ Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portr
     },
     #[command(flatten)]
     Project(project::ProjectCommand),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  source <(portreg completions bash)\n  portreg completions zsh > ~/.zfunc/_portreg\n  portreg completions fish > ~/.config/fish/completions/portreg.fish"
+    )]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of portreg
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  portreg man | man -l -\n  portreg man > ~/.local/share/man/man1/portreg.1"
+    )]
+    Man,
     /// Print NAME_PORT and NAME_URL for active and reserved names
     #[command(after_help = "--json is --format json.\n\n\
 Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json")]
@@ -255,6 +271,8 @@ impl Cli {
         let silent = match &self.command {
             Command::Run { .. } => Some("run"),
             Command::Dashboard { .. } => Some("dashboard"),
+            Command::Completions { .. } => Some("completions"),
+            Command::Man => Some("man"),
             Command::Project(p) => p.prints_no_json(),
             Command::Env {
                 format: Some(f), ..
@@ -268,8 +286,7 @@ impl Cli {
         };
         match silent {
             Some(cmd) if json => Err(format!(
-                "{cmd} does not take --json: it prints no result of its own \
-                 (`portreg list --json` shows the names and ports it holds)"
+                "{cmd} does not take --json: it prints no result a script could read as JSON"
             )),
             _ => Ok(()),
         }

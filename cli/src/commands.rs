@@ -5,7 +5,7 @@ use portreg_core::{Actor, Entry, Registry, Released, State, Target};
 
 use crate::args::{Cli, Command, EnvFormat, Global};
 use crate::output::{fail, print_json, Outcome};
-use crate::{host, project, run, table};
+use crate::{generate, host, project, run, table};
 
 /// 'it'\''s' quoting for POSIX shells.
 fn sh_quote(s: &str) -> String {
@@ -263,6 +263,13 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         }
         Command::Project(cmd) => Ok(Outcome {
             code: project::run(reg, cmd, g.json)?,
+        }),
+        // `run` answers these before opening a registry; the same here.
+        Command::Completions { shell } => Ok(Outcome {
+            code: generate::completions(shell),
+        }),
+        Command::Man => Ok(Outcome {
+            code: generate::man(),
         }),
         Command::Env { format, names } => {
             let vars = reg.env(&names)?;

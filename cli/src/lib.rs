@@ -8,6 +8,7 @@ use clap::Parser;
 
 mod args;
 mod commands;
+mod generate;
 mod host;
 mod output;
 mod project;
@@ -43,6 +44,12 @@ where
     if let Err(message) = cli.check() {
         eprintln!("portreg: error: {message} [{USAGE}]");
         return 2;
+    }
+    // Generated from the definitions: no registry involved.
+    match cli.command {
+        args::Command::Completions { shell } => return generate::completions(shell),
+        args::Command::Man => return generate::man(),
+        _ => {}
     }
     match commands::dispatch(cli) {
         Ok(o) => o.code,
