@@ -66,8 +66,8 @@ where
 /// the exit status.
 fn usage_error(e: &clap::Error) -> (String, &'static str, i32) {
     if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        let message = "a command is required; usage: portreg [OPTIONS] <COMMAND>; \
-                       `portreg --help` lists the commands";
+        let message = "a command is required (`portreg --help` lists them). \
+                       Usage: portreg [OPTIONS] <COMMAND>";
         return (message.to_string(), USAGE, 2);
     }
     let text = e.render().to_string();
@@ -82,7 +82,7 @@ fn usage_error(e: &clap::Error) -> (String, &'static str, i32) {
         if let Some(tip) = line.strip_prefix("tip: ") {
             message.push_str(&format!("; tip: {tip}"));
         } else if let Some(usage) = line.strip_prefix("Usage: ") {
-            message.push_str(&format!("; usage: {usage}"));
+            message.push_str(&format!(". Usage: {usage}"));
         }
     }
     let inner = std::error::Error::source(e)

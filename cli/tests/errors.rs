@@ -58,7 +58,7 @@ fn the_usage_error_names_the_bad_value_and_the_usage() {
     assert!(err.contains("'abc'") && err.contains("--timeout"), "{err}");
     let err = stderr(&reg.run(&["lease"]));
     assert!(
-        err.contains("<NAME>") && err.contains("usage: portreg lease"),
+        err.contains("<NAME>") && err.contains("Usage: portreg lease"),
         "{err}"
     );
 }
