@@ -25,7 +25,7 @@ fn user_word(c: &HostClaim) -> String {
 pub fn list(reg: &Registry, json: bool) -> portreg_core::Result<bool> {
     let claims = reg.host_claims()?;
     if json {
-        crate::print_json(&claims);
+        crate::output::print_json(&claims);
     } else if claims.is_empty() {
         eprintln!("portreg: no port claims on this host");
     } else {

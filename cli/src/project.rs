@@ -33,6 +33,7 @@ pub enum ProjectCommand {
     },
     /// Stop a project's services (reverse dependency order); their ports stay remembered
     Down {
+        /// Only these services (default: all)
         services: Vec<String>,
         #[command(flatten)]
         file: FileArg,
@@ -44,6 +45,7 @@ pub enum ProjectCommand {
     },
     /// Print a project's service logs (kept under the registry directory)
     Logs {
+        /// Only these services (default: all)
         services: Vec<String>,
         /// Keep printing new lines
         #[arg(short = 'f', long = "follow")]
@@ -57,11 +59,25 @@ pub enum ProjectCommand {
     },
     /// Stop and start services again, on the same ports
     Restart {
+        /// The services to restart
         #[arg(required = true)]
         services: Vec<String>,
         #[command(flatten)]
         file: FileArg,
     },
+}
+
+impl ProjectCommand {
+    /// The command's name when it has no JSON output (all but `ps`).
+    pub fn prints_no_json(&self) -> Option<&'static str> {
+        match self {
+            ProjectCommand::Up { .. } => Some("up"),
+            ProjectCommand::Down { .. } => Some("down"),
+            ProjectCommand::Ps { .. } => None,
+            ProjectCommand::Logs { .. } => Some("logs"),
+            ProjectCommand::Restart { .. } => Some("restart"),
+        }
+    }
 }
 
 pub fn run(reg: Registry, cmd: ProjectCommand, json: bool) -> Result<i32> {

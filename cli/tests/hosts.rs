@@ -296,8 +296,9 @@ fn a_lease_not_yet_bound_is_not_handed_to_another_user() {
         !list.stdout.windows(3).any(|w| w == b"web"),
         "names stay private"
     );
-    // Released by A: B may have it.
-    let out = host.portreg(&a, &["release", "web"]);
+    // Released by A, for its holder: B may have it.
+    let ha_pid = ha.0.id().to_string();
+    let out = host.portreg(&a, &["release", "web", "--pid", &ha_pid]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         port_of(&host.lease(&b, "db", &hb, &format!("{pa}-{pa}"))),

@@ -1,0 +1,347 @@
+//! What each command does: dispatch from the parsed command line to the
+//! registry, and the text or JSON it prints.
+
+use portreg_core::{Actor, Entry, Registry, Released, State, Target};
+
+use crate::args::{Cli, Command, EnvFormat, Global};
+use crate::output::{fail, print_json, Outcome};
+use crate::{generate, host, project, run, table};
+
+/// 'it'\''s' quoting for POSIX shells.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn open(g: &Global) -> portreg_core::Result<Registry> {
+    match &g.registry {
+        Some(p) => Registry::open(p),
+        None => Registry::open_default(),
+    }
+}
+
+/// A who/kill target as typed, or read as a name with `--name`.
+fn target_arg(s: &str, as_name: bool) -> portreg_core::Result<Target> {
+    if as_name {
+        Target::name(s)
+    } else {
+        Target::parse(s)
+    }
+}
+
+pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
+    let g = &cli.global;
+    let reg = open(g)?;
+    match cli.command {
+        Command::Lease { want, pid, meta } => {
+            let mut req = want.request();
+            req.pid = Some(pid.unwrap_or_else(parent_pid));
+            if !meta.is_empty() {
+                req.meta = Some(meta.into_iter().collect());
+            }
+            let lease = reg.lease(&req)?;
+            if g.json {
+                let entry = reg.get(&lease.name)?;
+                print_json(&entry);
+            } else {
+                println!("{}", lease.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Release { name, pid, force } => {
+            let actor = if force {
+                Actor::Force
+            } else {
+                Actor::Pid(pid.unwrap_or_else(parent_pid))
+            };
+            release(&reg, g, name, actor)
+        }
+        Command::Get { name } => match reg.get(&name)? {
+            Some(e) => {
+                if g.json {
+                    print_json(&e);
+                } else {
+                    println!("{}", e.port);
+                }
+                Ok(Outcome::ok())
+            }
+            None => Err(portreg_core::Error::NotFound { what: "name", name }),
+        },
+        Command::List { host: true, .. } => Ok(match host::list(&reg, g.json)? {
+            true => Outcome::ok(),
+            false => Outcome::nothing(),
+        }),
+        Command::List { all, .. } => {
+            let mut entries: Vec<Entry> = reg.list()?;
+            if !g.json {
+                // For people, the services of a project (`portreg up`) sit
+                // together, one checkout after another, after everything
+                // else in port order. --json keeps port order.
+                entries.sort_by_key(|e| {
+                    e.meta
+                        .get("portreg.project")
+                        .map(|p| (p.clone(), e.meta.get("portreg.checkout").cloned()))
+                });
+            }
+            let total = entries.len();
+            let shown: Vec<Entry> = entries
+                .into_iter()
+                .filter(|e| all || e.state != State::Idle)
+                .collect();
+            if g.json {
+                print_json(&shown);
+            } else {
+                let hidden = total - shown.len();
+                table::print_entries(&shown, hidden);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Reserve {
+            name,
+            port,
+            description,
+        } => {
+            let e = reg.reserve(&name, port, description.as_deref())?;
+            if g.json {
+                print_json(&e);
+            } else {
+                println!("reserved {} on port {}", e.name, e.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Forget { name, force } => {
+            let e = reg.forget(&name, force)?;
+            if g.json {
+                print_json(&e);
+            } else {
+                println!("forgot {} (port {})", e.name, e.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Rename { old, new, force } => {
+            let e = reg.rename(&old, &new, force)?;
+            if g.json {
+                print_json(&e);
+            } else {
+                println!("renamed {old} to {} (port {})", e.name, e.port);
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Find { range } => {
+            let port = reg.find_free(range)?;
+            if g.json {
+                print_json(&serde_json::json!({ "port": port }));
+            } else {
+                println!("{port}");
+            }
+            Ok(Outcome::ok())
+        }
+        Command::Clean => {
+            let cleaned = reg.clean()?;
+            if g.json {
+                print_json(&cleaned);
+            } else if cleaned.is_empty() {
+                eprintln!("portreg: every lease has a live holder; nothing to clean");
+            } else {
+                for c in &cleaned {
+                    match c.port {
+                        Some(p) => println!(
+                            "dropped {} (port {p}): holder pid {} is gone",
+                            c.name, c.pid
+                        ),
+                        None => {
+                            println!("dropped a lease on unknown name {} (pid {})", c.name, c.pid)
+                        }
+                    }
+                }
+            }
+            // Maintenance, not a check: nothing stale is success too.
+            Ok(Outcome::ok())
+        }
+        Command::Who { target, name } => {
+            let who = reg.who(&target_arg(&target, name)?)?;
+            let others = host::others_on(&reg, who.port)?;
+            let found = !who.listeners.is_empty() || who.entry.is_some() || !others.is_empty();
+            if g.json {
+                print_json(&host::who_json(&who, &others));
+            } else {
+                table::print_who(&who);
+                host::print_others(&others);
+            }
+            Ok(if found {
+                Outcome::ok()
+            } else {
+                Outcome::nothing()
+            })
+        }
+        Command::Conflicts => {
+            let conflicts = reg.conflicts()?;
+            let clashes = host::clashes(&reg)?;
+            if g.json {
+                print_json(&host::conflicts_json(&conflicts, &clashes));
+            } else if conflicts.is_empty() && clashes.is_empty() {
+                eprintln!("portreg: no conflicts: no entry's port is taken by a process outside the registry");
+            } else {
+                table::print_conflicts(&conflicts);
+                host::print_clashes(&clashes);
+            }
+            // A check, as linters do: 0 when all is well, 1 when it found something.
+            Ok(if conflicts.is_empty() && clashes.is_empty() {
+                Outcome::ok()
+            } else {
+                Outcome::nothing()
+            })
+        }
+        Command::Kill {
+            target,
+            name,
+            timeout,
+            any_user,
+        } => {
+            let timeout = timeout.unwrap_or(portreg_core::target::kill_timeout(None)?);
+            let t = target_arg(&target, name)?;
+            let reports = reg.kill_with(&t, timeout, any_user)?;
+            if g.json {
+                print_json(&reports);
+            } else if reports.is_empty() {
+                match &t {
+                    Target::Name(n) => {
+                        eprintln!("portreg: {n} is not held by a live process; nothing to stop")
+                    }
+                    Target::Port(p) => {
+                        eprintln!("portreg: nothing (that you can see) listens on port {p}; nothing to stop")
+                    }
+                }
+            } else {
+                for r in &reports {
+                    println!("{}", table::kill_line(r));
+                }
+            }
+            if reports.iter().any(|r| r.outcome == "survived") {
+                return Err(portreg_core::Error::Process(
+                    "a process survived SIGKILL".into(),
+                ));
+            }
+            Ok(if reports.is_empty() {
+                Outcome::nothing()
+            } else {
+                Outcome::ok()
+            })
+        }
+        Command::Run {
+            want,
+            socket,
+            host,
+            bind_timeout,
+            cmd,
+        } => {
+            let req = want.request();
+            let bind_timeout = portreg_core::process::seconds(bind_timeout, "--bind-timeout")?;
+            let code = run::run(
+                &reg,
+                run::RunArgs {
+                    req,
+                    socket,
+                    host,
+                    bind_timeout,
+                    cmd,
+                },
+            )?;
+            Ok(Outcome { code })
+        }
+        #[cfg(feature = "dashboard")]
+        Command::Dashboard { port, open } => {
+            let opts = portreg_dashboard::Options { port, open };
+            let code = portreg_dashboard::run(reg, opts)?;
+            Ok(Outcome { code })
+        }
+        #[cfg(not(feature = "dashboard"))]
+        Command::Dashboard { .. } => {
+            eprintln!(
+                "portreg: this portreg was built without the dashboard (cargo feature `dashboard`)"
+            );
+            Ok(Outcome { code: 2 })
+        }
+        Command::Project(cmd) => Ok(Outcome {
+            code: project::run(reg, cmd, g.json)?,
+        }),
+        // `run` answers these before opening a registry; the same here.
+        Command::Completions { shell } => Ok(Outcome {
+            code: generate::completions(shell),
+        }),
+        Command::Man => Ok(Outcome {
+            code: generate::man(),
+        }),
+        Command::Env { format, names } => {
+            let vars = reg.env(&names)?;
+            let format = format.unwrap_or(if g.json {
+                EnvFormat::Json
+            } else {
+                EnvFormat::Sh
+            });
+            match format {
+                EnvFormat::Json => {
+                    let map: serde_json::Map<String, serde_json::Value> =
+                        vars.into_iter().map(|(k, v)| (k, v.into())).collect();
+                    print_json(&map);
+                }
+                EnvFormat::Sh => vars
+                    .iter()
+                    .for_each(|(k, v)| println!("export {k}={}", sh_quote(v))),
+                EnvFormat::Dotenv => vars
+                    .iter()
+                    .for_each(|(k, v)| println!("{k}={}", sh_quote(v))),
+            }
+            Ok(Outcome::ok())
+        }
+    }
+}
+
+/// The process `lease` and `release` act for by default: the one that ran
+/// this command (your shell or script).
+fn parent_pid() -> u32 {
+    nix::unistd::getppid().as_raw() as u32
+}
+
+/// `release`: for the holder `actor` names; a live holder that is another
+/// process is refused with the way to force it.
+fn release(
+    reg: &Registry,
+    g: &Global,
+    name: String,
+    actor: Actor,
+) -> portreg_core::Result<Outcome> {
+    let released = match reg.release(&name, actor) {
+        Err(portreg_core::Error::NotHolder { name, pid, caller }) => {
+            return Ok(fail(
+                &format!(
+                    "{name} is held by pid {pid}, a live process; this command acts for pid \
+                     {caller} (the shell or script that ran it, or --pid), and releasing \
+                     another's lease would free the port under it. Stop that process, or \
+                     `portreg release {name} --force` to release it anyway"
+                ),
+                portreg_core::ErrorCode::NotHolder,
+            ))
+        }
+        r => r?,
+    };
+    match released {
+        Released::Released { port, pid } => {
+            if g.json {
+                print_json(
+                    &serde_json::json!({"name": name, "released": true, "port": port, "pid": pid}),
+                );
+            } else {
+                println!("released {name} (port {port}, was held by pid {pid})");
+            }
+            Ok(Outcome::ok())
+        }
+        Released::NotHeld => {
+            if g.json {
+                print_json(&serde_json::json!({"name": name, "released": false}));
+            } else {
+                eprintln!("portreg: {name} is not held by any live process; nothing to do");
+            }
+            Ok(Outcome::nothing())
+        }
+    }
+}
