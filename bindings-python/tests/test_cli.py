@@ -79,11 +79,11 @@ SHARED: List[Tuple[List[str], int]] = [
     (["env"], 0),
     (["env", "--format", "json"], 0),
     (["env", "--format", "dotenv", "db"], 0),
-    (["conflicts"], 1),
+    (["conflicts"], 0),
     (["release", "never-seen"], 1),
     (["forget", "never-seen"], 1),
     (["kill", "db"], 1),
-    (["clean"], 1),
+    (["clean"], 0),
 ]
 
 
