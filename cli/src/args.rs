@@ -252,12 +252,19 @@ Examples:\n  portreg dashboard                 # http://127.0.0.1:8069/\n  portr
     )]
     Man,
     /// Print NAME_PORT and NAME_URL for active and reserved names
-    #[command(after_help = "--json is --format json.\n\n\
-Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  portreg env web api --format json")]
+    #[command(
+        after_help = "--json is --format json. dotenv writes KEY=value lines without \
+quotes, read alike by `docker run --env-file` and python-dotenv.\n\n\
+Examples:\n  eval \"$(portreg env)\"\n  portreg env --format dotenv > .env\n  \
+portreg env --prefix APP_ web    # APP_WEB_PORT, APP_WEB_URL\n  portreg env web api --format json"
+    )]
     Env {
         /// sh (export lines, the default), dotenv, or json (same as --json)
         #[arg(long, value_enum)]
         format: Option<EnvFormat>,
+        /// Put P before every variable: P + WEB_PORT (letters, digits, '_'; not a digit first)
+        #[arg(long, value_name = "P", value_parser = env_prefix_arg)]
+        prefix: Option<String>,
         /// Only these names (default: every active and reserved one)
         names: Vec<String>,
     },
@@ -355,4 +362,17 @@ pub(crate) fn parse_kill_timeout(s: &str) -> Result<std::time::Duration, String>
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     portreg_core::target::kill_timeout(Some(secs)).map_err(|e| e.to_string())
+}
+
+/// `env --prefix`: what can start a variable name in every shell.
+fn env_prefix_arg(s: &str) -> Result<String, String> {
+    let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} cannot start a variable name: use letters, digits and '_', not a digit first"
+        ))
+    }
 }

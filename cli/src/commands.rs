@@ -12,6 +12,29 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// One `KEY=value` line that `docker run --env-file` (which keeps the
+/// value literally) and python-dotenv (which reads quotes, `#` comments and
+/// trailing blanks) both read as `value`; a value they would read apart is
+/// refused rather than written.
+fn dotenv_line(key: &str, value: &str) -> portreg_core::Result<String> {
+    let why = if value.contains(['\n', '\r']) {
+        Some("it contains a line break")
+    } else if value.starts_with(['"', '\'', '`']) {
+        Some("it starts with a quote")
+    } else if value.trim() != value || value.contains(" #") || value.contains("\t#") {
+        Some("blanks at its ends or before a '#' are read differently by dotenv readers")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(portreg_core::Error::InvalidText {
+            what: format!("value of {key} for a dotenv file ({value:?})"),
+            why: format!("{why}; use --format sh or --format json"),
+        }),
+        None => Ok(format!("{key}={value}")),
+    }
+}
+
 fn open(g: &Global) -> portreg_core::Result<Registry> {
     match &g.registry {
         Some(p) => Registry::open(p),
@@ -271,8 +294,15 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         Command::Man => Ok(Outcome {
             code: generate::man(),
         }),
-        Command::Env { format, names } => {
-            let vars = reg.env(&names)?;
+        Command::Env {
+            format,
+            prefix,
+            names,
+        } => {
+            let mut vars = reg.env(&names)?;
+            if let Some(p) = prefix {
+                vars.iter_mut().for_each(|(k, _)| k.insert_str(0, &p));
+            }
             let format = format.unwrap_or(if g.json {
                 EnvFormat::Json
             } else {
@@ -287,9 +317,13 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 EnvFormat::Sh => vars
                     .iter()
                     .for_each(|(k, v)| println!("export {k}={}", sh_quote(v))),
-                EnvFormat::Dotenv => vars
-                    .iter()
-                    .for_each(|(k, v)| println!("{k}={}", sh_quote(v))),
+                EnvFormat::Dotenv => {
+                    let lines = vars
+                        .iter()
+                        .map(|(k, v)| dotenv_line(k, v))
+                        .collect::<portreg_core::Result<Vec<_>>>()?;
+                    lines.iter().for_each(|l| println!("{l}"));
+                }
             }
             Ok(Outcome::ok())
         }
@@ -342,6 +376,24 @@ fn release(
                 eprintln!("portreg: {name} is not held by any live process; nothing to do");
             }
             Ok(Outcome::nothing())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dotenv_line;
+
+    #[test]
+    fn dotenv_lines_are_literal_or_refused() {
+        assert_eq!(
+            dotenv_line("WEB_URL", "http://127.0.0.1:8080").unwrap(),
+            "WEB_URL=http://127.0.0.1:8080"
+        );
+        for bad in ["a\nb", "a\rb", "'x'", "\"x", "x ", " x", "a #b"] {
+            let e = dotenv_line("K", bad).unwrap_err();
+            assert_eq!(e.code(), portreg_core::ErrorCode::InvalidText, "{bad:?}");
+            assert!(!e.to_string().contains('\n'), "{e}");
         }
     }
 }
