@@ -69,3 +69,29 @@ fn env_dotenv_is_read_alike_by_docker_and_python_dotenv() {
         serde_json::json!({"WEB_PORT": "22382", "WEB_URL": "http://127.0.0.1:22382"})
     );
 }
+
+#[test]
+fn unknown_config_keys_are_one_warning_line() {
+    let reg = Reg::new();
+    assert!(reg.run(&["list"]).status.success());
+    let file = reg.path.join("config.toml");
+    std::fs::write(&file, "rnage = \"22390-22399\"\n").unwrap();
+    let out = reg.run(&["lease", "web"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("unknown key")).collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "portreg: warning: unknown key \"rnage\" in {}; known keys: range, lock_timeout, claims_dir, claims_cap",
+            file.display()
+        )],
+        "{err}"
+    );
+    // the misspelt range was not used
+    let port: u16 = stdout(&out).trim().parse().unwrap();
+    assert!(!(22390..=22399).contains(&port), "{port}");
+    std::fs::write(&file, "range = \"22390-22399\"\n").unwrap();
+    let out = reg.run(&["list"]);
+    assert!(!stderr(&out).contains("unknown key"), "{}", stderr(&out));
+}

@@ -149,6 +149,33 @@ pub(crate) fn lock_timeout(dir: &Path) -> (Duration, Option<String>) {
     }
 }
 
+/// The keys of `config.toml` that something reads.
+pub(crate) const CONFIG_KEYS: [&str; 4] = ["range", "lock_timeout", "claims_dir", "claims_cap"];
+
+/// One warning line for keys of the registry's `config.toml` that nothing
+/// reads (most likely a misspelt setting, which would otherwise be ignored
+/// without a word). A file that is missing or does not parse says nothing
+/// here: reading the range reports the latter.
+pub(crate) fn unknown_keys(dir: &Path) -> Option<String> {
+    let path = dir.join(CONFIG_FILE);
+    let table: toml::Table = std::fs::read_to_string(&path).ok()?.parse().ok()?;
+    let unknown: Vec<String> = table
+        .keys()
+        .filter(|k| !CONFIG_KEYS.contains(&k.as_str()))
+        .map(|k| format!("{k:?}"))
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "unknown key{} {} in {}; known keys: {}",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", "),
+        path.display(),
+        CONFIG_KEYS.join(", ")
+    ))
+}
+
 /// toml's error on one line, as every portreg error is: its message
 /// (whose own lines are joined) and where it is, instead of toml's
 /// multi-line excerpt of the file.
@@ -194,6 +221,26 @@ mod tests {
         assert_eq!("8070-8999".parse::<PortRange>().unwrap(), DEFAULT_RANGE);
         std::fs::write(dir.path().join(CONFIG_FILE), "other = 1\n").unwrap();
         assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE);
+    }
+
+    #[test]
+    fn unknown_keys_make_one_warning_line() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(unknown_keys(dir.path()), None);
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "range = \"7000-7099\"\nlock_timeout = 3\n").unwrap();
+        assert_eq!(unknown_keys(dir.path()), None);
+        std::fs::write(&file, "rnage = \"7000-7099\"\nclaims_cap = 3\n").unwrap();
+        let w = unknown_keys(dir.path()).unwrap();
+        assert!(w.starts_with("unknown key \"rnage\" in "), "{w}");
+        assert!(
+            w.ends_with("config.toml; known keys: range, lock_timeout, claims_dir, claims_cap"),
+            "{w}"
+        );
+        std::fs::write(&file, "a = 1\n[b]\nc = 2\n").unwrap();
+        let w = unknown_keys(dir.path()).unwrap();
+        assert!(w.starts_with("unknown keys \"a\", \"b\" in "), "{w}");
+        assert!(!w.contains('\n'));
     }
 
     #[test]

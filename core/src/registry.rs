@@ -80,6 +80,9 @@ impl Registry {
         if let Some(w) = bad_timeout {
             reg.warn(w);
         }
+        if let Some(w) = crate::config::unknown_keys(reg.path()) {
+            reg.warn(w);
+        }
         Ok(reg)
     }
 
