@@ -58,7 +58,10 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Lease a port for NAME and print it; the holder is the calling shell or script
     #[command(
-        after_help = "Examples:\n  portreg lease web\n  portreg lease api --port 8000          # 8000 if free, else another\n  portreg lease api --port 8000 --exact  # 8000 or fail\n  PORT=$(portreg lease web) && python -m http.server \"$PORT\""
+        after_help = "Examples:\n  portreg lease web\n  portreg lease api --port 8000          # 8000 if free, else another\n  portreg lease api --port 8000 --exact  # 8000 or fail\n  PORT=$(portreg lease web) && python -m http.server \"$PORT\"\n\n\
+Without --port, <NAME>_PORT in the environment (NAME upper-cased, '.' and '-' as '_',\n\
+as `portreg env` prints it) asks for exactly that port:\n  \
+WEB_PORT=3000 portreg lease web          # 3000 or fail"
     )]
     Lease {
         #[command(flatten)]
@@ -194,7 +197,8 @@ Examples:\n  portreg kill web            # the process holding web\n  portreg ki
     /// Lease NAME, run CMD on the port, release when it exits
     #[command(
         after_help = "CMD gets PORT, <NAME>_PORT and <NAME>_URL in its environment, and every {port}\n\
-in its arguments is replaced by the port (many dev servers ignore $PORT).\n\n\
+in its arguments is replaced by the port (many dev servers ignore $PORT). Without --port,\n\
+<NAME>_PORT in the environment asks for exactly that port, as with `lease`.\n\n\
 Examples:\n  portreg run api -- uvicorn app:app --port {port}\n  portreg run web -- npx vite --port {port} --strictPort\n  portreg run api --socket -- uvicorn app:app --fd 3   # socket handed over as fd 3"
     )]
     Run {
@@ -320,14 +324,41 @@ pub(crate) struct Want {
 }
 
 impl Want {
-    pub(crate) fn request(self) -> LeaseRequest {
+    /// The request; without --port, a `<NAME>_PORT` set in the environment
+    /// (the variable `env` prints for NAME) is the user's override: that
+    /// port exactly.
+    pub(crate) fn request(self) -> portreg_core::Result<LeaseRequest> {
+        let (port, exact) = match self.port {
+            Some(p) => (Some(p), self.exact),
+            None => match port_from_env(&self.name)? {
+                Some(p) => (Some(p), true),
+                None => (None, self.exact),
+            },
+        };
         let mut req = LeaseRequest::new(self.name);
-        req.port = self.port;
-        req.exact = self.exact;
+        req.port = port;
+        req.exact = exact;
         req.range = self.range;
         req.description = self.description;
-        req
+        Ok(req)
     }
+}
+
+/// `<NAME>_PORT` from the environment, if set and not empty.
+fn port_from_env(name: &str) -> portreg_core::Result<Option<u16>> {
+    let var = format!("{}_PORT", portreg_core::process::env_prefix(name));
+    let Some(v) = std::env::var_os(&var).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    parse_port(&v.to_string_lossy())
+        .map(Some)
+        .map_err(|e| match e {
+            portreg_core::Error::InvalidPort { value, why } => portreg_core::Error::InvalidPort {
+                value,
+                why: format!("{why} (from the environment variable {var})"),
+            },
+            other => other,
+        })
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,7 +56,7 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
     let reg = open(g)?;
     match cli.command {
         Command::Lease { want, pid, meta } => {
-            let mut req = want.request();
+            let mut req = want.request()?;
             req.pid = Some(pid.unwrap_or_else(parent_pid));
             if !meta.is_empty() {
                 req.meta = Some(meta.into_iter().collect());
@@ -257,7 +257,7 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             bind_timeout,
             cmd,
         } => {
-            let req = want.request();
+            let req = want.request()?;
             let bind_timeout = portreg_core::process::seconds(bind_timeout, "--bind-timeout")?;
             let code = run::run(
                 &reg,

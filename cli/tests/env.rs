@@ -95,3 +95,53 @@ fn unknown_config_keys_are_one_warning_line() {
     let out = reg.run(&["list"]);
     assert!(!stderr(&out).contains("unknown key"), "{}", stderr(&out));
 }
+
+#[test]
+fn name_port_in_the_environment_is_an_exact_request() {
+    let reg = Reg::new();
+    let lease = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut c = reg.cmd();
+        c.arg("lease").args(args).arg("--pid").arg("1");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = lease(&[("WEB_FRONT_PORT", "22401")], &["web.front"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "22401");
+    // exact: a port held by another name fails instead of moving
+    let out = lease(&[("API_PORT", "22401")], &["api"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[PORT_TAKEN]"), "{}", stderr(&out));
+    // --port wins over the variable
+    let out = lease(&[("API_PORT", "22401")], &["api", "--port", "22402"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "22402");
+    // a bad value names the variable
+    let out = lease(&[("DB_PORT", "70000")], &["db"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("[INVALID_PORT]") && err.contains("DB_PORT"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // run honours it too
+    let out = reg
+        .cmd()
+        .args(["run", "cache", "--", "sh", "-c", "echo $PORT"])
+        .env("CACHE_PORT", "22403")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "22403");
+    let out = reg
+        .cmd()
+        .args(["run", "cache2", "--", "true"])
+        .env("CACHE2_PORT", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("CACHE2_PORT"), "{}", stderr(&out));
+}
