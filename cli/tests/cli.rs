@@ -62,15 +62,29 @@ fn exit_codes_are_the_documented_ones() {
         Some(4),
         "PORT_TAKEN"
     );
-    let l = std::net::TcpListener::bind("127.0.0.1:22202").unwrap();
+    // A listener of its own process: a socket of this test process could be
+    // seen, for an instant, in a child another test is starting.
+    let mut l = Command::new("python3")
+        .args(["-c", "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',22202))\ns.listen()\nprint('up',flush=True)\ntime.sleep(60)"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(l.stdout.as_mut().unwrap()),
+        &mut up,
+    )
+    .unwrap();
+    assert_eq!(up.trim(), "up");
     let busy = reg.run(&["lease", "api", "--port", "22202", "--exact"]);
     assert_eq!(busy.status.code(), Some(5), "PORT_BUSY");
     assert!(
-        stderr(&busy).contains(&std::process::id().to_string()),
+        stderr(&busy).contains(&format!("pid {}", l.id())),
         "names the process: {}",
         stderr(&busy)
     );
-    drop(l);
+    l.kill().unwrap();
+    l.wait().unwrap();
     reg.run(&["lease", "b", "--range", "22200-22201"]);
     assert_eq!(
         reg.run(&["lease", "c", "--range", "22200-22201"])
