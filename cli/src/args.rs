@@ -145,10 +145,19 @@ Examples:\n  portreg rename web shop-web\n  portreg rename api API --force"
     },
     /// Drop leases whose holder has died (exit 0 whether or not there were any)
     #[command(
-        after_help = "Exit status: 0 whether or not anything was stale (safe under `set -e`),\n\
+        after_help = "With --idle AGE, also forget names nobody holds whose entry last changed\n\
+(was last leased, pinned or renamed) more than AGE ago; reserved names stay.\n\
+AGE is a duration such as 30m, 2h or 7d. With --json and --idle the output is\n\
+{\"dropped\": [...], \"forgotten\": [...]}.\n\n\
+Examples:\n  portreg clean\n  portreg clean --idle 7d\n\n\
+Exit status: 0 whether or not anything was stale (safe under `set -e`),\n\
 2 and up for an error."
     )]
-    Clean,
+    Clean {
+        /// Also forget names idle longer than AGE (30m, 2h, 7d)
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        idle: Option<std::time::Duration>,
+    },
     /// Who listens on PORT (or NAME's port), and which name claims it
     #[command(
         after_help = "A target of digits is a port (as is :PORT); names may start with a digit too,\n\
@@ -346,6 +355,12 @@ pub(crate) fn parse_port(s: &str) -> portreg_core::Result<u16> {
 
 pub(crate) fn parse_range(s: &str) -> portreg_core::Result<PortRange> {
     s.parse::<PortRange>()
+}
+
+/// `clean --idle`: a duration such as 90s, 30m, 2h or 7d.
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration such as 30m, 2h or 7d ({e})"))
 }
 
 /// `kill --timeout`: seconds, 0 to 3600.

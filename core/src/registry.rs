@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use crate::allocate::{self, Probe};
 use crate::config::{configured_range, default_dir, lock_timeout};
@@ -345,6 +346,34 @@ impl Registry {
         // Host-wide claims of this user whose holder is gone go too.
         let _ = self.host.purge();
         Ok(cleaned)
+    }
+
+    /// Forgets every idle name (no live holder, not reserved) whose entry
+    /// last changed (was last leased, pinned, renamed, ...) more than `age`
+    /// ago; returns what it forgot. Reserved names stay: they were kept on
+    /// purpose.
+    pub fn forget_idle(&self, age: Duration) -> Result<Vec<Entry>> {
+        let cutoff = SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.write(|tx| {
+            let held = tx.held_keys()?;
+            let old: Vec<StoredEntry> = tx
+                .data()
+                .entries
+                .iter()
+                .filter(|e| !e.reserved && !held.contains(&name_key(&e.name)))
+                .filter(|e| humantime::parse_rfc3339(&e.changed).is_ok_and(|t| t < cutoff))
+                .cloned()
+                .collect();
+            if !old.is_empty() {
+                let data = tx.data_mut();
+                for e in &old {
+                    data.remove(&e.name);
+                }
+            }
+            Ok(old.iter().map(|e| Entry::from_stored(e, None)).collect())
+        })
     }
 
     /// Every port claim on this host, of every user (port, user, alive):
