@@ -114,10 +114,19 @@ Examples:\n  PORT=$(portreg lease web) && ...; portreg release web\n  portreg re
         description: Option<String>,
     },
     /// Remove NAME from the registry
+    #[command(
+        after_help = "Each NAME is a name or a glob of * and ? (quote it: the shell would expand it),\n\
+matched on names ignoring case. Every forgotten name is printed. A name held by\n\
+another live process needs --force; without it nothing is forgotten.\n\n\
+Examples:\n  portreg forget old-api\n  portreg forget web api db\n  portreg forget 'test-*'\n\n\
+Exit status: 0 when something was forgotten, 1 when a glob matched nothing,\n\
+2 and up for an error (an unknown NAME is NOT_FOUND)."
+    )]
     Forget {
-        /// The name to remove
-        name: String,
-        /// Forget it even while a live process holds it
+        /// The names to remove, or globs such as 'test-*'
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Forget them even while a live process holds one
         #[arg(long)]
         force: bool,
     },

@@ -108,14 +108,27 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
             Ok(Outcome::ok())
         }
-        Command::Forget { name, force } => {
-            let e = reg.forget(&name, force)?;
+        Command::Forget { names, force } => {
+            let patterns: Vec<&str> = names.iter().map(String::as_str).collect();
+            let gone = reg.forget_many(&patterns, force)?;
             if g.json {
-                print_json(&e);
+                // One plain name keeps its single-entry answer.
+                match (&names[..], &gone[..]) {
+                    ([n], [e]) if !portreg_core::is_glob(n) => print_json(e),
+                    _ => print_json(&gone),
+                }
+            } else if gone.is_empty() {
+                eprintln!("portreg: no name matches {}", names.join(" "));
             } else {
-                println!("forgot {} (port {})", e.name, e.port);
+                for e in &gone {
+                    println!("forgot {} (port {})", e.name, e.port);
+                }
             }
-            Ok(Outcome::ok())
+            Ok(if gone.is_empty() {
+                Outcome::nothing()
+            } else {
+                Outcome::ok()
+            })
         }
         Command::Rename { old, new, force } => {
             let e = reg.rename(&old, &new, force)?;

@@ -67,3 +67,61 @@ fn clean_idle_forgets_only_names_idle_longer_than_age() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("30m"), "{}", stderr(&out));
 }
+
+#[test]
+fn forget_takes_several_names_and_globs_and_prints_each() {
+    let reg = Reg::new();
+    for (i, name) in ["test-a", "Test-B", "test-held", "web", "api", "db"]
+        .iter()
+        .enumerate()
+    {
+        let port = (27600 + i).to_string();
+        assert!(reg.run(&["reserve", name, &port]).status.success());
+    }
+    // test-held is held by a live process other than the one forgetting.
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = holder.id().to_string();
+    let out = reg.run(&["lease", "test-held", "--pid", &pid]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A held match refuses the whole glob, and says so.
+    let out = reg.run(&["forget", "test-*"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("LEASE_HELD"), "{}", stderr(&out));
+    assert_eq!(names(&reg).len(), 6);
+
+    // Case-insensitive on names; every forgotten name printed.
+    let out = reg.run(&["forget", "TEST-?", "web", "api"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for n in ["test-a", "Test-B", "web", "api"] {
+        assert!(text.contains(&format!("forgot {n} ")), "{text}");
+    }
+    assert_eq!(names(&reg), ["db", "test-held"]);
+
+    let out = reg.run(&["forget", "test-*", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("forgot test-held"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(names(&reg), ["db"]);
+
+    // A glob matching nothing: said plainly, exit 1; an unknown name: NOT_FOUND.
+    let out = reg.run(&["forget", "nope-*"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no name matches"), "{}", stderr(&out));
+    let out = reg.run(&["forget", "db", "nope"]);
+    assert!(stderr(&out).contains("NOT_FOUND"), "{}", stderr(&out));
+    assert_eq!(
+        names(&reg),
+        ["db"],
+        "nothing forgotten when one name is unknown"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}

@@ -72,7 +72,7 @@ pub use host::{HostClaim, CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DE
 pub use port::PortRange;
 pub use process::{Conflict, ListenerInfo, Who};
 pub use project::{Instance, Project, ServicePort};
-pub use registry::Registry;
+pub use registry::{is_glob, Registry};
 pub use request::{Actor, LeaseRequest};
 pub use services::EnvVar;
 pub use stop::KillReport;
