@@ -328,6 +328,10 @@ pub(crate) struct Want {
     /// A description shown by `list`
     #[arg(short = 'd', long = "description", value_name = "TEXT")]
     description: Option<String>,
+    /// Forget NAME when the lease ends (released, or its holder gone and
+    /// `clean` run) instead of keeping it idle: for tests and one-off scripts
+    #[arg(long)]
+    temporary: bool,
 }
 
 impl Want {
@@ -337,6 +341,7 @@ impl Want {
         req.exact = self.exact;
         req.range = self.range;
         req.description = self.description;
+        req.temporary = self.temporary;
         req
     }
 }

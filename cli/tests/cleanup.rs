@@ -125,3 +125,53 @@ fn forget_takes_several_names_and_globs_and_prints_each() {
     holder.kill().unwrap();
     holder.wait().unwrap();
 }
+
+#[test]
+fn a_temporary_lease_forgets_its_name_when_it_ends() {
+    let reg = Reg::new();
+    let out = reg.run(&["lease", "fixture", "--temporary", "--range", "27700-27799"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = reg.json(&["get", "fixture", "--json"]);
+    assert_eq!(e["meta"]["portreg.temporary"], "1", "{e}");
+    assert_eq!(e["state"], "active");
+    assert!(reg.run(&["release", "fixture"]).status.success());
+    assert!(names(&reg).is_empty(), "released: forgotten, not idle");
+
+    // A holder that dies: `clean` forgets the name with its lease.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#""$P" --registry "$R" lease gone --temporary --range 27700-27799"#)
+        .env("P", bin())
+        .env("R", &reg.path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // An ordinary lease stays idle after release.
+    assert!(reg
+        .run(&["lease", "kept", "--range", "27700-27799"])
+        .status
+        .success());
+    assert!(reg.run(&["release", "kept"]).status.success());
+    assert_eq!(names(&reg), ["gone", "kept"]);
+    let out = reg.run(&["clean"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(names(&reg), ["kept"]);
+
+    // A lasting idle name leased as temporary goes at its release; the
+    // holder asking again (without the flag) keeps the lease as it was taken.
+    assert!(reg
+        .run(&["lease", "kept", "--range", "27700-27799", "--temporary"])
+        .status
+        .success());
+    assert!(reg.run(&["release", "kept"]).status.success());
+    assert!(reg
+        .run(&["lease", "fixture2", "--range", "27700-27799", "--temporary"])
+        .status
+        .success());
+    assert!(reg
+        .run(&["lease", "fixture2", "--range", "27700-27799"])
+        .status
+        .success());
+    assert!(reg.run(&["release", "fixture2"]).status.success());
+    assert!(names(&reg).is_empty(), "{:?}", names(&reg));
+}

@@ -73,7 +73,7 @@ pub use port::PortRange;
 pub use process::{Conflict, ListenerInfo, Who};
 pub use project::{Instance, Project, ServicePort};
 pub use registry::{is_glob, Registry};
-pub use request::{Actor, LeaseRequest};
+pub use request::{Actor, LeaseRequest, TEMPORARY_META};
 pub use services::EnvVar;
 pub use stop::KillReport;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};

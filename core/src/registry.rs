@@ -19,6 +19,7 @@ use crate::entry::{
 use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
 use crate::host::{Area, HostClaim};
+use crate::lease::is_temporary;
 use crate::liveness;
 use crate::port::{check_port, PortRange};
 use crate::process::{describe_listener, mark_listening};
@@ -175,6 +176,9 @@ impl Registry {
                 Actor::Pid(_) => {}
             }
             tx.remove_record(name);
+            if tx.data().get(name).is_some_and(is_temporary) {
+                tx.data_mut().remove(name);
+            }
             Ok(Released::Released { port, pid })
         })?;
         if let Released::Released { port, .. } = released {
@@ -375,7 +379,18 @@ impl Registry {
     /// leftovers of interrupted writes; returns what was dropped.
     pub fn clean(&self) -> Result<Vec<Cleaned>> {
         let cleaned = self.write(|tx| {
-            tx.verify(|_| true)?;
+            // Temporary names whose lease has ended go with their lease.
+            let held = tx.held_keys()?;
+            let ended: Vec<String> = tx
+                .data()
+                .entries
+                .iter()
+                .filter(|e| is_temporary(e) && !held.contains(&name_key(&e.name)))
+                .map(|e| e.name.clone())
+                .collect();
+            for name in &ended {
+                tx.data_mut().remove(name);
+            }
             Ok(tx.take_pruned())
         })?;
         self.store.remove_stale_temps();
