@@ -124,6 +124,7 @@ const OPERATIONS = {
       range,
       description: optionalString('INVALID_TEXT', 'options.description'),
       meta,
+      temporary: flag('options.temporary'),
     }),
   ],
   get: [name('name')],

@@ -299,6 +299,11 @@ export interface LeaseOptions {
   description?: string
   /** Extra facts: project dir, health URL... */
   meta?: Record<string, string>
+  /**
+   * Forget the name when the lease ends (released, or this process gone
+   * and `clean` run) instead of keeping it idle: for test fixtures.
+   */
+  temporary?: boolean
 }
 
 /** Every entry (active, idle and reserved), sorted by port. */

@@ -401,3 +401,15 @@ test('module functions and Registry expose the same operations', () => {
   assert.equal(new portreg.Registry(process.env.PORTREG_HOME).path, process.env.PORTREG_HOME)
   assert.equal(new portreg.Registry().path, process.env.PORTREG_HOME, 'no path: the default registry')
 })
+
+test('a temporary lease forgets its name on release; an ordinary one stays idle', (t) => {
+  const reg = new portreg.Registry(tmpRegistry(t))
+  const tmp = reg.lease('fixture', { temporary: true, range: '25500-25599' })
+  assert.equal(reg.get('fixture').meta['portreg.temporary'], '1')
+  const kept = reg.lease('kept', { range: '25500-25599' })
+  tmp.release()
+  kept.release()
+  assert.equal(reg.get('fixture'), null, 'forgotten, not idle')
+  assert.equal(reg.get('kept').state, 'idle')
+  assert.throws(() => reg.lease('x', { temporary: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' })
+})

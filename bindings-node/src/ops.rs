@@ -26,6 +26,7 @@ pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Resu
         range: None,
         description: None,
         meta: None,
+        temporary: None,
     });
     let mut req = LeaseRequest::new(name);
     req.port = o.port.map(types::port).transpose()?;
@@ -33,6 +34,7 @@ pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Resu
     req.range = types::range(o.range)?;
     req.description = o.description;
     req.meta = o.meta;
+    req.temporary = o.temporary.unwrap_or(false);
     Ok(Lease(OwnLease::take(reg, &req)?))
 }
 

@@ -244,6 +244,9 @@ pub struct LeaseOptions {
     pub description: Option<String>,
     /// Extra facts: project dir, health URL...
     pub meta: Option<BTreeMap<String, String>>,
+    /// Forget the name when the lease ends (released, or this process gone
+    /// and `clean` run) instead of keeping it idle: for test fixtures.
+    pub temporary: Option<bool>,
 }
 
 /// Options of `release` and `forget`.

@@ -72,7 +72,7 @@ impl PyRegistry {
     }
 
     /// Leases a port for `name`, held by this process; see `portreg.lease`.
-    #[pyo3(signature = (name, port=None, exact=false, range=None, description=None, meta=None))]
+    #[pyo3(signature = (name, port=None, exact=false, range=None, description=None, meta=None, temporary=false))]
     #[allow(clippy::too_many_arguments)]
     fn lease(
         &self,
@@ -83,6 +83,7 @@ impl PyRegistry {
         range: Option<&Bound<'_, PyAny>>,
         description: Option<String>,
         meta: Option<&Bound<'_, PyAny>>,
+        temporary: bool,
     ) -> PyResult<PyLease> {
         let req = LeaseRequest {
             name,
@@ -92,6 +93,7 @@ impl PyRegistry {
             pid: None,
             description,
             meta: convert::meta(meta)?,
+            temporary,
         };
         let reg = &self.inner;
         let r = py.detach(|| OwnLease::take(reg, &req));

@@ -7,6 +7,7 @@ import os
 import pathlib
 import socket
 import subprocess
+import sys
 import warnings
 
 import pytest
@@ -321,3 +322,17 @@ def test_env_names_must_be_a_sequence_not_a_string() -> None:
     assert portreg.env(("web",)) == {"WEB_PORT": "24520", "WEB_URL": "http://127.0.0.1:24520"}
     with pytest.raises(TypeError):
         portreg.env("web")
+
+
+def test_a_temporary_lease_forgets_its_name_on_release(tmp_path: pathlib.Path) -> None:
+    reg = portreg.Registry(str(tmp_path / "reg"))
+    tmp = reg.lease("fixture", range="24500-24599", temporary=True)
+    entry = reg.get("fixture")
+    assert entry is not None and entry.meta["portreg.temporary"] == "1"
+    kept = reg.lease("kept", range="24500-24599")
+    tmp.release()
+    kept.release()
+    assert reg.get("fixture") is None
+    kept_entry = reg.get("kept")
+    assert kept_entry is not None and kept_entry.state == "idle"
+

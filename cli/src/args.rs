@@ -117,10 +117,19 @@ Examples:\n  PORT=$(portreg lease web) && ...; portreg release web\n  portreg re
         description: Option<String>,
     },
     /// Remove NAME from the registry
+    #[command(
+        after_help = "Each NAME is a name or a glob of * and ? (quote it: the shell would expand it),\n\
+matched on names ignoring case. Every forgotten name is printed. A name held by\n\
+another live process needs --force; without it nothing is forgotten.\n\n\
+Examples:\n  portreg forget old-api\n  portreg forget web api db\n  portreg forget 'test-*'\n\n\
+Exit status: 0 when something was forgotten, 1 when a glob matched nothing,\n\
+2 and up for an error (an unknown NAME is NOT_FOUND)."
+    )]
     Forget {
-        /// The name to remove
-        name: String,
-        /// Forget it even while a live process holds it
+        /// The names to remove, or globs such as 'test-*'
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Forget them even while a live process holds one
         #[arg(long)]
         force: bool,
     },
@@ -148,10 +157,19 @@ Examples:\n  portreg rename web shop-web\n  portreg rename api API --force"
     },
     /// Drop leases whose holder has died (exit 0 whether or not there were any)
     #[command(
-        after_help = "Exit status: 0 whether or not anything was stale (safe under `set -e`),\n\
+        after_help = "With --idle AGE, also forget names nobody holds whose entry last changed\n\
+(was last leased, pinned or renamed) more than AGE ago; reserved names stay.\n\
+AGE is a duration such as 30m, 2h or 7d. With --json and --idle the output is\n\
+{\"dropped\": [...], \"forgotten\": [...]}.\n\n\
+Examples:\n  portreg clean\n  portreg clean --idle 7d\n\n\
+Exit status: 0 whether or not anything was stale (safe under `set -e`),\n\
 2 and up for an error."
     )]
-    Clean,
+    Clean {
+        /// Also forget names idle longer than AGE (30m, 2h, 7d)
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        idle: Option<std::time::Duration>,
+    },
     /// Who listens on PORT (or NAME's port), and which name claims it
     #[command(
         after_help = "A target of digits is a port (as is :PORT); names may start with a digit too,\n\
@@ -321,6 +339,10 @@ pub(crate) struct Want {
     /// A description shown by `list`
     #[arg(short = 'd', long = "description", value_name = "TEXT")]
     description: Option<String>,
+    /// Forget NAME when the lease ends (released, or its holder gone and
+    /// `clean` run) instead of keeping it idle: for tests and one-off scripts
+    #[arg(long)]
+    temporary: bool,
 }
 
 impl Want {
@@ -340,6 +362,7 @@ impl Want {
         req.exact = exact;
         req.range = self.range;
         req.description = self.description;
+        req.temporary = self.temporary;
         Ok(req)
     }
 }
@@ -384,6 +407,12 @@ pub(crate) fn parse_port(s: &str) -> portreg_core::Result<u16> {
 
 pub(crate) fn parse_range(s: &str) -> portreg_core::Result<PortRange> {
     s.parse::<PortRange>()
+}
+
+/// `clean --idle`: a duration such as 90s, 30m, 2h or 7d.
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration such as 30m, 2h or 7d ({e})"))
 }
 
 /// `kill --timeout`: seconds, 0 to 3600.

@@ -131,14 +131,27 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
             Ok(Outcome::ok())
         }
-        Command::Forget { name, force } => {
-            let e = reg.forget(&name, force)?;
+        Command::Forget { names, force } => {
+            let patterns: Vec<&str> = names.iter().map(String::as_str).collect();
+            let gone = reg.forget_many(&patterns, force)?;
             if g.json {
-                print_json(&e);
+                // One plain name keeps its single-entry answer.
+                match (&names[..], &gone[..]) {
+                    ([n], [e]) if !portreg_core::is_glob(n) => print_json(e),
+                    _ => print_json(&gone),
+                }
+            } else if gone.is_empty() {
+                eprintln!("portreg: no name matches {}", names.join(" "));
             } else {
-                println!("forgot {} (port {})", e.name, e.port);
+                for e in &gone {
+                    println!("forgot {} (port {})", e.name, e.port);
+                }
             }
-            Ok(Outcome::ok())
+            Ok(if gone.is_empty() {
+                Outcome::nothing()
+            } else {
+                Outcome::ok()
+            })
         }
         Command::Rename { old, new, force } => {
             let e = reg.rename(&old, &new, force)?;
@@ -158,12 +171,27 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
             Ok(Outcome::ok())
         }
-        Command::Clean => {
+        Command::Clean { idle } => {
             let cleaned = reg.clean()?;
+            let forgotten = match idle {
+                Some(age) => reg.forget_idle(age)?,
+                None => Vec::new(),
+            };
             if g.json {
-                print_json(&cleaned);
-            } else if cleaned.is_empty() {
-                eprintln!("portreg: every lease has a live holder; nothing to clean");
+                match idle {
+                    Some(_) => {
+                        print_json(&serde_json::json!({"dropped": cleaned, "forgotten": forgotten}))
+                    }
+                    None => print_json(&cleaned),
+                }
+            } else if cleaned.is_empty() && forgotten.is_empty() {
+                match idle {
+                    Some(age) => eprintln!(
+                        "portreg: nothing to clean: every lease has a live holder and no name has been idle longer than {}",
+                        humantime::format_duration(age)
+                    ),
+                    None => eprintln!("portreg: nothing to clean: every lease has a live holder"),
+                }
             } else {
                 for c in &cleaned {
                     match c.port {
@@ -175,6 +203,12 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                             println!("dropped a lease on unknown name {} (pid {})", c.name, c.pid)
                         }
                     }
+                }
+                for e in &forgotten {
+                    println!(
+                        "forgot {} (port {}): idle since {}",
+                        e.name, e.port, e.changed
+                    );
                 }
             }
             // Maintenance, not a check: nothing stale is success too.

@@ -11,13 +11,24 @@ use crate::liveness;
 use crate::port::{check_port, ephemeral_warning};
 use crate::process::is_same_or_descendant;
 use crate::registry::{held_by, not_found, now, Registry};
-use crate::request::LeaseRequest;
+use crate::request::{LeaseRequest, TEMPORARY_META};
 
 /// Records a lease's description and meta on its entry: a new description
 /// replaces the old one (none given keeps it), new meta replaces all of it.
-/// True when something changed.
-fn apply_details(e: &mut StoredEntry, req: &LeaseRequest) -> bool {
+/// `temporary` is whether the entry is marked to be forgotten when its
+/// lease ends (a new lease decides it; the same holder asking again keeps
+/// it). True when something changed.
+fn apply_details(e: &mut StoredEntry, req: &LeaseRequest, temporary: bool) -> bool {
     let mut changed = false;
+    let mark = |e: &mut StoredEntry| {
+        let was = e.meta.contains_key(TEMPORARY_META);
+        if temporary {
+            e.meta.insert(TEMPORARY_META.into(), "1".into());
+        } else {
+            e.meta.remove(TEMPORARY_META);
+        }
+        was != temporary
+    };
     if req.description.is_some() && req.description != e.description {
         e.description = req.description.clone();
         changed = true;
@@ -26,7 +37,13 @@ fn apply_details(e: &mut StoredEntry, req: &LeaseRequest) -> bool {
         e.meta = m.clone();
         changed = true;
     }
+    changed |= mark(e);
     changed
+}
+
+/// True when `e` was leased as temporary: forget it when its lease ends.
+pub(crate) fn is_temporary(e: &StoredEntry) -> bool {
+    e.meta.contains_key(TEMPORARY_META)
 }
 
 impl Registry {
@@ -91,7 +108,8 @@ impl Registry {
                 // Same holder asking again: the same lease, with any new
                 // description or meta recorded rather than dropped.
                 if let Some(mut e) = existing {
-                    if apply_details(&mut e, req) {
+                    let temporary = is_temporary(&e);
+                    if apply_details(&mut e, req, temporary) {
                         e.changed = now();
                         tx.data_mut().insert(e);
                     }
@@ -117,7 +135,7 @@ impl Registry {
             let mut e = existing.unwrap_or_else(|| StoredEntry::new(&req.name, port, &stamp));
             let moved = e.port != port;
             e.port = port;
-            if apply_details(&mut e, req) || moved || is_new {
+            if apply_details(&mut e, req, req.temporary) || moved || is_new {
                 e.changed = stamp.clone();
                 tx.data_mut().insert(e.clone());
             }

@@ -72,8 +72,8 @@ pub use host::{HostClaim, CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DE
 pub use port::PortRange;
 pub use process::{Conflict, ListenerInfo, Who};
 pub use project::{Instance, Project, ServicePort};
-pub use registry::Registry;
-pub use request::{Actor, LeaseRequest};
+pub use registry::{is_glob, Registry};
+pub use request::{Actor, LeaseRequest, TEMPORARY_META};
 pub use services::EnvVar;
 pub use stop::KillReport;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};

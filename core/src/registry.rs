@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use crate::allocate::{self, Probe};
 use crate::config::{configured_range, default_dir, lock_timeout};
@@ -18,6 +19,7 @@ use crate::entry::{
 use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
 use crate::host::{Area, HostClaim};
+use crate::lease::is_temporary;
 use crate::liveness;
 use crate::port::{check_port, PortRange};
 use crate::process::{describe_listener, mark_listening};
@@ -177,6 +179,9 @@ impl Registry {
                 Actor::Pid(_) => {}
             }
             tx.remove_record(name);
+            if tx.data().get(name).is_some_and(is_temporary) {
+                tx.data_mut().remove(name);
+            }
             Ok(Released::Released { port, pid })
         })?;
         if let Released::Released { port, .. } = released {
@@ -265,30 +270,67 @@ impl Registry {
     /// Removes `name` from the registry. A name held by another live process
     /// fails with `LEASE_HELD` unless `force`.
     pub fn forget(&self, name: &str, force: bool) -> Result<Entry> {
-        validate_name(name)?;
-        let (view, held) = self.write(|tx| {
-            let Some(e) = tx.data().get(name).cloned() else {
-                return Err(not_found(name));
-            };
-            tx.record(name)?;
-            let view = tx.view(&e);
-            let held = view.holder.is_some();
-            if let Some(rec) = tx.record(name)?.cloned() {
-                if rec.holder.pid != std::process::id() {
-                    if !force {
-                        return Err(held_by(&rec, e.port));
-                    }
-                    liveness::check_same_user(rec.holder.pid, "release it")?;
-                }
-                tx.remove_record(name);
+        let mut gone = self.forget_many(&[name], force)?;
+        Ok(gone.remove(0))
+    }
+
+    /// Removes every name `patterns` give, in one step: each is a name
+    /// (which must be known: `NOT_FOUND`) or a glob of `*` and `?` (names
+    /// never hold them) matched case-insensitively, which may match nothing.
+    /// A name held by another live process fails the whole call with
+    /// `LEASE_HELD` unless `force`; nothing is forgotten then. Returns the
+    /// forgotten entries, each once, in registry order.
+    pub fn forget_many(&self, patterns: &[&str], force: bool) -> Result<Vec<Entry>> {
+        for p in patterns {
+            if !is_glob(p) {
+                validate_name(p)?;
             }
-            tx.data_mut().remove(name);
-            Ok((view, held))
-        })?;
-        if held {
-            self.host.unclaim(view.port);
         }
-        Ok(view)
+        let gone = self.write(|tx| {
+            let mut names: Vec<String> = Vec::new();
+            for p in patterns {
+                if is_glob(p) {
+                    names.extend(
+                        tx.data()
+                            .entries
+                            .iter()
+                            .filter(|e| glob_match(&p.to_ascii_lowercase(), &name_key(&e.name)))
+                            .map(|e| e.name.clone()),
+                    );
+                } else {
+                    let Some(e) = tx.data().get(p) else {
+                        return Err(not_found(p));
+                    };
+                    names.push(e.name.clone());
+                }
+            }
+            let mut seen = HashSet::new();
+            names.retain(|n| seen.insert(name_key(n)));
+            let mut gone = Vec::new();
+            for name in &names {
+                let Some(e) = tx.data().get(name).cloned() else {
+                    continue;
+                };
+                if let Some(rec) = tx.record(name)?.cloned() {
+                    if rec.holder.pid != std::process::id() {
+                        if !force {
+                            return Err(held_by(&rec, e.port));
+                        }
+                        liveness::check_same_user(rec.holder.pid, "release it")?;
+                    }
+                }
+                gone.push(tx.view(&e));
+            }
+            for e in &gone {
+                tx.remove_record(&e.name);
+                tx.data_mut().remove(&e.name);
+            }
+            Ok(gone)
+        })?;
+        for e in gone.iter().filter(|e| e.holder.is_some()) {
+            self.host.unclaim(e.port);
+        }
+        Ok(gone)
     }
 
     /// Renames `old` to `new`: the entry keeps its port, reservation,
@@ -340,7 +382,18 @@ impl Registry {
     /// leftovers of interrupted writes; returns what was dropped.
     pub fn clean(&self) -> Result<Vec<Cleaned>> {
         let cleaned = self.write(|tx| {
-            tx.verify(|_| true)?;
+            // Temporary names whose lease has ended go with their lease.
+            let held = tx.held_keys()?;
+            let ended: Vec<String> = tx
+                .data()
+                .entries
+                .iter()
+                .filter(|e| is_temporary(e) && !held.contains(&name_key(&e.name)))
+                .map(|e| e.name.clone())
+                .collect();
+            for name in &ended {
+                tx.data_mut().remove(name);
+            }
             Ok(tx.take_pruned())
         })?;
         self.store.remove_stale_temps();
@@ -350,9 +403,85 @@ impl Registry {
         Ok(cleaned)
     }
 
+    /// Forgets every idle name (no live holder, not reserved) whose entry
+    /// last changed (was last leased, pinned, renamed, ...) more than `age`
+    /// ago; returns what it forgot. Reserved names stay: they were kept on
+    /// purpose.
+    pub fn forget_idle(&self, age: Duration) -> Result<Vec<Entry>> {
+        let cutoff = SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.write(|tx| {
+            let held = tx.held_keys()?;
+            let old: Vec<StoredEntry> = tx
+                .data()
+                .entries
+                .iter()
+                .filter(|e| !e.reserved && !held.contains(&name_key(&e.name)))
+                .filter(|e| humantime::parse_rfc3339(&e.changed).is_ok_and(|t| t < cutoff))
+                .cloned()
+                .collect();
+            if !old.is_empty() {
+                let data = tx.data_mut();
+                for e in &old {
+                    data.remove(&e.name);
+                }
+            }
+            Ok(old.iter().map(|e| Entry::from_stored(e, None)).collect())
+        })
+    }
+
     /// Every port claim on this host, of every user (port, user, alive):
     /// what other users can see of anyone's leases.
     pub fn host_claims(&self) -> Result<Vec<HostClaim>> {
         self.host.claims()
+    }
+}
+
+/// True when `pattern` is a glob rather than a name: it holds `*` or `?`,
+/// which no name may hold.
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+/// Shell-style match of `name` against `pattern`: `*` any run of characters,
+/// `?` any one; both already case-folded by the caller.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_as_a_shell_does() {
+        assert!(glob_match("test-*", "test-a"));
+        assert!(glob_match("test-*", "test-"));
+        assert!(!glob_match("test-*", "atest-a"));
+        assert!(glob_match("*-db", "web-db"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(!glob_match("*a*b", "xxaxxbxx"));
+        assert!(glob_match("*", "anything"));
     }
 }

@@ -19,7 +19,15 @@ pub struct LeaseRequest {
     pub pid: Option<u32>,
     pub description: Option<String>,
     pub meta: Option<BTreeMap<String, String>>,
+    /// Forget the name when this lease ends (released, or its holder found
+    /// dead by `clean`) instead of keeping it idle: for test fixtures and
+    /// one-off scripts. Recorded in the entry's meta as
+    /// [`TEMPORARY_META`] = "1" so every process sees it.
+    pub temporary: bool,
 }
+
+/// The meta key marking an entry whose lease was taken as temporary.
+pub const TEMPORARY_META: &str = "portreg.temporary";
 
 impl LeaseRequest {
     pub fn new(name: impl Into<String>) -> LeaseRequest {
@@ -50,6 +58,10 @@ impl LeaseRequest {
     }
     pub fn meta(mut self, meta: BTreeMap<String, String>) -> Self {
         self.meta = Some(meta);
+        self
+    }
+    pub fn temporary(mut self, temporary: bool) -> Self {
+        self.temporary = temporary;
         self
     }
 }

@@ -2,7 +2,10 @@
 and get SIGKILLed in a mixed loop against one registry, for about a minute.
 
 Every worker binds the port it leased; a bind failure would mean two live
-processes held one port (a VIOLATION). At the end the registry files parse,
+processes held one port (a VIOLATION). Any other failed call a worker
+reports (an ERROR line, e.g. a release answered NOT_HOLDER) and any worker
+that exits on its own with a non-zero status or no DONE line is a failure
+too. At the end the registry files parse,
 `portreg clean` leaves only live holders, and every language made leases.
 Usage: soak.py SECONDS  (env: PORTREG_BIN, PORTREG_NODE, C_WORKER, PY)
 """
@@ -41,7 +44,7 @@ lines, lock = [], threading.Lock()
 
 
 def start(kind):
-    p = subprocess.Popen(cmd(kind), stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd(kind), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def pump():
         for line in p.stdout:
@@ -49,6 +52,15 @@ def start(kind):
                 lines.append(line.strip())
     threading.Thread(target=pump, daemon=True).start()
     return p
+
+
+crashes = []
+
+
+def ended(kind, p):
+    """A worker that exited on its own must have exited 0."""
+    if p.returncode != 0:
+        crashes.append("%s worker exited %d: %s" % (kind, p.returncode, p.stderr.read().strip()[-300:]))
 
 
 workers = [(k, start(k)) for k in kinds for _ in range(3)]
@@ -63,17 +75,21 @@ while time.time() < deadline - 1:
         p.send_signal(signal.SIGKILL)
         p.wait()
         killed += 1
+    else:
+        ended(kind, p)
     workers[i] = (kind, start(kind))
     # mid-run: the registry is always readable
     out = subprocess.run([cli, "--registry", reg, "list", "--all", "--json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     json.loads(out.stdout)
     checks += 1
-for _, p in workers:
+for kind, p in workers:
     p.wait()
+    ended(kind, p)
 time.sleep(0.2)
 
 violations = [l for l in lines if l.startswith("VIOLATION")]
+errors = [l for l in lines if l.startswith("ERROR")]
 done = [l.split() for l in lines if l.startswith("DONE")]
 per_kind = {k: 0 for k in kinds}
 for d in done:
@@ -91,8 +107,9 @@ print("soak: %.0f s, %d workers at a time (C, Python, Node, CLI), %d SIGKILLed, 
 print("leases by workers that finished: " + ", ".join("%s %d" % kv for kv in per_kind.items()))
 print("violations: %d; entries still active after clean: %d; quarantined files: %d"
       % (len(violations), len(live_after), len(corrupt)))
-for v in violations[:10]:
+print("unexpected worker errors: %d; workers that crashed: %d" % (len(errors), len(crashes)))
+for v in violations[:10] + errors[:10] + crashes[:10]:
     print("  " + v)
-ok = not violations and not live_after and not corrupt and killed > 10 and all(per_kind.values())
+ok = not violations and not errors and not crashes and not live_after and not corrupt and killed > 10 and all(per_kind.values())
 print("soak: %d passed, %d failed" % (1 if ok else 0, 0 if ok else 1))
 sys.exit(0 if ok else 1)

@@ -14,6 +14,13 @@
 #include <unistd.h>
 #include "portreg.h"
 
+/* An unexpected failure: one ERROR line the soak counts as a failure. */
+static void report(const char *op, const char *name, portreg_status st) {
+    char msg[512];
+    portreg_last_error(msg, sizeof msg);
+    printf("ERROR c %s %s: %s %s\n", op, name, portreg_status_str((uint32_t)st), msg);
+}
+
 int main(int argc, char **argv) {
     portreg_registry *reg = NULL;
     portreg_lease_options opts = portreg_lease_options_default();
@@ -32,7 +39,11 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "svc-%d", rand() % pool);
         st = portreg_lease(reg, name, &opts, &port);
         if (st == PORTREG_STATUS_LEASE_HELD) { held++; continue; }
-        if (st != PORTREG_STATUS_OK) { other++; continue; }
+        if (st != PORTREG_STATUS_OK) {
+            report("lease", name, st);
+            other++;
+            continue;
+        }
         leases++;
         {
             int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -50,7 +61,11 @@ int main(int argc, char **argv) {
             nanosleep(&nap, NULL);
             close(s);
         }
-        portreg_release(reg, name, false);
+        st = portreg_release(reg, name, false);
+        if (st != PORTREG_STATUS_OK) {
+            report("release", name, st);
+            other++;
+        }
     }
     printf("DONE c leases=%u held=%u violations=%u other=%u\n", leases, held, violations, other);
     portreg_registry_free(reg);

@@ -21,7 +21,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
       lease = reg.lease(name, { range: '27000-27099' })
     } catch (e) {
       if (e.code === 'LEASE_HELD') held++
-      else other++
+      else {
+        console.log(`ERROR node lease ${name}: ${e.code} ${e.message}`)
+        other++
+      }
       continue
     }
     leases++
@@ -32,7 +35,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
     }
     await sleep(2 + Math.random() * 18)
     if (srv) await new Promise((r) => srv.close(r))
-    lease.release()
+    try {
+      lease.release()
+    } catch (e) {
+      console.log(`ERROR node release ${name}: ${e.code} ${e.message}`)
+      other++
+    }
   }
   console.log(`DONE node leases=${leases} held=${held} violations=${violations} other=${other}`)
 })()

@@ -24,7 +24,9 @@ if cli:
         return int(r.stdout)
 
     def release(name):
-        subprocess.run([cli, "--registry", reg_path, "release", name], capture_output=True)
+        r = subprocess.run([cli, "--registry", reg_path, "release", name], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip())
 else:
     import portreg
     reg = portreg.Registry(reg_path)
@@ -45,7 +47,8 @@ while time.time() < deadline:
     except LookupError:
         held += 1
         continue
-    except Exception:
+    except Exception as e:
+        print("ERROR %s lease %s: %s" % (kind, name, e), flush=True)
         other += 1
         continue
     leases += 1
@@ -59,5 +62,9 @@ while time.time() < deadline:
         violations += 1
     time.sleep(random.uniform(0.002, 0.02))
     s.close()
-    release(name)
+    try:
+        release(name)
+    except Exception as e:
+        print("ERROR %s release %s: %s" % (kind, name, e), flush=True)
+        other += 1
 print("DONE %s leases=%d held=%d violations=%d other=%d" % (kind, leases, held, violations, other), flush=True)

@@ -188,6 +188,7 @@ def lease(
     range: RangeArg = None,
     description: Optional[str] = None,
     meta: Optional[Mapping[str, str]] = None,
+    temporary: bool = False,
 ) -> Lease:
     """Lease a port for ``name``, held by this process, and return the ``Lease``.
 
@@ -198,7 +199,9 @@ def lease(
     else 8070-8999). Leasing a name this process already holds returns the
     same lease; a name another live process holds raises ``LeaseHeldError``
     (with ``.pid``, ``.port``, ``.url``). ``description`` and ``meta`` (a
-    str-to-str mapping) are stored with the name.
+    str-to-str mapping) are stored with the name. With ``temporary=True``
+    the name is forgotten when the lease ends (released, or this process
+    gone and ``clean`` run) instead of staying idle: for test fixtures.
     """
     return Registry().lease(
         name,
@@ -207,6 +210,7 @@ def lease(
         range=range,
         description=description,
         meta=meta,
+        temporary=temporary,
     )
 
 

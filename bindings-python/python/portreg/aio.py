@@ -99,11 +99,12 @@ def lease(
     range: RangeArg = None,
     description: Optional[str] = None,
     meta: Optional[Mapping[str, str]] = None,
+    temporary: bool = False,
     *,
     registry: Optional[Registry] = None,
 ) -> LeaseContext:
     """``portreg.lease``: ``await`` it for the ``Lease``, or ``async with`` it."""
-    kwargs: Dict[str, Any] = dict(port=port, exact=exact, range=range, description=description, meta=meta)
+    kwargs: Dict[str, Any] = dict(port=port, exact=exact, range=range, description=description, meta=meta, temporary=temporary)
     return LeaseContext(registry, name, kwargs)
 
 
