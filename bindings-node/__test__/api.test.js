@@ -106,6 +106,9 @@ test('a different process cannot take an active name; two names never share a po
     assert.equal(e.code, 'LEASE_HELD')
     assert.equal(e.pid, theirs.pid)
     assert.equal(e.port, theirs.port)
+    assert.equal(e.url, `http://127.0.0.1:${theirs.port}`)
+    assert.equal(e.cwd, process.cwd(), 'the child runs where this test does')
+    assert.ok(e.message.includes(`/ in ${process.cwd()})`), e.message)
     return true
   })
   const mine = reg.lease('mine', { range: RANGE2, port: theirs.port })

@@ -1,6 +1,6 @@
 //! Maps `portreg_core::Error` to a JavaScript `Error` whose `code` is the
-//! docs/design.md spelling (`LEASE_HELD`...), with the holder's `pid`, `port` and
-//! `since` on `LEASE_HELD`.
+//! docs/design.md spelling (`LEASE_HELD`...), with the holder's `pid`, `port`,
+//! `since`, `url` and `cwd` on `LEASE_HELD`.
 
 use napi::bindgen_prelude::{JsValue, Object};
 use napi::{Env, JsError};
@@ -26,6 +26,8 @@ pub fn to_js(env: &Env, e: portreg_core::Error) -> napi::Error {
         let _ = obj.set("pid", held.pid);
         let _ = obj.set("port", u32::from(held.port));
         let _ = obj.set("since", held.since.as_str());
+        let _ = obj.set("url", held.url());
+        let _ = obj.set("cwd", held.cwd.as_str());
     }
     napi::Error::from(value)
 }

@@ -336,3 +336,26 @@ def test_a_temporary_lease_forgets_its_name_on_release(tmp_path: pathlib.Path) -
     kept_entry = reg.get("kept")
     assert kept_entry is not None and kept_entry.state == "idle"
 
+
+def test_lease_held_names_the_holders_directory_and_url(tmp_path: pathlib.Path) -> None:
+    reg_dir = str(tmp_path / "reg")
+    where = tmp_path / "checkout"
+    where.mkdir()
+    code = (
+        "import portreg, sys; l = portreg.Registry(sys.argv[1]).lease('held', range='24600-24699');"
+        " print(l.port, flush=True); sys.stdin.read()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, reg_dir], cwd=where, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        with pytest.raises(portreg.LeaseHeldError) as e:
+            portreg.Registry(reg_dir).lease("held", range="24600-24699")
+        assert e.value.url == f"http://127.0.0.1:{port}"
+        assert f"pid {child.pid} on port {port}" in str(e.value)
+        assert f"http://127.0.0.1:{port}/ in {where.resolve()})" in str(e.value)
+    finally:
+        child.kill()
+        child.wait()

@@ -127,6 +127,24 @@ pub struct HeldBy {
     pub port: u16,
     /// When the lease was taken (RFC 3339, UTC).
     pub since: String,
+    /// The holder's working directory when it leased ("" if unknown): which
+    /// checkout or project is running it.
+    pub cwd: String,
+}
+
+impl HeldBy {
+    /// `http://127.0.0.1:PORT`, where the holder serves (as `Entry::url`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// " in DIR", or nothing when the directory is unknown.
+    fn in_dir(&self) -> String {
+        match self.cwd.as_str() {
+            "" => String::new(),
+            d => format!(" in {d}"),
+        }
+    }
 }
 
 /// A registry error. Every message says what went wrong and what to do.
@@ -152,7 +170,7 @@ pub enum Error {
     )]
     NotFound { what: &'static str, name: String },
 
-    #[error("{} is already leased by pid {} on port {} since {} (running at http://127.0.0.1:{}/); stop that process first (`portreg kill {}`) or use another name", .0.name, .0.pid, .0.port, .0.since, .0.port, .0.name)]
+    #[error("{} is already leased by pid {} on port {} since {} (running at {}/{}); stop that process first (`portreg kill {}`) or use another name", .0.name, .0.pid, .0.port, .0.since, .0.url(), .0.in_dir(), .0.name)]
     LeaseHeld(HeldBy),
 
     #[error("port {port} is already taken by {other:?} in the registry ({state}); ask for another port, or `portreg forget {other}` if that name is no longer wanted")]

@@ -52,6 +52,7 @@ pub(crate) fn held_by(rec: &LeaseRecord, port: u16) -> Error {
         pid: rec.holder.pid,
         port,
         since: rec.holder.since.clone(),
+        cwd: rec.holder.cwd.clone(),
     })
 }
 

@@ -373,6 +373,7 @@ mod tests {
             pid: 4242,
             port: 8123,
             since: "2025-01-01T00:00:00Z".into(),
+            cwd: "/srv/web".into(),
         });
         assert_eq!(status_call(|| Err(e.into())), portreg_status::LeaseHeld);
         let (mut pid, mut port) = (0u32, 0u16);
