@@ -7,25 +7,9 @@ use std::os::unix::fs::symlink;
 
 use portreg_core::{ErrorCode, LeaseRequest, PortRange, Registry};
 
-fn fresh() -> (tempfile::TempDir, Registry) {
-    let dir = tempfile::tempdir().unwrap();
-    let r = Registry::open(dir.path().join("reg")).unwrap();
-    r.set_print_warnings(false);
-    (dir, r)
-}
+mod common;
 
-fn corrupt_files(reg: &Registry) -> Vec<std::path::PathBuf> {
-    fs::read_dir(reg.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("registry.json.corrupt-")
-        })
-        .collect()
-}
+use common::{corrupt_files, fresh};
 
 /// `bytes` as registry.json are moved aside whole, and the registry goes on empty.
 fn assert_quarantined(bytes: &str, what: &str) {

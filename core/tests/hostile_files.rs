@@ -5,27 +5,11 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use portreg_core::{LeaseRequest, PortRange, Registry, State};
+use portreg_core::{LeaseRequest, PortRange, State};
 
-fn fresh() -> (tempfile::TempDir, Registry) {
-    let dir = tempfile::tempdir().unwrap();
-    let r = Registry::open(dir.path().join("reg")).unwrap();
-    r.set_print_warnings(false);
-    (dir, r)
-}
+mod common;
 
-fn corrupt_files(reg: &Registry) -> Vec<std::path::PathBuf> {
-    fs::read_dir(reg.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("registry.json.corrupt-")
-        })
-        .collect()
-}
+use common::{corrupt_files, fresh};
 
 /// Writes `bytes` as registry.json and checks the reader quarantines them,
 /// keeps them byte for byte, and carries on with a working registry.

@@ -71,3 +71,25 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A registry of its own in a temporary directory, warnings not printed.
+pub fn fresh() -> (tempfile::TempDir, portreg_core::Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = portreg_core::Registry::open(dir.path().join("reg")).unwrap();
+    r.set_print_warnings(false);
+    (dir, r)
+}
+
+/// The files a corrupt registry.json was moved aside to.
+pub fn corrupt_files(reg: &portreg_core::Registry) -> Vec<PathBuf> {
+    std::fs::read_dir(reg.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("registry.json.corrupt-")
+        })
+        .collect()
+}
