@@ -307,6 +307,48 @@ fn a_lease_not_yet_bound_is_not_handed_to_another_user() {
 }
 
 #[test]
+fn a_released_claim_is_kept_for_the_next_lease_and_frees_the_port_for_others() {
+    if !can_run() {
+        return;
+    }
+    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
+    let host = Host::new();
+    let ha = host.holder(&a);
+    let hb = host.holder(&b);
+    let range = "27920-27920";
+    let p = port_of(&host.lease(&a, "web", &ha, range));
+    let file = host.claims.join(format!("{p}.{}", a.uid));
+    let inode = std::fs::metadata(&file).unwrap().ino();
+    let ha_pid = ha.0.id().to_string();
+    let out = host.portreg(&a, &["release", "web", "--pid", &ha_pid]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The file stays, marked released: not shown, not honoured.
+    assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode);
+    let list = host.portreg(&b, &["list", "--host", "--json"]);
+    let claims: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(
+        !claims.as_array().unwrap().iter().any(|c| c["port"] == p),
+        "a released claim is listed: {claims}"
+    );
+    // A leases again: the same file, rewritten in place, alive again.
+    assert_eq!(port_of(&host.lease(&a, "web", &ha, range)), p);
+    assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode);
+    let out = host.lease(&b, "web", &hb, range);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    // Released again: B gets the port at once, no `clean` needed.
+    let out = host.portreg(&a, &["release", "web", "--pid", &ha_pid]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(port_of(&host.lease(&b, "web", &hb, range)), p);
+    // And A, asking again, is refused (B's live claim), its file untouched.
+    let out = host.lease(&a, "web", &ha, range);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    // `clean` removes A's released file.
+    let out = host.portreg(&a, &["clean"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!file.exists(), "a released claim survives clean");
+}
+
+#[test]
 fn a_killed_holders_port_goes_to_the_next_user() {
     if !can_run() {
         return;

@@ -21,6 +21,10 @@ pub(crate) const MAX_CLAIM_BYTES: u64 = 512;
 /// A claim still being written (empty or torn) counts as live this long.
 const PENDING_GRACE: Duration = Duration::from_secs(10);
 
+/// Every claim this version writes is padded with spaces to this length,
+/// so rewriting it in place is one write of the same size.
+pub(crate) const CLAIM_LEN: usize = 200;
+
 /// What a claim file holds. No name, description or command: a user's
 /// registry stays private.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +34,29 @@ pub(crate) struct ClaimFile {
     pub pid: u32,
     pub start_ticks: u64,
     pub boot_id: String,
+}
+
+impl ClaimFile {
+    /// The claim of `pid` (0: the lease was released; the file stays, to be
+    /// rewritten by this user's next lease of the port).
+    pub fn new(port: u16, uid: u32, pid: u32, start_ticks: u64) -> ClaimFile {
+        ClaimFile {
+            port,
+            uid,
+            pid,
+            start_ticks,
+            boot_id: boot_id().to_string(),
+        }
+    }
+
+    /// The file's bytes: JSON, padded with spaces to [`CLAIM_LEN`].
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = serde_json::to_vec(self).unwrap_or_default();
+        if body.len() < CLAIM_LEN {
+            body.resize(CLAIM_LEN, b' ');
+        }
+        body
+    }
 }
 
 /// `<port>.<uid>` (the name a user's claim normally has).
@@ -67,6 +94,8 @@ pub(crate) enum Seen {
     Alive { pid: u32 },
     /// A genuine claim whose holder is gone.
     Dead,
+    /// A genuine claim whose lease was released (kept for the next lease).
+    Released,
     /// Not a claim: wrong owner, type, link count, size or content.
     Bogus,
 }
@@ -100,7 +129,9 @@ pub(crate) fn read(dir: BorrowedFd, name: &str, port: u16, uid: u32) -> Seen {
     }
     match serde_json::from_slice::<ClaimFile>(&bytes) {
         Ok(c) if c.port == port && c.uid == uid => {
-            if holder_alive(c.pid, c.start_ticks, &c.boot_id) {
+            if c.pid == 0 {
+                Seen::Released
+            } else if holder_alive(c.pid, c.start_ticks, &c.boot_id) {
                 Seen::Alive { pid: c.pid }
             } else {
                 Seen::Dead

@@ -35,6 +35,10 @@ use scan::Scan;
 /// instant before giving up with that user's `PORT_TAKEN`.
 const MAX_RACES: usize = 16;
 
+/// A user with at most this many claim files keeps a released one, to be
+/// rewritten in place by its next lease of the port.
+const KEEP_RELEASED: usize = 64;
+
 /// One claim on the host, as anyone may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostClaim {
@@ -185,10 +189,23 @@ impl Area {
         }
     }
 
-    /// Removes this user's claim on `port` (its lease ended).
+    /// Ends this user's claim on `port` (its lease ended): the file stays,
+    /// marked released, for this user's next lease of the port to rewrite
+    /// in place (up to [`KEEP_RELEASED`] files); `clean` removes it.
     pub fn unclaim(&self, port: u16) {
         if let Ok(Some(shared)) = self.shared() {
-            shared.lock().remove_port(port);
+            let body = ClaimFile::new(port, shared.uid, 0, 0).encode();
+            let mut scan = shared.lock();
+            let _ = scan.refresh(false);
+            // Past a few dozen files a released claim goes, so that other
+            // users' reads of the directory stay short.
+            let keep = scan.own.len() <= KEEP_RELEASED;
+            match scan.own_name(port) {
+                Some(name) if keep && scan.rewrite(&name, &body).is_ok() => {
+                    scan.remove_others(port, &name)
+                }
+                _ => scan.remove_port(port),
+            }
         }
     }
 
@@ -233,7 +250,7 @@ impl Area {
             let alive = match claim::read(fd, &name, port, uid) {
                 Seen::Alive { .. } => true,
                 Seen::Dead => false,
-                Seen::Bogus => continue,
+                Seen::Released | Seen::Bogus => continue,
             };
             out.push(HostClaim {
                 port,
@@ -284,14 +301,7 @@ impl Shared {
                 "cannot read /proc/{pid}/stat; a lease needs a live holder"
             ))
         })?;
-        let body = serde_json::to_vec(&ClaimFile {
-            port,
-            uid: self.uid,
-            pid,
-            start_ticks,
-            boot_id: claim::boot_id().to_string(),
-        })
-        .map_err(|e| Error::Internal(format!("claim encoding: {e}")))?;
+        let body = ClaimFile::new(port, self.uid, pid, start_ticks).encode();
         let mut scan = self.lock();
         // Usually still fresh from the free-port search a moment ago.
         scan.refresh(false).map_err(|e| self.io("read", e))?;
@@ -304,13 +314,23 @@ impl Shared {
                 });
             }
         }
-        scan.remove_port(port);
-        let name = scan.create(port, &body).map_err(|e| {
-            Error::io(
-                format!("cannot create a claim in {}", self.path.display()),
-                e,
-            )
-        })?;
+        // This user's file on the port (released, or held by the process
+        // the lease is handed over from) is rewritten in place.
+        let name = match scan.own_name(port) {
+            Some(name) if scan.rewrite(&name, &body).is_ok() => {
+                scan.remove_others(port, &name);
+                name
+            }
+            _ => {
+                scan.remove_port(port);
+                scan.create(port, &body).map_err(|e| {
+                    Error::io(
+                        format!("cannot create a claim in {}", self.path.display()),
+                        e,
+                    )
+                })?
+            }
+        };
         // Whoever created a claim on this port before our look sees ours;
         // whoever created one after it is seen now: one of us steps back.
         scan.refresh(true).map_err(|e| self.io("read", e))?;

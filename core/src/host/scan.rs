@@ -2,13 +2,21 @@
 //! user's beyond its cap set apart), this user's own, and the directory's
 //! stamp (mtime, ctime, size) so an unchanged directory is not read again.
 //! This user's own creates and removals update the view in place.
+//!
+//! This user's claim files stay open once written: leasing a port again
+//! (or handing its lease over, or releasing it) rewrites the file in place
+//! with one write of the same size, instead of creating and unlinking a
+//! file (about 25 µs on ext4, against 1 µs).
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 
 use nix::dir::Dir;
 use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::sys::stat::{fchmod, fstat, fstatat, Mode};
+use nix::sys::stat::{fchmod, fstat, fstatat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::claim::{self, Seen};
@@ -42,6 +50,8 @@ pub(super) struct Scan {
     pub ignored: Vec<Other>,
     /// This user's claim files: port and file name.
     pub own: Vec<(u16, String)>,
+    /// Write handles to this user's claim files, by name.
+    files: HashMap<String, File>,
 }
 
 impl Scan {
@@ -54,6 +64,7 @@ impl Scan {
             others: Vec::new(),
             ignored: Vec::new(),
             own: Vec::new(),
+            files: HashMap::new(),
         }
     }
 
@@ -157,15 +168,76 @@ impl Scan {
         }?;
         self.stamp = None;
         // Readable by everyone whatever the umask: others check it.
-        let written = fchmod(fd.as_fd(), mode)
+        let mut file = File::from(fd);
+        let written = fchmod(file.as_fd(), mode)
             .map_err(std::io::Error::from)
-            .and_then(|()| std::fs::File::from(fd).write_all(body));
+            .and_then(|()| file.write_all(body));
         if let Err(e) = written {
             let _ = unlinkat(self.dir.as_fd(), name.as_str(), UnlinkatFlags::NoRemoveDir);
             return Err(e);
         }
+        self.files.insert(name.clone(), file);
         self.own.push((port, name.clone()));
         Ok(name)
+    }
+
+    /// A write handle to this user's claim file `name`: kept from its
+    /// creation or opened now, never through a link, and only if this user
+    /// owns it (a squatter's file under our name is left alone).
+    fn own_file(&mut self, name: &str) -> std::io::Result<&File> {
+        if !self.files.contains_key(name) {
+            let flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+            let file = File::from(openat(self.dir.as_fd(), name, flags, Mode::empty())?);
+            let st = fstat(file.as_fd())?;
+            let regular = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG;
+            if !regular || st.st_uid != self.uid || st.st_nlink != 1 {
+                return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+            }
+            self.files.insert(name.to_string(), file);
+        }
+        Ok(&self.files[name])
+    }
+
+    /// Rewrites this user's claim file `name` in place with `body` (of
+    /// [`claim::CLAIM_LEN`] bytes, like every claim this version writes).
+    pub fn rewrite(&mut self, name: &str, body: &[u8]) -> std::io::Result<()> {
+        let file = self.own_file(name)?;
+        let written = file.write_all_at(body, 0).and_then(|()| {
+            // A longer file of an older version: cut its tail.
+            if file.metadata()?.len() != body.len() as u64 {
+                file.set_len(body.len() as u64)?;
+            }
+            Ok(())
+        });
+        if written.is_err() {
+            self.files.remove(name);
+        }
+        written
+    }
+
+    /// This user's claim file on `port` that the view knows of (the plain
+    /// name first), if any.
+    pub fn own_name(&self, port: u16) -> Option<String> {
+        let plain = claim::plain_name(port, self.uid);
+        let mut names = self.own.iter().filter(|(p, _)| *p == port);
+        names
+            .clone()
+            .find(|(_, n)| *n == plain)
+            .or_else(|| names.next())
+            .map(|(_, n)| n.clone())
+    }
+
+    /// This user's claim files on `port` other than `keep`.
+    pub fn remove_others(&mut self, port: u16, keep: &str) {
+        let extra: Vec<String> = self
+            .own
+            .iter()
+            .filter(|(p, n)| *p == port && n != keep)
+            .map(|(_, n)| n.clone())
+            .collect();
+        for n in extra {
+            self.remove(&n);
+        }
     }
 
     /// Removes one claim file of this user (only if this user owns it: a
@@ -179,6 +251,7 @@ impl Scan {
                 let _ = unlinkat(fd, name, UnlinkatFlags::NoRemoveDir);
             }
             s.own.retain(|(_, n)| n != name);
+            s.files.remove(name);
         });
     }
 
