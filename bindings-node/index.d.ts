@@ -116,10 +116,18 @@ export interface Cleaned {
   pid: number
 }
 
-/** An entry whose port is listened on by a process other than its holder. */
+/**
+ * An entry whose port is listened on by a process other than its holder,
+ * or (active or reserved) whose port another user's live lease claims.
+ */
 export interface Conflict {
   entry: Entry
   listeners: Array<Listener>
+  /**
+   * Other users' live claims on the port: the entry's next lease cannot
+   * have it (shared machines).
+   */
+  claimedBy: Array<HostClaim>
 }
 
 /** Entries whose port is listened on by a process other than their holder. */
@@ -227,6 +235,23 @@ export interface Holder {
   cwd: string
   /** When the lease was taken (RFC 3339, UTC). */
   since: string
+}
+
+/**
+ * A port claim on this host (shared machines): the port, its user and
+ * whether the holder is alive. Nothing of the user's registry.
+ */
+export interface HostClaim {
+  port: number
+  uid: number
+  /** The user's name (the uid when the name is unknown). */
+  user: string
+  /** Whether the process holding the lease still runs. */
+  alive: boolean
+  /** The calling user's own claim. */
+  mine: boolean
+  /** False for claims beyond their user's cap: other users ignore them. */
+  honoured: boolean
 }
 
 /**
@@ -409,6 +434,8 @@ export interface Who {
    * that remembers it), or null.
    */
   entry: Entry | null
+  /** Other users' claims on the port (shared machines). */
+  hostClaims: Array<HostClaim>
 }
 
 /** `who`, run off the main thread. */

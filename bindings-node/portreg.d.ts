@@ -43,6 +43,7 @@ export type {
   FindOptions,
   ForceOptions,
   Holder,
+  HostClaim,
   KillOptions,
   KillReport,
   LeaseInfo,

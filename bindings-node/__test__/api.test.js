@@ -256,7 +256,7 @@ test('who names the listening process and the entry claiming the port', async (t
   assert.deepEqual(reg.who('whoami'), w)
   assert.deepEqual(await reg.whoAsync(l.port), w)
   const nobody = reg.who(25199)
-  assert.deepEqual(nobody, { port: 25199, listeners: [], entry: null })
+  assert.deepEqual(nobody, { port: 25199, listeners: [], entry: null, hostClaims: [] })
   assert.throws(() => reg.who('nobody-here'), { code: 'NOT_FOUND' })
 })
 

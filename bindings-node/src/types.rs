@@ -139,6 +139,35 @@ impl From<portreg_core::ListenerInfo> for JsListener {
     }
 }
 
+/// A port claim on this host (shared machines): the port, its user and
+/// whether the holder is alive. Nothing of the user's registry.
+#[napi(object, js_name = "HostClaim")]
+pub struct JsHostClaim {
+    pub port: u32,
+    pub uid: u32,
+    /// The user's name (the uid when the name is unknown).
+    pub user: String,
+    /// Whether the process holding the lease still runs.
+    pub alive: bool,
+    /// The calling user's own claim.
+    pub mine: bool,
+    /// False for claims beyond their user's cap: other users ignore them.
+    pub honoured: bool,
+}
+
+impl From<portreg_core::HostClaim> for JsHostClaim {
+    fn from(c: portreg_core::HostClaim) -> Self {
+        JsHostClaim {
+            port: c.port.into(),
+            uid: c.uid,
+            user: c.user,
+            alive: c.alive,
+            mine: c.mine,
+            honoured: c.honoured,
+        }
+    }
+}
+
 /// Who listens on a port, and which entry claims it.
 #[napi(object, js_name = "Who", use_nullable = true)]
 pub struct JsWho {
@@ -148,6 +177,8 @@ pub struct JsWho {
     /// The entry that claims the port (active or reserved, else an idle one
     /// that remembers it), or null.
     pub entry: Option<JsEntry>,
+    /// Other users' claims on the port (shared machines).
+    pub host_claims: Vec<JsHostClaim>,
 }
 
 impl From<portreg_core::Who> for JsWho {
@@ -156,15 +187,20 @@ impl From<portreg_core::Who> for JsWho {
             port: w.port.into(),
             listeners: w.listeners.into_iter().map(Into::into).collect(),
             entry: w.entry.map(Into::into),
+            host_claims: w.host_claims.into_iter().map(Into::into).collect(),
         }
     }
 }
 
-/// An entry whose port is listened on by a process other than its holder.
+/// An entry whose port is listened on by a process other than its holder,
+/// or (active or reserved) whose port another user's live lease claims.
 #[napi(object, js_name = "Conflict")]
 pub struct JsConflict {
     pub entry: JsEntry,
     pub listeners: Vec<JsListener>,
+    /// Other users' live claims on the port: the entry's next lease cannot
+    /// have it (shared machines).
+    pub claimed_by: Vec<JsHostClaim>,
 }
 
 impl From<portreg_core::Conflict> for JsConflict {
@@ -172,6 +208,7 @@ impl From<portreg_core::Conflict> for JsConflict {
         JsConflict {
             entry: c.entry.into(),
             listeners: c.listeners.into_iter().map(Into::into).collect(),
+            claimed_by: c.claimed_by.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -37,6 +37,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyWho>()?;
     m.add_class::<types::PyListenerInfo>()?;
     m.add_class::<types::PyConflict>()?;
+    m.add_class::<types::PyHostClaim>()?;
     m.add_class::<types::PyKillReport>()?;
     m.add_class::<project::PyProject>()?;
     m.add_class::<project::PyProjectService>()?;

@@ -12,7 +12,7 @@ use pyo3::types::{PyBool, PyDict, PyString};
 use crate::convert;
 use crate::errors::{check, emit_warnings};
 use crate::lease::PyLease;
-use crate::types::{PyCleaned, PyConflict, PyEntry, PyKillReport, PyWho};
+use crate::types::{PyCleaned, PyConflict, PyEntry, PyHostClaim, PyKillReport, PyWho};
 
 /// A registry opened on a directory (default: $PORTREG_HOME, else ~/.portreg).
 /// Every method takes the registry lock for its own duration only, so one
@@ -180,6 +180,13 @@ impl PyRegistry {
             .into_iter()
             .map(PyConflict)
             .collect())
+    }
+
+    /// Every port claim on this host, of every user; see `portreg.host_claims`.
+    fn host_claims(&self, py: Python<'_>) -> PyResult<Vec<PyHostClaim>> {
+        Ok(crate::types::host_claims(
+            &self.call(py, |reg| reg.host_claims())?,
+        ))
     }
 
     /// Stops a name's holder or whatever listens on a port; see `portreg.kill`.

@@ -2,7 +2,7 @@
 //! `Conflict`, `KillReport`) to read-only Python objects with the same field
 //! names, each with `to_dict()` giving its `--json` form.
 
-use portreg_core::{Cleaned, Conflict, Entry, Holder, KillReport, ListenerInfo, Who};
+use portreg_core::{Cleaned, Conflict, Entry, Holder, HostClaim, KillReport, ListenerInfo, Who};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -280,6 +280,73 @@ fn listeners(l: &[ListenerInfo]) -> Vec<PyListenerInfo> {
     l.iter().cloned().map(PyListenerInfo).collect()
 }
 
+/// A port claim on this host (shared machines): the port, its user and
+/// whether the holder is alive. Nothing of the user's registry.
+#[pyclass(
+    module = "portreg",
+    name = "HostClaim",
+    frozen,
+    eq,
+    skip_from_py_object
+)]
+#[derive(PartialEq)]
+pub struct PyHostClaim(pub HostClaim);
+
+#[pymethods]
+impl PyHostClaim {
+    /// The claimed port.
+    #[getter]
+    fn port(&self) -> u16 {
+        self.0.port
+    }
+    /// The claiming user's uid.
+    #[getter]
+    fn uid(&self) -> u32 {
+        self.0.uid
+    }
+    /// The claiming user's name (the uid when the name is unknown).
+    #[getter]
+    fn user(&self) -> &str {
+        &self.0.user
+    }
+    /// Whether the process holding the lease still runs.
+    #[getter]
+    fn alive(&self) -> bool {
+        self.0.alive
+    }
+    /// Whether it is the calling user's own claim.
+    #[getter]
+    fn mine(&self) -> bool {
+        self.0.mine
+    }
+    /// False for claims beyond their user's cap: other users ignore them.
+    #[getter]
+    fn honoured(&self) -> bool {
+        self.0.honoured
+    }
+    /// The fields as a dict, as in `portreg list --host --json`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_dict(py, &self.0)
+    }
+    fn __hash__(&self) -> u64 {
+        hash(&self.0)
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let c = &self.0;
+        format!(
+            "HostClaim(port={}, user={}, alive={}, mine={})",
+            c.port,
+            repr(py, &c.user),
+            if c.alive { "True" } else { "False" },
+            if c.mine { "True" } else { "False" }
+        )
+    }
+}
+
+pub fn host_claims(c: &[HostClaim]) -> Vec<PyHostClaim> {
+    c.iter().cloned().map(PyHostClaim).collect()
+}
+
 /// What `who()` finds on a port: the processes listening there and the
 /// registry entry that claims it.
 #[pyclass(module = "portreg", name = "Who", frozen, eq, skip_from_py_object)]
@@ -304,6 +371,11 @@ impl PyWho {
     fn entry(&self) -> Option<PyEntry> {
         self.0.entry.clone().map(PyEntry)
     }
+    /// Other users' claims on the port (shared machines).
+    #[getter]
+    fn host_claims(&self) -> Vec<PyHostClaim> {
+        host_claims(&self.0.host_claims)
+    }
     /// The fields as a dict, as in `portreg who --json`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_dict(py, &self.0)
@@ -324,7 +396,8 @@ impl PyWho {
     }
 }
 
-/// An entry whose port is listened on by a process other than its holder.
+/// An entry whose port is listened on by a process other than its holder,
+/// or (active or reserved) whose port another user's live lease claims.
 #[pyclass(module = "portreg", name = "Conflict", frozen, eq, skip_from_py_object)]
 #[derive(PartialEq)]
 pub struct PyConflict(pub Conflict);
@@ -340,6 +413,12 @@ impl PyConflict {
     #[getter]
     fn listeners(&self) -> Vec<PyListenerInfo> {
         listeners(&self.0.listeners)
+    }
+    /// Other users' live claims on the port: the entry's next lease cannot
+    /// have it (shared machines).
+    #[getter]
+    fn claimed_by(&self) -> Vec<PyHostClaim> {
+        host_claims(&self.0.claimed_by)
     }
     /// The fields as a dict, as in `portreg conflicts --json`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -216,13 +216,13 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         }
         Command::Who { target, name } => {
             let who = reg.who(&target_arg(&target, name)?)?;
-            let others = host::others_on(&reg, who.port)?;
-            let found = !who.listeners.is_empty() || who.entry.is_some() || !others.is_empty();
+            let found =
+                !who.listeners.is_empty() || who.entry.is_some() || !who.host_claims.is_empty();
             if g.json {
-                print_json(&host::who_json(&who, &others));
+                print_json(&who);
             } else {
                 table::print_who(&who);
-                host::print_others(&others);
+                host::print_others(&who.host_claims);
             }
             Ok(if found {
                 Outcome::ok()
@@ -232,17 +232,16 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
         }
         Command::Conflicts => {
             let conflicts = reg.conflicts()?;
-            let clashes = host::clashes(&reg)?;
             if g.json {
-                print_json(&host::conflicts_json(&conflicts, &clashes));
-            } else if conflicts.is_empty() && clashes.is_empty() {
+                print_json(&conflicts);
+            } else if conflicts.is_empty() {
                 eprintln!("portreg: no conflicts: no entry's port is taken by a process outside the registry");
             } else {
                 table::print_conflicts(&conflicts);
-                host::print_clashes(&clashes);
+                host::print_clashes(&conflicts);
             }
             // A check, as linters do: 0 when all is well, 1 when it found something.
-            Ok(if conflicts.is_empty() && clashes.is_empty() {
+            Ok(if conflicts.is_empty() {
                 Outcome::ok()
             } else {
                 Outcome::nothing()

@@ -147,7 +147,7 @@ pub fn print_who(who: &Who) {
 }
 
 pub fn print_conflicts(conflicts: &[Conflict]) {
-    for c in conflicts {
+    for c in conflicts.iter().filter(|c| !c.listeners.is_empty()) {
         let e = &c.entry;
         let holder = match &e.holder {
             Some(h) => format!("held by pid {}", h.pid),

@@ -349,6 +349,41 @@ fn a_released_claim_is_kept_for_the_next_lease_and_frees_the_port_for_others() {
 }
 
 #[test]
+fn who_and_conflicts_name_another_users_claim() {
+    if !can_run() {
+        return;
+    }
+    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
+    let host = Host::new();
+    let ha = host.holder(&a);
+    let p = port_of(&host.lease(&a, "web", &ha, "27930-27930"));
+    // B pins a name to that port: its next lease could not have it.
+    let out = host.portreg(&b, &["reserve", "db", &p.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = host.portreg(&b, &["conflicts", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let conflicts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &conflicts[0];
+    assert_eq!(c["entry"]["name"], "db");
+    assert_eq!(c["claimed_by"][0]["user"], "portreg-t1");
+    assert_eq!(c["claimed_by"][0]["alive"], true);
+    let out = host.portreg(&b, &["conflicts"]);
+    assert!(
+        stdout(&out).contains("also leased by another user of this host: portreg-t1"),
+        "{}",
+        stdout(&out)
+    );
+    let out = host.portreg(&b, &["who", &p.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let who: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(who["host_claims"][0]["user"], "portreg-t1");
+    assert_eq!(who["entry"]["name"], "db");
+    // A sees no conflict of its own: the claim is its own.
+    let out = host.portreg(&a, &["conflicts", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
 fn a_killed_holders_port_goes_to_the_next_user() {
     if !can_run() {
         return;

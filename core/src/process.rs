@@ -13,6 +13,7 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use crate::entry::{Entry, State};
 
 use crate::error::{Error, Result};
+use crate::host::HostClaim;
 use crate::liveness;
 /// The processes of a process group (how `run` knows its command's tree is
 /// gone); see `stop.rs`.
@@ -45,6 +46,9 @@ pub struct Who {
     /// The registry entry that claims the port (active or reserved; else an
     /// idle one that remembers it), if any.
     pub entry: Option<Entry>,
+    /// Other users' claims on the port (shared hosts): who else leased it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_claims: Vec<HostClaim>,
 }
 
 /// An entry whose port is listened on by a process other than its holder.
@@ -52,6 +56,10 @@ pub struct Who {
 pub struct Conflict {
     pub entry: Entry,
     pub listeners: Vec<ListenerInfo>,
+    /// Other users' live claims on the entry's port (shared hosts): its next
+    /// lease cannot have that port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed_by: Vec<HostClaim>,
 }
 
 /// When `pid` started, in clock ticks since boot; `None` when no such
@@ -185,6 +193,7 @@ pub fn find_conflicts(entries: &[Entry]) -> Vec<Conflict> {
             out.push(Conflict {
                 entry: e.clone(),
                 listeners: foreign,
+                claimed_by: Vec::new(),
             });
         }
     }

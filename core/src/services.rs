@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::entry::State;
 use crate::error::{Error, Result};
+use crate::host::HostClaim;
 use crate::process::{self, Conflict, Who};
 use crate::stop::{self, KillReport};
 use crate::target::Target;
@@ -43,17 +44,48 @@ impl Registry {
                 (port, entry)
             }
         };
+        // A claims directory that cannot be read fails leases, with the
+        // reason; it does not stop `who` from answering.
+        let mut host_claims = self.host_claims().unwrap_or_default();
+        host_claims.retain(|c| c.port == port && !c.mine);
         Ok(Who {
             port,
             listeners: process::listeners_on(port),
             entry,
+            host_claims,
         })
     }
 
     /// Entries whose port is listened on by a process other than their holder
-    /// (or by anyone, for idle and reserved entries).
+    /// (or by anyone, for idle and reserved entries), and active or reserved
+    /// entries whose port another user's live claim holds (their next lease
+    /// cannot have it): those come last, with `claimed_by` and no listeners.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
-        Ok(process::find_conflicts(&self.list()?))
+        let entries = self.list()?;
+        let mut out = process::find_conflicts(&entries);
+        let claims = self.host_claims().unwrap_or_default();
+        let others = |port: u16| -> Vec<HostClaim> {
+            claims
+                .iter()
+                .filter(|c| c.port == port && !c.mine && c.alive && c.honoured)
+                .cloned()
+                .collect()
+        };
+        for e in entries.iter().filter(|e| e.state != State::Idle) {
+            let claimed_by = others(e.port);
+            if claimed_by.is_empty() {
+                continue;
+            }
+            match out.iter_mut().find(|c| c.entry.name == e.name) {
+                Some(c) => c.claimed_by = claimed_by,
+                None => out.push(Conflict {
+                    entry: e.clone(),
+                    listeners: Vec::new(),
+                    claimed_by,
+                }),
+            }
+        }
+        Ok(out)
     }
 
     /// True when some process listens on `port` (TCP, any address), from

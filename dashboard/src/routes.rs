@@ -103,7 +103,7 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             Ok(json_body(&health::probe_all(&entries).await))
         }
         ["api", "conflicts"] if get => {
-            let c = app.blocking(|reg| reg.list().map(|e| portreg_core::process::find_conflicts(&e))).await?;
+            let c = app.blocking(|reg| reg.conflicts()).await?;
             Ok(json_body(&c))
         }
         ["api", "events"] if get => Ok(snapshot::events(&app)),

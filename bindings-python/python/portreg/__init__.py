@@ -45,6 +45,7 @@ from ._native import (
     Conflict,
     Entry,
     Holder,
+    HostClaim,
     KillReport,
     Lease,
     ListenerInfo,
@@ -77,6 +78,7 @@ __all__ = [
     "clean",
     "who",
     "conflicts",
+    "host_claims",
     "kill",
     "env",
     "project",
@@ -90,6 +92,7 @@ __all__ = [
     "Who",
     "ListenerInfo",
     "Conflict",
+    "HostClaim",
     "KillReport",
     "PortregWarning",
     "PortregError",
@@ -295,8 +298,23 @@ def who(target: Union[int, str]) -> Who:
 
 
 def conflicts() -> _builtins.list[Conflict]:
-    """Return the entries whose port is listened on by a process other than their holder."""
+    """Return the entries whose port is listened on by a process other than their holder.
+
+    On a shared machine, also the active or reserved entries whose port
+    another user's live lease claims (their ``claimed_by`` says who): their
+    next lease cannot have that port.
+    """
     return Registry().conflicts()
+
+
+def host_claims() -> _builtins.list[HostClaim]:
+    """Return every port claim on this host, of every user.
+
+    What any user can see of anyone's leases: the port, the user and
+    whether the holding process is alive (names stay private). Empty when
+    sharing is off (``PORTREG_CLAIMS_DIR=off``).
+    """
+    return Registry().host_claims()
 
 
 def kill(

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::dir::Dir;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use claim::{ClaimFile, Seen};
@@ -40,7 +40,7 @@ const MAX_RACES: usize = 16;
 const KEEP_RELEASED: usize = 64;
 
 /// One claim on the host, as anyone may see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostClaim {
     pub port: u16,
     pub uid: u32,
