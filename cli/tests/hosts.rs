@@ -42,6 +42,15 @@ fn can_run() -> bool {
     true
 }
 
+/// Two test users and a fresh host for them; None (skipped, saying why)
+/// where users cannot be made.
+fn two_users() -> Option<(User, User, Host)> {
+    if !can_run() {
+        return None;
+    }
+    Some((user("portreg-t1"), user("portreg-t2"), Host::new()))
+}
+
 /// The test user `name`, created (system account, no home) when missing.
 fn user(name: &str) -> User {
     let find = || nix::unistd::User::from_name(name).ok().flatten();
@@ -257,11 +266,9 @@ fn three_users_racing_never_share_a_port() {
 
 #[test]
 fn a_lease_not_yet_bound_is_not_handed_to_another_user() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let ha = host.holder(&a);
     let hb = host.holder(&b);
     let pa = port_of(&host.lease(&a, "web", &ha, "27900-27901"));
@@ -308,11 +315,9 @@ fn a_lease_not_yet_bound_is_not_handed_to_another_user() {
 
 #[test]
 fn a_released_claim_is_kept_for_the_next_lease_and_frees_the_port_for_others() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let ha = host.holder(&a);
     let hb = host.holder(&b);
     let range = "27920-27920";
@@ -350,11 +355,9 @@ fn a_released_claim_is_kept_for_the_next_lease_and_frees_the_port_for_others() {
 
 #[test]
 fn who_and_conflicts_name_another_users_claim() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let ha = host.holder(&a);
     let p = port_of(&host.lease(&a, "web", &ha, "27930-27930"));
     // B pins a name to that port: its next lease could not have it.
@@ -385,11 +388,9 @@ fn who_and_conflicts_name_another_users_claim() {
 
 #[test]
 fn a_killed_holders_port_goes_to_the_next_user() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let mut ha = host.holder(&a);
     let hb = host.holder(&b);
     let p = port_of(&host.lease(&a, "web", &ha, "27910-27910"));
@@ -414,11 +415,9 @@ fn a_killed_holders_port_goes_to_the_next_user() {
 
 #[test]
 fn another_user_cannot_remove_alter_or_forge_a_claim() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let ha = host.holder(&a);
     let hb = host.holder(&b);
     let p = port_of(&host.lease(&a, "web", &ha, "27920-27920"));
@@ -488,11 +487,9 @@ fn another_user_cannot_remove_alter_or_forge_a_claim() {
 
 #[test]
 fn a_shared_directory_another_user_could_tamper_with_is_refused() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let ha = host.holder(&a);
     let c = host.claims.display().to_string();
     for (setup, says) in [
@@ -518,11 +515,9 @@ fn a_shared_directory_another_user_could_tamper_with_is_refused() {
 
 #[test]
 fn a_flood_of_claims_and_junk_leaves_others_their_range() {
-    if !can_run() {
+    let Some((a, b, host)) = two_users() else {
         return;
-    }
-    let (a, b) = (user("portreg-t1"), user("portreg-t2"));
-    let host = Host::new();
+    };
     let ha = host.holder(&a);
     let hb = host.holder(&b);
     // Created by A (mode 1777), then flooded by B: live claims on 1000
