@@ -113,6 +113,11 @@ fn order_ports_and_env() {
     let ps2 = env.ps(&dir);
     assert_eq!(port_of(&ps2, "api"), api);
     assert_ne!(pid_of(&ps2, "api"), old);
+    assert_eq!(
+        service(&ps2, "api")["restarts"],
+        1,
+        "a restart by hand counts"
+    );
     assert!(!alive(old));
     assert!(http_ok(api, "/"));
 
