@@ -167,7 +167,7 @@ impl Supervisor {
     pub(crate) fn event(&self, service: &str, msg: &str) {
         match &self.echo {
             Some(e) => e.line("portreg", &format!("{service}: {msg}")),
-            None => eprintln!("portreg: {}: {service}: {msg}", self.inst.key()),
+            None => crate::daemon::say(&format!("portreg: {}: {service}: {msg}", self.inst.key())),
         }
         if let Some(s) = self.lock().get(&key(service)) {
             s.log
