@@ -354,6 +354,24 @@ impl Supervisor {
             code: e.code().as_str().into(),
         };
         let list = self.project.closure(names).map_err(fail)?;
+        // A command that cannot receive its socket fails the start before
+        // anything is leased or started.
+        for s in &list {
+            if let (true, portreg_core::project::Command::Shell(c)) = (s.socket, &s.command) {
+                if let Err(why) = crate::spawn::socket_shell(c) {
+                    return Err(UpFailure {
+                        service: s.name.clone(),
+                        reason: format!(
+                            "{}: service {}: {why}",
+                            self.project.file.display(),
+                            s.name
+                        ),
+                        last_lines: Vec::new(),
+                        code: "INVALID_CONFIG".into(),
+                    });
+                }
+            }
+        }
         self.lease_all(&list).map_err(fail)?;
         let mut todo = Vec::new();
         {
