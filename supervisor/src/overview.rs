@@ -68,7 +68,11 @@ pub fn checkouts(registry_dir: &Path) -> Vec<CheckoutStatus> {
 
 fn read(dir: &Path, key: &str) -> Option<CheckoutStatus> {
     let st = state::read_state(dir)?;
-    let running = state::supervisor_running(dir) && st.supervisor.alive();
+    // The lock is probed (taken for an instant when free) only while the
+    // recorded supervisor still exists, to tell one that runs from one that
+    // is exiting: a `portreg up` starting a new supervisor at that instant
+    // must not find the lock taken by a reader.
+    let running = st.supervisor.alive() && state::supervisor_running(dir);
     let mut services = st.services;
     if !running {
         for s in &mut services {
