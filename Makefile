@@ -8,7 +8,7 @@ SHELL := bash
 COMMON := source scripts/common.sh
 SUITES := rust c python node cross dashboard fuzz
 
-.PHONY: help demo test lint bench race build header lint-rust $(addprefix test-,$(SUITES))
+.PHONY: help demo test lint bench bench-project race build header lint-rust $(addprefix test-,$(SUITES))
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -83,6 +83,9 @@ header: ## regenerate include/portreg.h from ffi/src with cbindgen (nothing else
 
 bench: ## every benchmark and the race against the peers; rewrites BENCHMARKS.md
 	@scripts/bench.sh
+
+bench-project: ## 50 services brought up by portreg up -d, against an ideal launcher and honcho; prints the "Projects at scale" section
+	@bench/project/run.sh
 
 race: ## only the race: 20 processes ask get-port, portfinder, detect-port, portpicker, port-for and portreg at once
 	@RACE_ONLY=1 scripts/bench.sh

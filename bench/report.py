@@ -118,6 +118,14 @@ def startup(cmd_with, cmd_without, runs=100):
     return base, full, full - base
 
 
+def projects_at_scale():
+    """The "Projects at scale" section: bench/project/bench.py (50 services,
+    portreg up -d against an ideal launcher and honcho) prints it."""
+    out = os.path.join(tempfile.mkdtemp(), "projects.md")
+    run([sys.executable, os.path.join(ROOT, "bench/project/bench.py"), "--markdown", out], cwd=ROOT)
+    return open(out).read()
+
+
 def main():
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print("== cargo bench (registry)")
@@ -209,6 +217,8 @@ def main():
     md.append("| `python -c 'import portreg'` vs `python -c pass` | %.1f ms | %.1f ms | %.1f ms |" % imp)
     md.append("| `node -e \"require('portreg')\"` vs `node -e ''` | %.1f ms | %.1f ms | %.1f ms |" % req)
     md.append("")
+    print("== projects at scale")
+    md.append(projects_at_scale())
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(md))
     print("wrote BENCHMARKS.md")

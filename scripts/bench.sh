@@ -24,12 +24,12 @@ JSON
 
 step "peers from PyPI, and portreg's wheel, in $PEERS/venv"
 [ -x "$PEERS/venv/bin/python" ] || python3 -m venv "$PEERS/venv"
-"$PEERS/venv/bin/pip" install -q --disable-pip-version-check portpicker==1.6.0 port-for==1.1.1
+"$PEERS/venv/bin/pip" install -q --disable-pip-version-check portpicker==1.6.0 port-for==1.1.1 honcho==2.0.0
 "$PEERS/venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings-python
 
 export PEERS_DIR="$PEERS" PEERS_PYTHON="$PEERS/venv/bin/python" \
   PORTREG_BIN="$TARGET_DIR/release/portreg" PORTREG_NODE="$ROOT/bindings-node" \
-  C_ROUNDTRIP="$PEERS/roundtrip-c"
+  C_ROUNDTRIP="$PEERS/roundtrip-c" HONCHO="$PEERS/venv/bin/honcho"
 if [ -n "${RACE_ONLY:-}" ]; then
   step "the race"
   exec python3 bench/race/race.py get-port portfinder detect-port portpicker port-for \

@@ -2,7 +2,8 @@
 # Dashboard: the JSON API, its refusals (token, Origin, Host, other users) and
 # the NAME.localhost proxy with WebSockets over real HTTP on loopback (Rust),
 # then the page end to end in headless Chromium (Debian's package, driven by
-# playwright-core) with services leased from Python and Node processes.
+# playwright-core) with services leased from Python and Node processes and
+# projects brought up with `portreg up -d`.
 # Sets up what a fresh machine lacks: Debian's chromium, npm ci.
 # Ports used: 26000-26999. Registries: temporary, never ~/.portreg.
 source "$(dirname "$0")/common.sh"
@@ -56,7 +57,7 @@ count "$work/api.log"
 
 step "browser tests: node --test tests/dashboard (headless /usr/bin/chromium)"
 if ! (cd tests/dashboard && PORTREG_BIN="$TARGET_DIR/debug/portreg" \
-  node --test --test-concurrency=1 --test-timeout=90000 --test-reporter=tap dashboard.test.mjs) 2>&1 | tee "$work/browser.log"; then
+  node --test --test-concurrency=1 --test-timeout=90000 --test-reporter=tap dashboard.test.mjs projects.test.mjs) 2>&1 | tee "$work/browser.log"; then
   status=1
 fi
 count "$work/browser.log"

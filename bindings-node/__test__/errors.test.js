@@ -11,13 +11,22 @@ const portreg = require('..')
 const { ROOT, tmpRegistry } = require('./helpers')
 
 const table = require(path.join(ROOT, 'tests', 'error-cases.json'))
+// A row naming its surfaces applies to those only.
+const cases = table.cases.filter((c) => !c.surfaces || c.surfaces.includes('node'))
 const RANGE = '25200-25299'
 
 // How each op of the table is spelled in JS, on a target that is either a
 // Registry or the module itself; `async` picks the Promise form.
-function call(target, c, async) {
+function call(target, c, async, t) {
   const fn = (name) => (async ? target[`${name}Async`] : target[name]).bind(target)
   switch (c.op) {
+    case 'project': {
+      // The file is the portreg.toml of a fresh folder, read from there;
+      // project() is a module function of a path and a registry directory.
+      const folder = tmpRegistry(t)
+      require('node:fs').writeFileSync(path.join(folder, 'portreg.toml'), c.file)
+      return portreg.project(folder, target === portreg ? undefined : target.path)
+    }
     case 'lease': {
       const opts = {}
       if ('port' in c) opts.port = c.port
@@ -85,26 +94,32 @@ test('the table is not empty and names only known codes', () => {
     'PERMISSION', 'IO', 'PROCESS', 'INTERNAL', 'INVALID_CONFIG', 'INVALID_TEXT', 'REGISTRY_FULL', 'LOCK_TIMEOUT',
   ])
   for (const c of table.cases) assert.ok(codes.has(c.code), label(c))
+  for (const c of table.cases) {
+    if (c.surfaces) assert.ok(c.surfaces.every((s) => ['cli', 'c', 'python', 'node'].includes(s)), label(c))
+  }
 })
 
-for (const c of table.cases) {
+for (const c of cases) {
   test(`Registry: ${label(c)}`, (t) => {
     const reg = new portreg.Registry(tmpRegistry(t))
-    assert.throws(() => call(reg, c, false), (err) => (assertCoded(err, c), true))
+    assert.throws(() => call(reg, c, false, t), (err) => (assertCoded(err, c), true))
   })
 
-  test(`Registry, Promise form: ${label(c)}`, async (t) => {
-    const reg = new portreg.Registry(tmpRegistry(t))
-    await assert.rejects(call(reg, c, true), (err) => (assertCoded(err, c), true))
-  })
+  // project() reads files and has no Promise form.
+  if (c.op !== 'project') {
+    test(`Registry, Promise form: ${label(c)}`, async (t) => {
+      const reg = new portreg.Registry(tmpRegistry(t))
+      await assert.rejects(call(reg, c, true, t), (err) => (assertCoded(err, c), true))
+    })
+  }
 
   test(`module functions on PORTREG_HOME: ${label(c)}`, async (t) => {
     const before = { home: process.env.PORTREG_HOME, range: process.env.PORTREG_RANGE }
     process.env.PORTREG_HOME = tmpRegistry(t)
     process.env.PORTREG_RANGE = RANGE
     try {
-      assert.throws(() => call(portreg, c, false), (err) => (assertCoded(err, c), true))
-      await assert.rejects(call(portreg, c, true), (err) => (assertCoded(err, c), true))
+      assert.throws(() => call(portreg, c, false, t), (err) => (assertCoded(err, c), true))
+      if (c.op !== 'project') await assert.rejects(call(portreg, c, true, t), (err) => (assertCoded(err, c), true))
     } finally {
       for (const [k, v] of [['PORTREG_HOME', before.home], ['PORTREG_RANGE', before.range]]) {
         if (v === undefined) delete process.env[k]

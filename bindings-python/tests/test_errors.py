@@ -16,7 +16,12 @@ import pytest
 import portreg
 from conftest import REPO
 
-CASES = json.loads((REPO / "tests" / "error-cases.json").read_text())["cases"]
+# A row naming its surfaces applies to those only.
+CASES = [
+    c
+    for c in json.loads((REPO / "tests" / "error-cases.json").read_text())["cases"]
+    if "python" in c.get("surfaces", ["python"])
+]
 
 CODES = {
     "INVALID_NAME": portreg.InvalidNameError,
@@ -41,8 +46,14 @@ CODES = {
 }
 
 
-def call(reg: portreg.Registry, case: Dict[str, Any]) -> object:
+def call(reg: portreg.Registry, case: Dict[str, Any], tmp: pathlib.Path) -> object:
     op = case["op"]
+    if op == "project":
+        # The file is the portreg.toml of a fresh folder, read from there.
+        folder = tmp / "project"
+        folder.mkdir(exist_ok=True)
+        (folder / "portreg.toml").write_text(case["file"])
+        return portreg.project(folder, reg if isinstance(reg, portreg.Registry) else None)
     if op == "lease":
         return reg.lease(
             case["name"],
@@ -71,13 +82,13 @@ def call(reg: portreg.Registry, case: Dict[str, Any]) -> object:
 def test_shared_error_cases(case: Dict[str, Any], tmp_path: pathlib.Path) -> None:
     reg = portreg.Registry(tmp_path / "fresh")
     with pytest.raises(portreg.PortregError) as e:
-        call(reg, case)
+        call(reg, case, tmp_path)
     assert e.value.code == case["code"]
     assert type(e.value) is CODES[case["code"]]
     assert str(e.value), "every error has a message"
     # the same case as a module function on the default registry
     with pytest.raises(CODES[case["code"]]):
-        call(portreg, case)  # type: ignore[arg-type]
+        call(portreg, case, tmp_path)  # type: ignore[arg-type]
 
 
 RELEASES = json.loads((REPO / "tests" / "error-cases.json").read_text())["releases"]["cases"]
@@ -109,7 +120,7 @@ def test_shared_release_rule(case: Dict[str, Any], tmp_path: pathlib.Path) -> No
 
 
 def test_the_table_covers_every_op_the_suite_knows() -> None:
-    assert {c["op"] for c in CASES} <= {"lease", "get", "reserve", "find_free", "release", "forget", "rename"}
+    assert {c["op"] for c in CASES} <= {"lease", "get", "reserve", "find_free", "release", "forget", "rename", "project"}
     assert len(CASES) >= 17
 
 

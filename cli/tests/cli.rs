@@ -173,10 +173,39 @@ fn shared_error_table() {
     let table: serde_json::Value =
         serde_json::from_str(include_str!("../../tests/error-cases.json")).unwrap();
     for case in table["cases"].as_array().unwrap() {
+        // A row naming its surfaces applies to those only.
+        if let Some(s) = case["surfaces"].as_array() {
+            if !s.iter().any(|x| x == "cli") {
+                continue;
+            }
+        }
         let reg = Reg::new();
         let name = case["name"].as_str().unwrap_or("");
         // flags first, then `--`, so a name like "-x" is taken as a name
         let op = case["op"].as_str().unwrap();
+        if op == "project" {
+            // The file is the portreg.toml of a fresh folder; `ps` reads it.
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("portreg.toml"),
+                case["file"].as_str().unwrap(),
+            )
+            .unwrap();
+            let out = reg
+                .cmd()
+                .arg("ps")
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let code = case["code"].as_str().unwrap();
+            assert_eq!(out.status.code(), Some(14), "{case}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(&format!("[{code}]")),
+                "{case}: {}",
+                stderr(&out)
+            );
+            continue;
+        }
         let mut args: Vec<String> = vec![if op == "find_free" {
             "find".into()
         } else {

@@ -5,7 +5,8 @@
 //!
 //! Modules, leaves first: `reply` (error and page responses),
 //! `upstream` (connections to services), `guard` (who may ask), `health`,
-//! `state` (what the handlers share), `snapshot` (the live stream),
+//! `state` (what the handlers share), `projects` (checkouts of `portreg up`
+//! and their supervisors), `snapshot` (the live stream),
 //! `proxy` (NAME.localhost), `routes` (the page and API), `bind` (the
 //! port on 127.0.0.1 and [::1]), `server` (runtime, signals).
 
@@ -16,6 +17,7 @@ use portreg_core::{Actor, Error, ErrorCode, LeaseRequest, Registry, Released};
 mod bind;
 mod guard;
 mod health;
+mod projects;
 mod proxy;
 mod reply;
 mod routes;

@@ -35,24 +35,34 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// An error of one of portreg's codes, with the status the API gives it.
+    pub fn of_code(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(status_of(code), code.as_str(), message)
+    }
+}
+
+/// The HTTP status the API answers an error code with.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::InvalidName | ErrorCode::InvalidPort | ErrorCode::InvalidRange => {
+            StatusCode::BAD_REQUEST
+        }
+        ErrorCode::LeaseHeld
+        | ErrorCode::PortTaken
+        | ErrorCode::PortBusy
+        | ErrorCode::NoFreePort
+        | ErrorCode::NotHolder
+        | ErrorCode::RegistryVersion => StatusCode::CONFLICT,
+        ErrorCode::Permission => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<portreg_core::Error> for ApiError {
     fn from(e: portreg_core::Error) -> ApiError {
-        let code = e.code();
-        let status = match code {
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::InvalidName | ErrorCode::InvalidPort | ErrorCode::InvalidRange => {
-                StatusCode::BAD_REQUEST
-            }
-            ErrorCode::LeaseHeld
-            | ErrorCode::PortTaken
-            | ErrorCode::PortBusy
-            | ErrorCode::NoFreePort
-            | ErrorCode::NotHolder
-            | ErrorCode::RegistryVersion => StatusCode::CONFLICT,
-            ErrorCode::Permission => StatusCode::FORBIDDEN,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, code.as_str(), e.to_string())
+        ApiError::of_code(e.code(), e.to_string())
     }
 }
 

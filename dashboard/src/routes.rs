@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::guard;
 use crate::health;
+use crate::projects;
 use crate::proxy;
 use crate::reply::{json_body, ApiError};
 use crate::snapshot;
@@ -107,6 +108,18 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             Ok(json_body(&c))
         }
         ["api", "events"] if get => Ok(snapshot::events(&app)),
+        ["api", "projects"] if get => Ok(json_body(&projects::list(&app).await?)),
+        ["api", "projects"] => wrong_method("GET"),
+        ["api", "projects", checkout, "services", service, action @ ("restart" | "stop" | "start")]
+            if post =>
+        {
+            let out = projects::act(&app, checkout, service, action).await;
+            app.refresh.notify_one();
+            out
+        }
+        ["api", "projects", _, "services", _, "restart" | "stop" | "start"] => {
+            wrong_method("POST")
+        }
         ["api", "entries"] | ["api", "health"] | ["api", "conflicts"] | ["api", "events"] => {
             wrong_method("GET")
         }
@@ -127,7 +140,7 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
         }
         ["api", "clean"] | ["api", "entries", _, "release" | "forget" | "kill"] => wrong_method("POST"),
         ["api", ..] => Err(ApiError::not_found(format!(
-            "no API endpoint {path}; see GET /api/entries, /api/entries/NAME, /api/health, /api/conflicts"
+            "no API endpoint {path}; see GET /api/entries, /api/entries/NAME, /api/health, /api/conflicts, /api/projects"
         ))),
         _ => Err(ApiError::not_found(format!(
             "nothing at {path}; the dashboard is at /"

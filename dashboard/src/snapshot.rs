@@ -11,6 +11,7 @@ use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use portreg_core::{Conflict, Entry, HostClaim};
+use portreg_supervisor::overview::CheckoutStatus;
 use serde::Serialize;
 
 use crate::health;
@@ -31,6 +32,8 @@ struct Snapshot<'a> {
     /// Ports other users of this host hold (port, user, alive): the page
     /// marks them; nothing else of their leases is known.
     others: &'a [HostClaim],
+    /// Checkouts of projects (`portreg up`) and their services' states.
+    projects: &'a [CheckoutStatus],
     dashboard: DashboardInfo<'a>,
 }
 
@@ -60,12 +63,14 @@ async fn snapshot_json(app: &App) -> Result<String, ApiError> {
             .and_then(|r| r.listening)
     };
     let health = app.health.refresh(entries, listening_of).await;
+    let projects = crate::projects::list(app).await?;
     let dir = app.reg.path().display().to_string();
     let snap = Snapshot {
         entries: &rows,
         conflicts: &conflicts,
         health: &health,
         others: &others,
+        projects: &projects,
         dashboard: DashboardInfo {
             pid: std::process::id(),
             port: app.port,

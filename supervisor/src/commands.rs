@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use portreg_core::{Actor, Error, Result};
 use serde::Serialize;
 
-use crate::control::{self, Answer, Request};
+use crate::control::{self, Answer, Request, Unreached};
 use crate::state::{self, now, Proc, ServiceState, SupervisorLock};
 use crate::{daemon, exit_code, logs, spawn, Checkout, UpFailure};
 
@@ -121,9 +121,10 @@ pub fn cleanup_orphans(c: &Checkout) -> Vec<String> {
 pub fn up(c: &Checkout, names: &[String], detach: bool) -> Result<i32> {
     check_names(c, names)?;
     state::ensure_dir(&c.dir)?;
-    if state::supervisor_running(&c.dir) {
-        let a = control::ask(&c.dir, &request("up", names)).ok_or_else(|| no_answer(c))?;
-        return Ok(print_answer(c, &a, "start"));
+    match control::request_running(&c.dir, "up", names) {
+        Ok(a) => return Ok(print_answer(c, &a, "start")),
+        Err(Unreached::NoAnswer) => return Err(no_answer(c)),
+        Err(Unreached::NotRunning) => {}
     }
     cleanup_orphans(c);
     if detach {
@@ -143,8 +144,12 @@ pub fn up(c: &Checkout, names: &[String], detach: bool) -> Result<i32> {
 /// `portreg down [SERVICE...]`.
 pub fn down(c: &Checkout, names: &[String]) -> Result<i32> {
     check_names(c, names)?;
-    if state::supervisor_running(&c.dir) {
-        let a = control::ask(&c.dir, &request("down", names)).ok_or_else(|| no_answer(c))?;
+    let answer = match control::request_running(&c.dir, "down", names) {
+        Ok(a) => Some(a),
+        Err(Unreached::NoAnswer) => return Err(no_answer(c)),
+        Err(Unreached::NotRunning) => None,
+    };
+    if let Some(a) = answer {
         for s in &a.services {
             println!("stopped {s} ({})", c.inst.registry_name(s));
         }
@@ -176,15 +181,17 @@ pub fn down(c: &Checkout, names: &[String]) -> Result<i32> {
 /// `portreg restart SERVICE...`.
 pub fn restart(c: &Checkout, names: &[String]) -> Result<i32> {
     check_names(c, names)?;
-    if !state::supervisor_running(&c.dir) {
-        eprintln!(
-            "portreg: no supervisor runs {}; `portreg up` starts it",
-            c.inst.key()
-        );
-        return Ok(1);
+    match control::request_running(&c.dir, "restart", names) {
+        Ok(a) => Ok(print_answer(c, &a, "restart")),
+        Err(Unreached::NoAnswer) => Err(no_answer(c)),
+        Err(Unreached::NotRunning) => {
+            eprintln!(
+                "portreg: no supervisor runs {}; `portreg up` starts it",
+                c.inst.key()
+            );
+            Ok(1)
+        }
     }
-    let a = control::ask(&c.dir, &request("restart", names)).ok_or_else(|| no_answer(c))?;
-    Ok(print_answer(c, &a, "restart"))
 }
 
 /// What `ps` shows: the checkout and its services.

@@ -110,6 +110,30 @@ pub fn bind(dir: &Path) -> Result<UnixListener> {
     })
 }
 
+/// Why a request found no supervisor to answer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreached {
+    /// No supervisor runs the checkout (its lock is free).
+    NotRunning,
+    /// One holds the lock but did not answer on its socket.
+    NoAnswer,
+}
+
+/// Asks the running supervisor of the checkout whose folder is `dir` to
+/// `op` (`up`, `down`, `restart` or `state`) `services`, and waits until it
+/// is done: what `portreg up`, `down` and `restart` do when a supervisor
+/// runs, and what the dashboard's restart and stop buttons do.
+pub fn request_running(dir: &Path, op: &str, services: &[String]) -> Result<Answer, Unreached> {
+    if !crate::state::supervisor_running(dir) {
+        return Err(Unreached::NotRunning);
+    }
+    let req = Request {
+        op: op.into(),
+        services: services.to_vec(),
+    };
+    ask(dir, &req).ok_or(Unreached::NoAnswer)
+}
+
 /// Sends one request to the supervisor of `dir` and waits for its answer.
 /// None when no supervisor answers.
 pub fn ask(dir: &Path, req: &Request) -> Option<Answer> {

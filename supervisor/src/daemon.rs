@@ -22,6 +22,20 @@ use crate::Checkout;
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
+/// A detached supervisor's own log (`supervisor.log`), capped and rotated
+/// like the services' logs.
+static OWN_LOG: std::sync::OnceLock<std::sync::Mutex<crate::logs::LogWriter>> =
+    std::sync::OnceLock::new();
+
+/// Writes one of the supervisor's own messages: to its log when detached,
+/// else to stderr.
+pub(crate) fn say(msg: &str) {
+    match OWN_LOG.get() {
+        Some(log) => log.lock().unwrap_or_else(|e| e.into_inner()).line(msg),
+        None => eprintln!("{msg}"),
+    }
+}
+
 extern "C" fn on_signal(_: libc::c_int) {
     SIGNALLED.store(true, Ordering::SeqCst);
 }
@@ -177,6 +191,9 @@ fn redirect(log: &std::path::Path, keep: i32) {
 /// The detached supervisor's life; returns its exit status.
 fn supervise(c: &Checkout, names: &[String], ready: OwnedFd, log: &std::path::Path) -> i32 {
     redirect(log, ready.as_raw_fd());
+    let _ = OWN_LOG.set(std::sync::Mutex::new(
+        crate::logs::LogWriter::open(log.to_path_buf()).with_stdio(),
+    ));
     let _ = std::env::set_current_dir(&c.project.root);
     let mut ready = Some(std::fs::File::from(ready));
     let mut report = |a: &Answer| {
@@ -230,11 +247,11 @@ fn supervise(c: &Checkout, names: &[String], ready: OwnedFd, log: &std::path::Pa
             return 1;
         }
     }
-    eprintln!(
+    say(&format!(
         "portreg: supervisor pid {} for {} started",
         std::process::id(),
         c.inst.key()
-    );
+    ));
     match sup.up(names) {
         Ok(started) => report(&Answer {
             ok: true,
@@ -255,11 +272,11 @@ fn supervise(c: &Checkout, names: &[String], ready: OwnedFd, log: &std::path::Pa
         }
     }
     live(&sup, &quit, false);
-    eprintln!(
+    say(&format!(
         "portreg: supervisor pid {} for {} stopped",
         std::process::id(),
         c.inst.key()
-    );
+    ));
     drop(lock);
     0
 }

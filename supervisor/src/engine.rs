@@ -51,7 +51,12 @@ pub(crate) struct Svc {
     pub pid: Option<u32>,
     pub start_time: Option<u64>,
     pub started_at: Option<u64>,
+    /// Every start after the first: by its restart policy or by a
+    /// `restart` request (what `ps` and the dashboard show).
     pub restarts: u32,
+    /// Restarts by the policy since the service was last started by hand:
+    /// the budget `max_restarts` counts and the backoff grows with.
+    pub policy_restarts: u32,
     pub exit_code: Option<i32>,
     pub detail: Option<String>,
     /// Bumped at every start, so a late event of an old process is ignored.
@@ -117,6 +122,7 @@ impl Supervisor {
                         start_time: None,
                         started_at: None,
                         restarts: 0,
+                        policy_restarts: 0,
                         exit_code: None,
                         detail: None,
                         gen: 0,
@@ -161,7 +167,7 @@ impl Supervisor {
     pub(crate) fn event(&self, service: &str, msg: &str) {
         match &self.echo {
             Some(e) => e.line("portreg", &format!("{service}: {msg}")),
-            None => eprintln!("portreg: {}: {service}: {msg}", self.inst.key()),
+            None => crate::daemon::say(&format!("portreg: {}: {service}: {msg}", self.inst.key())),
         }
         if let Some(s) = self.lock().get(&key(service)) {
             s.log
@@ -348,6 +354,24 @@ impl Supervisor {
             code: e.code().as_str().into(),
         };
         let list = self.project.closure(names).map_err(fail)?;
+        // A command that cannot receive its socket fails the start before
+        // anything is leased or started.
+        for s in &list {
+            if let (true, portreg_core::project::Command::Shell(c)) = (s.socket, &s.command) {
+                if let Err(why) = crate::spawn::socket_shell(c) {
+                    return Err(UpFailure {
+                        service: s.name.clone(),
+                        reason: format!(
+                            "{}: service {}: {why}",
+                            self.project.file.display(),
+                            s.name
+                        ),
+                        last_lines: Vec::new(),
+                        code: "INVALID_CONFIG".into(),
+                    });
+                }
+            }
+        }
         self.lease_all(&list).map_err(fail)?;
         let mut todo = Vec::new();
         {
@@ -463,8 +487,19 @@ impl Supervisor {
     }
 
     /// Restarts `names` (stop, start again on the same port).
+    /// A restart by hand counts in `restarts` and gives the restart policy
+    /// its whole budget back.
     pub fn restart(self: &Arc<Self>, names: &[String]) -> Result<Vec<String>, UpFailure> {
         self.stop(names, false);
+        {
+            let mut inner = self.lock();
+            for n in names {
+                if let Some(v) = inner.get_mut(&key(n)) {
+                    v.restarts += 1;
+                    v.policy_restarts = 0;
+                }
+            }
+        }
         self.up(names)
     }
 

@@ -76,6 +76,12 @@ pub fn probe(
 /// Ok when a process of group `pgid` listens on `port` (or when the
 /// listeners cannot be seen: another user's sockets hide their pid).
 pub fn owned_by(port: u16, pgid: u32) -> Result<(), String> {
+    // The usual answer, cheaply: the group's leader (or another process of
+    // its group) holds a socket listening on the port. Only otherwise are
+    // every process's sockets looked at, to name who listens instead.
+    if group_listens(port, pgid) {
+        return Ok(());
+    }
     let listeners = portreg_core::process::listeners_on(port);
     if listeners.is_empty() || listeners.iter().any(|l| pgid_of(l.pid) == Some(pgid)) {
         Ok(())
@@ -85,6 +91,65 @@ pub fn owned_by(port: u16, pgid: u32) -> Result<(), String> {
             listeners[0].summary()
         ))
     }
+}
+
+/// The inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from
+/// /proc/net/tcp and tcp6 of this network namespace.
+fn listening_inodes(port: u16) -> Vec<u64> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st ... inode (column 9); 0A = LISTEN
+            if cols.len() < 10 || cols[3] != "0A" {
+                continue;
+            }
+            let local = cols[1].rsplit(':').next();
+            if local.and_then(|h| u16::from_str_radix(h, 16).ok()) == Some(port) {
+                if let Ok(inode) = cols[9].parse() {
+                    out.push(inode);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a process of group `pgid` has one of the sockets listening on
+/// `port` open: the leader first (usually the server itself), then the
+/// other members of its group.
+fn group_listens(port: u16, pgid: u32) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let holds = |pid: u32| {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter_map(|target| {
+                let t = target.to_str()?;
+                t.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .any(|inode| inodes.contains(&inode))
+    };
+    if holds(pgid) {
+        return true;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != pgid && pgid_of(pid) == Some(pgid))
+        .any(holds)
 }
 
 /// A plain HTTP/1.0 GET of an `http://HOST[:PORT]/PATH` URL; Ok on 2xx/3xx.
@@ -135,5 +200,23 @@ pub fn http_get(url: &str) -> Result<(), String> {
         Some(c) if (200..400).contains(&c) => Ok(()),
         Some(c) => Err(format!("GET {url} answered {c}")),
         None => Err(format!("GET {url}: not an HTTP answer")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owned_by;
+
+    #[test]
+    fn a_port_is_owned_only_by_the_group_that_listens_on_it() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let mine = nix::unistd::getpgrp().as_raw() as u32;
+        assert_eq!(owned_by(port, mine), Ok(()));
+        // Another group (init's): refused, naming the process that listens.
+        let why = owned_by(port, 1).unwrap_err();
+        assert!(why.contains("not by this service"), "{why}");
+        assert!(why.contains(&std::process::id().to_string()), "{why}");
+        drop(l);
     }
 }

@@ -15,6 +15,7 @@ mod health;
 mod lifecycle;
 pub mod logs;
 mod output;
+pub mod overview;
 mod spawn;
 pub mod state;
 

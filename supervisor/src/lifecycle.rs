@@ -245,7 +245,7 @@ impl Supervisor {
             }
             v.pid = None;
             v.exit_code = Some(code);
-            (v.stopping, v.wanted, v.restarts)
+            (v.stopping, v.wanted, v.policy_restarts)
         };
         if s.has_port && !stopping {
             // Keep the port for this service while the supervisor lives.
@@ -274,6 +274,7 @@ impl Supervisor {
         self.set(&s.name, |v| {
             v.status = Status::Restarting;
             v.restarts += 1;
+            v.policy_restarts += 1;
         });
         self.event(
             &s.name,

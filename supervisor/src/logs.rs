@@ -1,6 +1,8 @@
 //! Each service's output, one file per service under the checkout's
 //! folder, capped in size: when a file passes the cap it becomes
-//! `SERVICE.log.1` (replacing the older one) and a new file starts.
+//! `SERVICE.log.1` (replacing the older one) and a new file starts. A
+//! detached supervisor's own messages (`supervisor.log`) are kept the same
+//! way, its stdout and stderr following the current file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -27,6 +29,8 @@ pub struct LogWriter {
     file: Option<File>,
     size: u64,
     cap: u64,
+    /// Point this process's stdout and stderr at the current file.
+    stdio: bool,
 }
 
 impl LogWriter {
@@ -46,6 +50,27 @@ impl LogWriter {
             file,
             size,
             cap: LOG_CAP,
+            stdio: false,
+        }
+    }
+
+    /// Makes the file this process's stdout and stderr too, now and after
+    /// every rotation, so that whatever else the process prints (a panic)
+    /// lands in the current file and counts towards its cap.
+    pub fn with_stdio(mut self) -> LogWriter {
+        self.stdio = true;
+        self.point_stdio();
+        self
+    }
+
+    fn point_stdio(&self) {
+        use std::os::fd::AsRawFd;
+        if let (true, Some(f)) = (self.stdio, &self.file) {
+            // SAFETY: dup2 onto the standard descriptors, which stay open.
+            unsafe {
+                nix::libc::dup2(f.as_raw_fd(), 1);
+                nix::libc::dup2(f.as_raw_fd(), 2);
+            }
         }
     }
 
@@ -56,6 +81,12 @@ impl LogWriter {
 
     /// Writes one line (a newline is added).
     pub fn line(&mut self, text: &str) {
+        if self.stdio {
+            // Others write to the file too (through stdout and stderr).
+            if let Some(len) = self.file.as_ref().and_then(|f| f.metadata().ok()) {
+                self.size = len.len();
+            }
+        }
         if self.size + text.len() as u64 + 1 > self.cap && self.size > 0 {
             let _ = fs::rename(&self.path, rotated(&self.path));
             self.file = OpenOptions::new()
@@ -66,6 +97,7 @@ impl LogWriter {
                 .open(&self.path)
                 .ok();
             self.size = 0;
+            self.point_stdio();
         }
         if let Some(f) = &mut self.file {
             if f.write_all(text.as_bytes())

@@ -40,6 +40,71 @@ fn listen(port: u16) -> std::io::Result<socket2::Socket> {
     Ok(s)
 }
 
+/// How a string command with `socket = true` runs so that the program
+/// that gets the socket is the shell's own process (whose pid LISTEN_PID
+/// names): `exec COMMAND`, or `exec env COMMAND` when it starts with
+/// `VAR=value` words. A compound command (`cd x && y`, `a; b`, a pipeline,
+/// a subshell, a shell keyword) cannot hand the socket to one known
+/// process: that is an error naming what to write instead.
+pub(crate) fn socket_shell(cmd: &str) -> std::result::Result<String, String> {
+    let s = cmd.trim();
+    let s = s.strip_prefix("exec ").map_or(s, str::trim_start);
+    let compound = || {
+        format!(
+            "socket = true hands the listening socket to one program, and `{s}` is a compound \
+             shell command (the program that gets the socket would not be the process \
+             LISTEN_PID names); write one command (`VAR=value` words first are fine), an \
+             array, or a script that ends with `exec PROGRAM`, and use `cwd` and `env` \
+             instead of `cd` and `export`"
+        )
+    };
+    let chars: Vec<char> = s.chars().collect();
+    let (mut single, mut double, mut escaped, mut back, mut subst) =
+        (false, false, false, false, 0u32);
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if !single => escaped = true,
+            '\'' if !double && !back && subst == 0 => single = !single,
+            _ if single => {}
+            '"' if !back && subst == 0 => double = !double,
+            '`' => back = !back,
+            '(' if prev == Some('$') => subst += 1,
+            ')' if subst > 0 => subst -= 1,
+            _ if double || back || subst > 0 => {}
+            ';' | '|' | '\n' | '(' | ')' => return Err(compound()),
+            // `2>&1`, `>&2` and `&>` are redirections, not `&` or `&&`.
+            '&' if !matches!(prev, Some('>' | '<')) && chars.get(i + 1) != Some(&'>') => {
+                return Err(compound())
+            }
+            _ => {}
+        }
+    }
+    let first = s.split_whitespace().next().unwrap_or("");
+    const KEYWORDS: [&str; 14] = [
+        "cd", "if", "for", "while", "until", "case", "{", "!", "export", "set", "source", ".",
+        "eval", "exec",
+    ];
+    if KEYWORDS.contains(&first) {
+        return Err(compound());
+    }
+    let assignment = first.split_once('=').is_some_and(|(name, _)| {
+        let mut n = name.chars();
+        n.next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && n.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    Ok(if assignment {
+        format!("exec env {s}")
+    } else {
+        format!("exec {s}")
+    })
+}
+
 /// Starts `spec`: stdin from /dev/null, stdout and stderr into one pipe,
 /// in a new process group, with the caller's environment plus `spec.env`.
 pub fn start(spec: &Spec) -> Result<Started> {
@@ -61,11 +126,11 @@ pub fn start(spec: &Spec) -> Result<Started> {
         // LISTEN_PID must be the pid of the program that gets the socket:
         // the shell exports its own pid and then becomes the program.
         (Command::Shell(s), true) => {
-            let s = s.trim_start();
-            let s = s.strip_prefix("exec ").unwrap_or(s);
+            let run =
+                socket_shell(s).map_err(|why| Error::Process(format!("{}: {why}", spec.name)))?;
             let mut c = std::process::Command::new("/bin/sh");
             c.arg("-c")
-                .arg(format!("LISTEN_PID=$$; export LISTEN_PID; exec {s}"));
+                .arg(format!("LISTEN_PID=$$; export LISTEN_PID; {run}"));
             c
         }
         (Command::Exec(argv), false) => {
@@ -183,4 +248,42 @@ pub fn pgid_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::socket_shell;
+
+    #[test]
+    fn a_socket_command_is_one_program() {
+        let ok = |c: &str| socket_shell(c).unwrap();
+        assert_eq!(ok("python3 srv.py {port}"), "exec python3 srv.py {port}");
+        assert_eq!(ok("  exec node srv.js"), "exec node srv.js");
+        assert_eq!(
+            ok("FOO=1 BAR='a b' python3 srv.py"),
+            "exec env FOO=1 BAR='a b' python3 srv.py"
+        );
+        assert_eq!(
+            ok("srv --flag 'a;b' \"x && y\" 2>&1"),
+            "exec srv --flag 'a;b' \"x && y\" 2>&1"
+        );
+        assert_eq!(
+            ok("srv $(cat args) `id -u` >log &>all"),
+            "exec srv $(cat args) `id -u` >log &>all"
+        );
+        assert_eq!(ok("srv a\\;b"), "exec srv a\\;b");
+        for bad in [
+            "cd backend && python3 srv.py",
+            "python3 a.py; python3 b.py",
+            "srv | tee log",
+            "srv &",
+            "(srv)",
+            "export A=1 srv",
+            "if true; then srv; fi",
+            "a || b",
+        ] {
+            let why = socket_shell(bad).unwrap_err();
+            assert!(why.contains("compound shell command"), "{bad}: {why}");
+        }
+    }
 }

@@ -113,6 +113,11 @@ fn order_ports_and_env() {
     let ps2 = env.ps(&dir);
     assert_eq!(port_of(&ps2, "api"), api);
     assert_ne!(pid_of(&ps2, "api"), old);
+    assert_eq!(
+        service(&ps2, "api")["restarts"],
+        1,
+        "a restart by hand counts"
+    );
     assert!(!alive(old));
     assert!(http_ok(api, "/"));
 
@@ -560,6 +565,10 @@ health = "/"
 command = ["python3", "sock.py"]
 socket = true
 health = "/"
+[services.envd]
+command = "GREETING=hi python3 sock.py"
+socket = true
+health = "/"
 "#,
     );
     // Serves on fd 3 only if it is the process LISTEN_PID names.
@@ -583,11 +592,33 @@ srv.serve_forever()
     let out = env.cli(&dir, &["up", "-d"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let ps = env.ps(&dir);
-    for s in ["api", "raw"] {
+    for s in ["api", "raw", "envd"] {
         assert_eq!(state_of(&ps, s), "healthy");
         assert!(http_ok(port_of(&ps, s), "/"));
     }
     assert_eq!(env.cli(&dir, &["down"]).status.code(), Some(0));
+
+    // A compound command cannot hand the socket to one known process: the
+    // start fails before anything is leased or started.
+    let bad = env.project(
+        "sockbad",
+        "[services.ok]\ncommand = \"sleep 60\"\n[services.api]\ncommand = \"cd . && python3 sock.py\"\nsocket = true\n",
+    );
+    let before = env.list().len();
+    let out = env.cli(&bad, &["up", "-d"]);
+    assert_eq!(out.status.code(), Some(14), "{}", text(&out));
+    assert!(text(&out).contains("[INVALID_CONFIG]"), "{}", text(&out));
+    assert!(
+        text(&out).contains("compound shell command"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.list().len(), before, "nothing leased: {:?}", env.list());
+    assert!(env.ps(&bad)["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "stopped"));
 }
 
 fn main() {

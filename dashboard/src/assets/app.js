@@ -92,7 +92,56 @@ function healthDot(entry, health) {
   return `<span class="hdot none" title="${esc(health.error || 'not probed')}"></span>`;
 }
 
-function cellsFor(e, conflict, health) {
+// ------------------------------------------------------------ projects
+
+// A supervised service's state as `portreg ps` names it, and its restarts.
+function svcHtml(svc) {
+  const tip = svc.detail ? ` title="${esc(svc.detail)}"` : '';
+  const cls = String(svc.state).split(' ')[0];
+  return `<span class="svc" data-svc-state="${esc(svc.state)}"${tip}><span class="spill ${esc(cls)}">${esc(svc.state)}</span>`
+    + `<span class="restarts" data-restarts="${svc.restarts}">${plural(svc.restarts, 'restart')}</span></span>`;
+}
+
+// Restart / Stop (or Start) of a supervised service, while its supervisor runs.
+function svcActs(co, svc) {
+  if (!co.supervisor) return '';
+  const b = (action, label, cls = '') => `<button type="button" class="act ${cls}" data-action="${action}" data-checkout="${esc(co.checkout)}" data-service="${esc(svc.service)}" data-name="${esc(svc.name)}">${label}</button>`;
+  if (svc.state === 'stopped' || svc.state === 'failed' || /^exited/.test(svc.state)) return b('start', 'Start');
+  return b('restart', 'Restart') + b('stop', 'Stop', 'danger');
+}
+
+// The row of a service that has no registry entry (a task or worker with
+// no port, or one never brought up).
+function svcCells(co, svc) {
+  const since = svc.pid && svc.started_at ? new Date(svc.started_at * 1000).toISOString() : null;
+  return {
+    name: `<div class="name"><span class="hdot blank"></span><span>${esc(svc.name)}</span></div><span class="stable self">no port</span>`,
+    port: '<span class="none-text">—</span>',
+    state: svcHtml(svc),
+    proc: svc.pid ? `<span class="pid">pid <code>${svc.pid}</code></span>` : '<span class="none-text">—</span>',
+    up: since ? `<span class="up" data-since="${esc(since)}">${age(since)}</span>` : '<span class="none-text">—</span>',
+    info: `<div class="desc">${esc(svc.service)} of ${esc(co.project)}</div>`,
+    act: `<div class="acts">${svcActs(co, svc)}</div>`,
+    conflict: '',
+  };
+}
+
+function groupHtml(g) {
+  if (!g.co) {
+    return `<td colspan="7"><div class="group-head"><span class="gname">${esc(g.title)}</span></div></td>`;
+  }
+  const co = g.co;
+  const which = co.label ? `checkout <b>${esc(co.label)}</b>` : 'main checkout';
+  const sup = co.supervisor
+    ? `<span class="gsup on" data-supervisor="${co.supervisor}">supervisor pid <code>${co.supervisor}</code></span>`
+    : '<span class="gsup off" data-supervisor="">no supervisor running</span>';
+  const up = co.services.filter((s) => s.state === 'healthy' || s.state === 'running').length;
+  return `<td colspan="7"><div class="group-head"><span class="gname">${esc(co.project)}</span>`
+    + `<span class="gwhich">${which}</span><code class="groot" title="${esc(co.root)}">${esc(homeShort(co.root))}</code>`
+    + `${sup}<span class="gcount">${up}/${co.services.length} up</span></div></td>`;
+}
+
+function cellsFor(e, conflict, health, sup) {
   const self = e.name.toLowerCase() === SELF;
   const h = e.holder;
   const stable = `http://${e.name.toLowerCase()}.localhost:${DASH_PORT}/`;
@@ -110,7 +159,7 @@ function cellsFor(e, conflict, health) {
       ? '<span class="sock on" data-listening="yes">● listening</span>'
       : '<span class="sock off" data-listening="no">○ not listening</span>';
   }
-  const state = `<span class="pill ${e.state}">${e.state}</span>${sock}`;
+  const state = `<span class="pill ${e.state}">${e.state}</span>${sock}${sup ? svcHtml(sup.svc) : ''}`;
 
   let proc = '<span class="none-text">—</span>';
   if (h) {
@@ -132,7 +181,9 @@ function cellsFor(e, conflict, health) {
   if (!info) info = '<span class="none-text">—</span>';
 
   let acts = '';
-  if (!self) {
+  if (sup && sup.co.supervisor) {
+    acts = svcActs(sup.co, sup.svc);
+  } else if (!self) {
     const b = (action, label, cls = '') => `<button type="button" class="act ${cls}" data-action="${action}" data-name="${esc(e.name)}">${label}</button>`;
     if (e.state === 'active') acts = b('release', 'Release') + b('kill', 'Kill', 'danger');
     else acts = b('forget', 'Forget', 'danger');
@@ -193,6 +244,75 @@ function matches(e, q) {
   return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
+function makeGroup(key) {
+  const tr = document.createElement('tr');
+  tr.className = 'group';
+  return { key, tr, note: null, html: null, group: true };
+}
+
+function svcMatches(svc, q) {
+  if (!q) return true;
+  const hay = [svc.name, svc.service, svc.state, svc.pid && String(svc.pid)].join(' ').toLowerCase();
+  return q.split(/\s+/).every((w) => hay.includes(w));
+}
+
+/**
+ * The rows in page order: each checkout of a project under a heading (its
+ * services in portreg.toml's order, with or without a registry entry), then
+ * every other entry (under "Other services" when there are projects).
+ */
+function layout(projects, entries, q, showIdle) {
+  const byName = new Map(entries.map((e) => [e.name.toLowerCase(), e]));
+  const visible = (e) => (showIdle || e.state !== 'idle') && matches(e, q);
+  const used = new Set();
+  const items = [];
+  const groups = [];
+  for (const co of projects) {
+    const rowsOf = [];
+    for (const svc of co.services) {
+      const key = svc.name.toLowerCase();
+      const e = byName.get(key);
+      if (e) {
+        used.add(key);
+        if (visible(e)) rowsOf.push({ key, entry: e, sup: { co, svc } });
+      } else if (svcMatches(svc, q)) {
+        rowsOf.push({ key: `svc:${co.checkout}/${svc.service}`.toLowerCase(), entry: null, sup: { co, svc } });
+      }
+    }
+    groups.push({ id: co.checkout.toLowerCase(), group: { co }, rows: rowsOf });
+  }
+  // Entries of a project whose supervisor state is gone: grouped by their meta.
+  const loose = new Map();
+  const rest = [];
+  for (const e of entries) {
+    const key = e.name.toLowerCase();
+    if (used.has(key)) continue;
+    const m = e.meta || {};
+    const project = m['portreg.project'];
+    if (project) {
+      const id = (m['portreg.checkout'] ? `${m['portreg.checkout']}.${project}` : project).toLowerCase();
+      const known = groups.find((g) => g.id === id);
+      let g = known || loose.get(id);
+      if (!g) {
+        g = { id, group: { title: `${project}${m['portreg.checkout'] ? ` (checkout ${m['portreg.checkout']})` : ''}` }, rows: [] };
+        loose.set(id, g);
+      }
+      if (visible(e)) g.rows.push({ key, entry: e, sup: null });
+    } else if (visible(e)) {
+      rest.push({ key, entry: e, sup: null });
+    }
+  }
+  const all = [...groups, ...loose.values()];
+  for (const g of all) {
+    if (!g.rows.length && q) continue;
+    items.push({ key: `group:${g.id}`, group: g.group });
+    items.push(...g.rows);
+  }
+  if (rest.length && all.length) items.push({ key: 'group:', group: { title: 'Other services' } });
+  items.push(...rest);
+  return items;
+}
+
 function render(snap) {
   if (snap.error) {
     banner(`The registry cannot be read: ${esc(snap.error.message)} <code>${esc(snap.error.code)}</code>`, 'error');
@@ -215,43 +335,61 @@ function render(snap) {
 
   const q = $('#filter').value.trim().toLowerCase();
   const showIdle = $('#show-idle').checked;
-  const shown = entries.filter((e) => (showIdle || e.state !== 'idle') && matches(e, q));
+  const items = layout(snap.projects || [], entries, q, showIdle);
   const keep = new Set();
   let prev = null;
-  for (const e of shown) {
-    const key = e.name.toLowerCase();
-    keep.add(key);
-    let r = rows.get(key);
-    if (!r) { r = makeRow(key); rows.set(key, r); }
-    r.entry = e;
-    const c = conflicts.get(key);
-    const html = cellsFor(e, c, health.get(key));
+  const place = (node) => {
+    const want = prev ? prev.nextSibling : tbody.firstChild;
+    if (want !== node) tbody.insertBefore(node, want);
+    prev = node;
+  };
+  let shownRows = 0;
+  for (const it of items) {
+    keep.add(it.key);
+    let r = rows.get(it.key);
+    if (!r) { r = it.group ? makeGroup(it.key) : makeRow(it.key); rows.set(it.key, r); }
+    if (it.group) {
+      const html = groupHtml(it.group);
+      if (r.html !== html) { r.tr.innerHTML = html; r.html = html; }
+      r.tr.dataset.checkout = it.group.co ? it.group.co.checkout : '';
+      place(r.tr);
+      continue;
+    }
+    shownRows += 1;
+    const e = it.entry;
+    const c = e ? conflicts.get(it.key) : null;
+    const html = e ? cellsFor(e, c, health.get(it.key), it.sup) : svcCells(it.sup.co, it.sup.svc);
+    r.entry = e || { name: it.sup.svc.name, port: '—', state: 'none' };
+    r.sup = it.sup || null;
     for (const f of FIELDS) {
       const cell = r.cells.get(f);
       if (cell.html !== html[f]) { cell.td.innerHTML = html[f]; cell.html = html[f]; }
     }
-    r.tr.dataset.name = e.name;
-    r.tr.dataset.state = e.state;
-    r.tr.className = `entry ${e.state}${c ? ' conflict' : ''}${busy.has(key) ? ' busy' : ''}${others.has(e.port) ? ' other-user' : ''}`;
-    r.tr.title = others.has(e.port) ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
-    if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
-    // keep DOM order = snapshot order, moving nodes only when needed
-    const want = prev ? prev.nextSibling : tbody.firstChild;
-    if (want !== r.tr) tbody.insertBefore(r.tr, want);
-    if (c) {
-      if (r.tr.nextSibling !== r.note) tbody.insertBefore(r.note, r.tr.nextSibling);
-      prev = r.note;
+    const state = e ? e.state : 'service';
+    r.tr.dataset.name = r.entry.name;
+    r.tr.dataset.state = state;
+    if (it.sup) {
+      r.tr.dataset.checkout = it.sup.co.checkout;
+      r.tr.dataset.service = it.sup.svc.service;
     } else {
-      if (r.note.parentNode) r.note.remove();
-      prev = r.tr;
+      delete r.tr.dataset.checkout;
+      delete r.tr.dataset.service;
     }
+    const other = e && others.has(e.port);
+    r.tr.className = `entry ${state}${it.sup ? ' supervised' : ''}${c ? ' conflict' : ''}${busy.has(it.key) ? ' busy' : ''}${other ? ' other-user' : ''}`;
+    r.tr.title = other ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
+    if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
+    place(r.tr);
+    if (c) place(r.note);
+    else if (r.note.parentNode) r.note.remove();
   }
   for (const [key, r] of rows) {
-    if (!keep.has(key)) { r.tr.remove(); r.note.remove(); rows.delete(key); }
+    if (!keep.has(key)) { r.tr.remove(); if (r.note) r.note.remove(); rows.delete(key); }
   }
-  $('#empty').hidden = entries.length > 0;
-  $('#nomatch').hidden = !(entries.length > 0 && shown.length === 0);
-  $('#entries').hidden = shown.length === 0;
+  const any = entries.length > 0 || (snap.projects || []).length > 0;
+  $('#empty').hidden = any;
+  $('#nomatch').hidden = !(any && shownRows === 0);
+  $('#entries').hidden = shownRows === 0;
 }
 
 function renderSummary(entries, conflicts, health, others) {
@@ -392,9 +530,41 @@ async function act(action, name) {
   }
 }
 
+/** Restart, stop or start a supervised service through its supervisor. */
+async function svcAct(action, checkout, service, name) {
+  const key = name.toLowerCase();
+  const r = rows.get(key) || rows.get(`svc:${checkout}/${service}`.toLowerCase());
+  const svc = r && r.sup ? r.sup.svc : { port: null, pid: null };
+  const where = svc.port ? ` on port <code>${svc.port}</code>` : '';
+  if (action !== 'start') {
+    const ask = action === 'restart'
+      ? { title: `Restart ${name}?`, body: `The supervisor of <b>${esc(checkout)}</b> stops <b>${esc(service)}</b> (its stop signal, then SIGKILL after its stop timeout) and starts it again${where}, then waits until it is healthy.`, label: 'Restart' }
+      : { title: `Stop ${name}?`, body: `The supervisor of <b>${esc(checkout)}</b> stops <b>${esc(service)}</b> and releases its port, which stays remembered for the next <code>portreg up</code>.`, label: 'Stop', danger: true };
+    if (!(await confirmAction(ask))) return;
+  }
+  const rk = r ? r.key : key;
+  busy.add(rk);
+  if (r) { r.tr.classList.add('busy'); r.tr.querySelectorAll('.act').forEach((b) => { b.disabled = true; }); }
+  try {
+    const out = await post(`/api/projects/${encodeURIComponent(checkout)}/services/${encodeURIComponent(service)}/${action}`);
+    const st = out.state || {};
+    const port = st.port ? ` on port ${st.port}` : '';
+    if (action === 'stop') toast(out.changed.length ? `Stopped ${name}` : `${name} was not running`);
+    else if (action === 'restart') toast(`Restarted ${name}${port}: ${st.state}, pid ${st.pid}`);
+    else toast(out.changed.length ? `Started ${name}${port}: ${st.state}` : `${name} is already running`);
+  } catch (err) {
+    toast(`${action} ${name}: ${err.message}`, true);
+  } finally {
+    busy.delete(rk);
+    if (r) { r.tr.classList.remove('busy'); r.tr.querySelectorAll('.act').forEach((b) => { b.disabled = false; }); }
+  }
+}
+
 tbody.addEventListener('click', (ev) => {
   const b = ev.target.closest('button[data-action]');
-  if (b && !b.disabled) act(b.dataset.action, b.dataset.name);
+  if (!b || b.disabled) return;
+  if (b.dataset.service) svcAct(b.dataset.action, b.dataset.checkout, b.dataset.service, b.dataset.name);
+  else act(b.dataset.action, b.dataset.name);
 });
 
 $('#clean').addEventListener('click', async () => {
