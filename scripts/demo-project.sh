@@ -112,7 +112,7 @@ python3 -c 'import sys, urllib.request; print("second web ->", urllib.request.ur
 step "portreg list: each project's services together, one checkout after the other"
 portreg list
 
-step "the dashboard: the same grouping, and a stable URL per service of each checkout"
+step "the dashboard: each checkout with its services' health and restarts, a restart clicked through its API, and a stable URL per service"
 DASH_PORT=$(portreg find)
 "$TARGET_DIR/debug/portreg" dashboard --port "$DASH_PORT" > "$WORK/dashboard.log" 2>&1 &
 DASH_PID=$!
@@ -126,14 +126,26 @@ def get(host, path):
     c.request("GET", path, headers={"Host": "%s:%d" % (host, port)})
     r = c.getresponse()
     return r.status, r.read().decode()
-groups = {}
-for e in json.loads(get("127.0.0.1", "/api/entries")[1]):
-    m = e.get("meta") or {}
-    if e["state"] == "active" and "portreg.project" in m:
-        key = "%s (%s)" % (m["portreg.project"], m.get("portreg.checkout", "main checkout"))
-        groups.setdefault(key, []).append("%s:%d" % (e["name"], e["port"]))
-for key, names in groups.items():
-    print("%-22s %s" % (key, "  ".join(names)))
+def post(path, token):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", path, headers={"Host": "127.0.0.1:%d" % port, "X-Portreg-Token": token})
+    r = c.getresponse()
+    return r.status, json.loads(r.read().decode())
+def show():
+    for co in json.loads(get("127.0.0.1", "/api/projects")[1]):
+        up = sum(1 for s in co["services"] if s["state"] in ("healthy", "running", "exited 0"))
+        print("%-16s %-18s supervisor %s, %d/%d up or done" % (co["checkout"], co["label"] or "(first checkout)",
+              co["supervisor"], up, len(co["services"])))
+        for s in co["services"]:
+            print("    %-8s %-30s %-10s restarts %d" % (s["service"], "%s:%s" % (s["name"], s["port"] or "-"),
+                  s["state"], s["restarts"]))
+show()
+page = get("127.0.0.1", "/")[1]
+token = page.split('name="portreg-token" content="')[1].split('"')[0]
+status, answer = post("/api/projects/feature-x.shop/services/status/restart", token)
+st = answer["state"]
+print("POST /api/projects/feature-x.shop/services/status/restart -> %d: %s, port %s, restarts %d"
+      % (status, st["state"], st["port"], st["restarts"]))
 for host in ("api.shop.localhost", "api.feature-x.shop.localhost"):
     code, body = get(host, "/products")
     print("http://%s:%d/products -> %d %s" % (host, port, code, body[:70]))
