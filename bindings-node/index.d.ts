@@ -170,8 +170,10 @@ export declare function env(names?: Array<string> | undefined | null): Record<st
 export declare function envAsync(names?: Array<string> | undefined | null): Promise<Record<string, string>>
 
 /**
- * A port free right now, without leasing it. Prefer `lease`: only a lease
- * stops another process from taking the port too.
+ * A port free right now, without leasing it, picked at random among the
+ * first few free ones so that concurrent callers rarely get the same port.
+ * Only `lease` is race-free: it alone stops another process from taking
+ * the port too.
  */
 export declare function findFree(options?: FindOptions | undefined | null): number
 

@@ -93,6 +93,9 @@ test("range as Node users pass it: [3000, 3100] as well as '3000-3100'", async (
   assert.equal(await reg.findFreeAsync({ range: [25352, 25352] }), 25352)
   // The same range as a string gives the same answer.
   assert.equal(reg.findFree({ range: '25351-25351' }), 25351)
+  // Several ranges, tried in order, as one string.
+  assert.equal(reg.lease('listed', { range: '25355-25355,25356-25356' }).port, 25355)
+  assert.equal(reg.findFree({ range: '25355-25355,25356-25356' }), 25356)
   // Values are judged by the core, exactly as the string form is.
   assert.throws(() => reg.findFree({ range: [25360, 25350] }), (err) => !(err instanceof TypeError) && err.code === 'INVALID_RANGE')
   assert.throws(() => reg.findFree({ range: [25350.5, 25360] }), (err) => err.code === 'INVALID_RANGE')

@@ -143,8 +143,10 @@ pub fn rename_async(
     Job::spawn(move || ops::rename(&ops::default()?, old_name, new_name, options))
 }
 
-/// A port free right now, without leasing it. Prefer `lease`: only a lease
-/// stops another process from taking the port too.
+/// A port free right now, without leasing it, picked at random among the
+/// first few free ones so that concurrent callers rarely get the same port.
+/// Only `lease` is race-free: it alone stops another process from taking
+/// the port too.
 #[napi]
 pub fn find_free(env: Env, options: Option<FindOptions>) -> napi::Result<u32> {
     sync(&env, || ops::find_free(&ops::default()?, options))

@@ -8,7 +8,7 @@ use napi::bindgen_prelude::{Object, ToNapiValue, TypeName, ValidateNapiValue};
 use napi::{sys, Env, ValueType};
 use napi_derive::napi;
 use portreg_core::allocate::check_port_f64;
-use portreg_core::{PortRange, Result};
+use portreg_core::{PortRanges, Result};
 
 /// The process holding a lease: `pid`, `start_ticks` and `boot_id` identify
 /// it (a reused pid has another start); `lock` proves it alive from any pid
@@ -324,7 +324,8 @@ pub fn port(n: f64) -> Result<u16> {
     check_port_f64(n)
 }
 
-/// A `"LOW-HIGH"` string as a range, else `INVALID_RANGE`.
-pub fn range(s: Option<String>) -> Result<Option<PortRange>> {
+/// A `"LOW-HIGH"` string (or several joined by commas, tried in order) as
+/// ranges, else `INVALID_RANGE`.
+pub fn range(s: Option<String>) -> Result<Option<PortRanges>> {
     s.map(|s| s.parse()).transpose()
 }

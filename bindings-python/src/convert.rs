@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use portreg_core::allocate::{check_port, invalid_port};
-use portreg_core::PortRange;
+use portreg_core::PortRanges;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -44,8 +44,8 @@ pub fn opt_port(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u16>> {
 }
 
 /// A tuple is spelled as "LOW-HIGH" and parsed by core, so both forms give
-/// the same errors.
-pub fn range(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PortRange>> {
+/// the same errors; a string may list several ranges ("3000-3099,8070-8999").
+pub fn range(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PortRanges>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(None);
     };
@@ -70,7 +70,7 @@ pub fn range(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PortRange>> {
             type_name(obj)
         )));
     };
-    text.parse::<PortRange>()
+    text.parse::<PortRanges>()
         .map(Some)
         .map_err(|e| to_pyerr(py, &e))
 }

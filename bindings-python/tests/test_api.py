@@ -83,6 +83,15 @@ def test_preferred_and_exact_ports() -> None:
     assert "pref" in str(e.value)
 
 
+def test_several_ranges_are_tried_in_order() -> None:
+    ranges = "24130-24130,24140-24149"
+    assert portreg.lease("listed-1", range=ranges).port == 24130
+    assert portreg.lease("listed-2", range=ranges).port == 24140
+    assert 24141 <= portreg.find_free(ranges) <= 24149
+    with pytest.raises(portreg.InvalidRangeError):
+        portreg.lease("listed-3", range="24130-24130,x")
+
+
 def test_range_as_string_and_as_tuple() -> None:
     assert 24100 <= portreg.lease("s", range="24100-24109").port <= 24109
     assert 24110 <= portreg.lease("t", range=(24110, 24119)).port <= 24119

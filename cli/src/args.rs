@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use portreg_core::{LeaseRequest, PortRange};
+use portreg_core::{LeaseRequest, PortRanges};
 
 use crate::project;
 
@@ -66,12 +66,11 @@ WEB_PORT=3000 portreg lease web          # 3000 or fail"
     Lease {
         #[command(flatten)]
         want: Want,
-        /// Holder process (default: the parent of this command, i.e. your shell or script)
+        /// Holder process (default: the parent of this command, i.e. your shell or
+        /// script). A server already listening on --port P may be given as its
+        /// own holder: `lease NAME --port P --exact --pid PID` adopts it.
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
-        /// Extra facts, KEY=VALUE (repeatable): project dir, health URL...
-        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = portreg_core::parse_meta_fact)]
-        meta: Vec<(String, String)>,
     },
     /// Release NAME, held by your shell or script: it turns idle and remembers its port
     #[command(
@@ -97,6 +96,17 @@ Examples:\n  PORT=$(portreg lease web) && ...; portreg release web\n  portreg re
         name: String,
     },
     /// List held and reserved names (--all adds idle ones)
+    #[command(
+        after_help = "SOCKET is `listening` when some process listens on the name's port, `not\n\
+listening yet` when the holder is a server that has not bound it yet, and `-`\n\
+for idle and reserved names and for a shell holding the lease for the commands\n\
+it starts (a shell never listens itself). PID and the command shown by --json\n\
+are the holder's as it runs now (a script that exec'd its server shows the\n\
+server). A reserved name that is held shows as `active, reserved`.\n\n\
+Examples:\n  portreg list\n  portreg list --all --json\n  portreg list --host\n\n\
+Exit status: 0 whenever it lists, also when there is nothing to list (with or\n\
+without --host; it says so), 2 and up for an error."
+    )]
     List {
         /// Include idle names (their holder is gone; the port is remembered)
         #[arg(long, short = 'a')]
@@ -115,6 +125,9 @@ Examples:\n  PORT=$(portreg lease web) && ...; portreg release web\n  portreg re
         /// A description shown by `list`
         #[arg(short = 'd', long = "description", value_name = "TEXT")]
         description: Option<String>,
+        /// Extra facts, KEY=VALUE (repeatable), as `lease --meta`
+        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = portreg_core::parse_meta_fact)]
+        meta: Vec<(String, String)>,
     },
     /// Remove NAME from the registry
     #[command(
@@ -150,10 +163,19 @@ Examples:\n  portreg rename web shop-web\n  portreg rename api API --force"
         force: bool,
     },
     /// Print a port that is free right now (leases nothing: prefer `lease`)
+    #[command(
+        after_help = "The port is picked at random among the first few free ports no name\n\
+remembers, so that scripts asking at the same moment rarely get the same one;\n\
+rarely is not never. Only `lease` is race-free: a leased port is handed to no\n\
+one else, while a found one can be taken by anyone before you bind it.\n\n\
+Examples:\n  portreg find\n  portreg find --range 3000-3099,8070-8999\n  \
+PORT=$(portreg lease web)   # instead, when the port must stay yours"
+    )]
     Find {
-        /// Where to look, LOW-HIGH (default: PORTREG_RANGE, the config, else 8070-8999)
-        #[arg(long, value_name = "A-B", value_parser = parse_range)]
-        range: Option<PortRange>,
+        /// Where to look, LOW-HIGH, or several tried in order: 3000-3099,8070-8999
+        /// (default: PORTREG_RANGE, the config, else 8070-8999)
+        #[arg(long, value_name = "A-B[,C-D]", value_parser = parse_range)]
+        range: Option<PortRanges>,
     },
     /// Drop leases whose holder has died (exit 0 whether or not there were any)
     #[command(
@@ -333,9 +355,10 @@ pub(crate) struct Want {
     /// Fail (PORT_TAKEN / PORT_BUSY) instead of moving off --port
     #[arg(long)]
     exact: bool,
-    /// Where to allocate a new port, LOW-HIGH
-    #[arg(long, value_name = "A-B", value_parser = parse_range)]
-    range: Option<PortRange>,
+    /// Where to allocate a new port, LOW-HIGH, or several tried in order:
+    /// 3000-3099,8070-8999 (default: PORTREG_RANGE, the config, else 8070-8999)
+    #[arg(long, value_name = "A-B[,C-D]", value_parser = parse_range)]
+    range: Option<PortRanges>,
     /// A description shown by `list`
     #[arg(short = 'd', long = "description", value_name = "TEXT")]
     description: Option<String>,
@@ -343,6 +366,9 @@ pub(crate) struct Want {
     /// `clean` run) instead of keeping it idle: for tests and one-off scripts
     #[arg(long)]
     temporary: bool,
+    /// Extra facts, KEY=VALUE (repeatable): project dir, health URL...
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = portreg_core::parse_meta_fact)]
+    meta: Vec<(String, String)>,
 }
 
 impl Want {
@@ -363,6 +389,9 @@ impl Want {
         req.range = self.range;
         req.description = self.description;
         req.temporary = self.temporary;
+        if !self.meta.is_empty() {
+            req.meta = Some(self.meta.into_iter().collect());
+        }
         Ok(req)
     }
 }
@@ -405,8 +434,8 @@ pub(crate) fn parse_port(s: &str) -> portreg_core::Result<u16> {
     portreg_core::allocate::parse_port(s)
 }
 
-pub(crate) fn parse_range(s: &str) -> portreg_core::Result<PortRange> {
-    s.parse::<PortRange>()
+pub(crate) fn parse_range(s: &str) -> portreg_core::Result<PortRanges> {
+    s.parse::<PortRanges>()
 }
 
 /// `clean --idle`: a duration such as 90s, 30m, 2h or 7d.

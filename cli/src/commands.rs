@@ -55,12 +55,9 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
     let g = &cli.global;
     let reg = open(g)?;
     match cli.command {
-        Command::Lease { want, pid, meta } => {
+        Command::Lease { want, pid } => {
             let mut req = want.request()?;
             req.pid = Some(pid.unwrap_or_else(parent_pid));
-            if !meta.is_empty() {
-                req.meta = Some(meta.into_iter().collect());
-            }
             let lease = reg.lease(&req)?;
             if g.json {
                 let entry = reg.get(&lease.name)?;
@@ -89,10 +86,12 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             }
             None => Err(portreg_core::Error::NotFound { what: "name", name }),
         },
-        Command::List { host: true, .. } => Ok(match host::list(&reg, g.json)? {
-            true => Outcome::ok(),
-            false => Outcome::nothing(),
-        }),
+        // A listing, as `list` without --host: 0 even when it is empty
+        // (it says so); only an error is not.
+        Command::List { host: true, .. } => {
+            host::list(&reg, g.json)?;
+            Ok(Outcome::ok())
+        }
         Command::List { all, .. } => {
             let mut entries: Vec<Entry> = reg.list()?;
             if !g.json {
@@ -122,8 +121,11 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             name,
             port,
             description,
+            meta,
         } => {
-            let e = reg.reserve(&name, port, description.as_deref())?;
+            let meta: Option<std::collections::BTreeMap<String, String>> =
+                (!meta.is_empty()).then(|| meta.into_iter().collect());
+            let e = reg.reserve_with(&name, port, description.as_deref(), meta.as_ref())?;
             if g.json {
                 print_json(&e);
             } else {

@@ -75,19 +75,36 @@ fn group_alive(pgid: i32) -> bool {
 /// of it is killed.
 const GROUP_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn find_program(prog: &OsString) -> Option<PathBuf> {
+/// A file this process may execute.
+fn is_executable(p: &std::path::Path) -> bool {
+    p.metadata().is_ok_and(|m| m.is_file())
+        && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
+}
+
+/// The program to execute, as execvp would find it; else why it cannot
+/// start, checked before anything is leased.
+fn find_program(prog: &OsString) -> Result<PathBuf, Error> {
     let p = PathBuf::from(prog);
+    let shown = prog.to_string_lossy();
+    let cannot =
+        |why: &str| Error::Process(format!("cannot run {shown}: {why}; nothing was leased"));
     if prog.as_bytes().contains(&b'/') {
-        return Some(p);
+        return match p.metadata() {
+            Err(e) => Err(cannot(&e.to_string())),
+            Ok(m) if m.is_dir() => Err(cannot("it is a directory")),
+            Ok(_) if !is_executable(&p) => Err(cannot(
+                "it is not executable (chmod +x it, or name its interpreter)",
+            )),
+            Ok(_) => Ok(p),
+        };
     }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).map(|d| d.join(&p)).find(|c| {
-            use std::os::unix::fs::PermissionsExt;
-            c.metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(&p))
+                .find(|c| is_executable(c))
         })
-    })
+        .ok_or_else(|| cannot("command not found in PATH"))
 }
 
 fn cstring(b: &[u8]) -> Result<CString, Error> {
@@ -100,6 +117,22 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
     let name = args.req.name.clone();
     let mut req = args.req;
     req.pid = Some(std::process::id());
+    // A command that cannot start leaves the registry as it was: checked
+    // before leasing, and should exec fail all the same, a name this run
+    // created is forgotten again (one that existed is released, as after
+    // any run).
+    let Some(first) = args.cmd.first() else {
+        return Err(Error::Process("no command given after --".into()));
+    };
+    let program = find_program(first)?;
+    let existed = reg.get(&name)?.is_some();
+    let undo = || {
+        if existed {
+            let _ = reg.release(&name, Actor::me());
+        } else {
+            let _ = reg.forget(&name, false);
+        }
+    };
     let lease = match reg.lease(&req) {
         Ok(l) => l,
         Err(Error::LeaseHeld(h)) => {
@@ -113,17 +146,6 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
     };
     let port = lease.port;
     let prefix = portreg_core::process::env_prefix(&lease.name);
-
-    let Some(first) = args.cmd.first() else {
-        return Err(Error::Process("no command given after --".into()));
-    };
-    let Some(program) = find_program(first) else {
-        let _ = reg.release(&name, Actor::me());
-        return Err(Error::Process(format!(
-            "command not found: {}",
-            first.to_string_lossy()
-        )));
-    };
     let port_s = port.to_string();
     let argv: Vec<CString> = args
         .cmd
@@ -162,7 +184,7 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
             Ok(s)
         })
         .map_err(|e| {
-            let _ = reg.release(&name, Actor::me());
+            undo();
             Error::Process(format!("cannot listen on {addr}: {e}"))
         })?;
         env.push(("LISTEN_FDS".into(), "1".into()));
@@ -290,11 +312,16 @@ pub fn run(reg: &Registry, args: RunArgs) -> Result<i32, Error> {
         if foreground {
             give_terminal(unsafe { libc::getpgrp() });
         }
-        let _ = reg.release(&name, Actor::me());
+        undo();
         let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno_buf));
         return Err(Error::Process(format!(
-            "cannot execute {}: {err}",
-            program.display()
+            "cannot execute {}: {err}; {}",
+            program.display(),
+            if existed {
+                "its name was released again"
+            } else {
+                "nothing was kept in the registry"
+            }
         )));
     }
     GROUP.store(child.as_raw(), Ordering::SeqCst);

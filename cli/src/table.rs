@@ -25,12 +25,40 @@ pub fn format_age(since: &str) -> String {
     }
 }
 
-/// `listening` / `not listening yet` for active entries, `-` otherwise.
+/// Programs that hold a lease for the commands they start and never
+/// listen themselves.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "busybox", "nu",
+    "pwsh", "xonsh", "elvish",
+];
+
+/// True when the holder is a shell (as it runs now): a shell holding a
+/// lease for a child it starts, which never listens itself.
+fn held_by_shell(e: &Entry) -> bool {
+    e.holder.as_ref().is_some_and(|h| {
+        let exe = h.exe.rsplit('/').next().unwrap_or(&h.exe);
+        SHELLS.contains(&exe.trim_start_matches('-'))
+    })
+}
+
+/// `listening` for an active entry whose port some process listens on;
+/// `not listening yet` for a server holding it that has not bound it;
+/// `-` for a shell holding it (it never listens itself: whether what it
+/// starts listens shows as `listening`), and for idle and reserved names.
 pub fn listening_word(e: &Entry, listening: Option<bool>) -> &'static str {
     match (e.state, listening) {
         (State::Active, Some(true)) => "listening",
+        (State::Active, _) if held_by_shell(e) => "-",
         (State::Active, _) => "not listening yet",
         _ => "-",
+    }
+}
+
+/// `active, reserved` for a reserved name that is held; else the state.
+pub fn state_word(e: &Entry) -> &'static str {
+    match e.state {
+        State::Active if e.reserved => "active, reserved",
+        s => s.as_str(),
     }
 }
 
@@ -45,7 +73,7 @@ pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
                 [
                     e.name.clone(),
                     e.port.to_string(),
-                    e.state.as_str().to_string(),
+                    state_word(e).to_string(),
                     listening_word(e, *l).to_string(),
                     e.holder
                         .as_ref()
@@ -141,7 +169,10 @@ pub fn print_who(who: &Who) {
                 ),
                 None => String::new(),
             };
-            println!("  registry:   {} ({}{by})", e.name, e.state.as_str());
+            println!("  registry:   {} ({}{by})", e.name, state_word(e));
+            if let Some(h) = e.holder.as_ref().filter(|h| !h.cmdline.is_empty()) {
+                println!("              {}", show_cmdline(&h.cmdline));
+            }
         }
     }
 }

@@ -5,24 +5,33 @@
 //! 3. the port the name remembers, if free;
 //! 4. else the requested port, if free (a preference: ports below 1024 and
 //!    browsers' bad ports are passed over);
-//! 5. the lowest free port of the range that no other name remembers;
-//! 6. the port of the name idle longest (its entry stays, and takes the
-//!    port back when it is free again); else `NO_FREE_PORT`.
+//! 5. the lowest free port that no other name remembers, of the first
+//!    range with room (ranges are tried in order);
+//! 6. the port of the name idle longest, in any of the ranges (its entry
+//!    stays, and takes the port back when it is free again); else
+//!    `NO_FREE_PORT`.
 //!
 //! "Free" means no other name holds or reserves it, no other user of the
 //! host has a live claim on it (`host`), and the OS lets it be bound on
-//! every loopback and wildcard address ([`probe`]).
+//! every loopback and wildcard address ([`probe`]). A port the holder
+//! itself listens on counts as free for its own request (adopting a server
+//! that already runs: `lease NAME --port P --pid PID`); anyone else
+//! listening there makes it `PORT_BUSY`.
+//!
+//! `find_free` ([`find_port`]) leases nothing: it picks at random among the
+//! first few ports step 5 would give, so that callers asking at the same
+//! moment rarely get the same port.
 
 pub use crate::config::DEFAULT_RANGE;
 pub use crate::port::{
     check_port, check_port_f64, ephemeral_range, ephemeral_warning, invalid_port, is_bad_port,
-    parse_port, PortRange, BAD_PORTS,
+    parse_port, PortRange, PortRanges, BAD_PORTS,
 };
 pub use crate::sockets::{probe, Probe, PROBE_ADDRS};
 
 use crate::entry::StoredEntry;
 use crate::error::{Error, Result};
-use crate::process::describe_listener;
+use crate::process::{describe_listener, listeners_on};
 use crate::tx::Tx;
 
 /// What a lease asks for, as far as choosing its port goes.
@@ -33,8 +42,13 @@ pub(crate) struct Want<'a> {
     pub existing: Option<&'a StoredEntry>,
     pub port: Option<u16>,
     pub exact: bool,
-    /// Where a new port comes from.
-    pub range: PortRange,
+    /// Where a new port comes from, ranges tried in order.
+    pub range: &'a PortRanges,
+    /// The pid a lease is taken for, when it is not the calling process
+    /// (`lease --pid PID`): a port only it listens on is free for it. A
+    /// process leasing for itself is not given its own sockets: it binds
+    /// the port it is given.
+    pub holder: Option<u32>,
 }
 
 /// The port a lease gets, in the order above. The records it depends on are
@@ -51,28 +65,51 @@ pub(crate) fn choose(tx: &mut Tx, want: &Want) -> Result<u16> {
                 ),
             });
         }
-        check_specific(tx, e.port, key)?;
+        check_specific(tx, e.port, key, want.holder)?;
         return Ok(e.port);
     }
     if want.exact {
         let p = want.port.unwrap_or(0);
-        check_specific(tx, p, key)?;
+        check_specific(tx, p, key, want.holder)?;
         return Ok(p);
     }
     // The range only governs new allocation: a name keeps its port.
     let remembered = want.existing.map(|e| e.port);
     let requested = want.port.filter(|&p| p >= 1024 && !is_bad_port(p));
     for p in [remembered, requested].into_iter().flatten() {
-        if is_free(tx, p, key)? {
+        if tx.taken_by_other(p, key)?.is_none()
+            && crate::host::claimed_by_other(p).is_none()
+            && bindable_for(p, want.holder)
+        {
             return Ok(p);
         }
     }
     fresh_port(tx, key, want.range)
 }
 
+/// True when only `pid` listens on `port` (every listener the socket
+/// tables show is that process): the port is its own.
+fn listened_on_only_by(port: u16, pid: Option<u32>) -> bool {
+    let Some(pid) = pid else {
+        return false;
+    };
+    let ls = listeners_on(port);
+    !ls.is_empty() && ls.iter().all(|l| l.pid == pid)
+}
+
+/// The OS lets `port` be bound, or only `holder` listens on it.
+fn bindable_for(port: u16, holder: Option<u32>) -> bool {
+    match probe(port) {
+        Probe::Free => true,
+        Probe::InUse => listened_on_only_by(port, holder),
+        Probe::Denied => false,
+    }
+}
+
 /// Checks a port asked for specifically (exact, or reserved): no other name
-/// holds or reserves it, and the OS lets it be bound.
-pub(crate) fn check_specific(tx: &mut Tx, port: u16, key: &str) -> Result<()> {
+/// holds or reserves it, and the OS lets it be bound, or only `holder`
+/// listens on it.
+pub(crate) fn check_specific(tx: &mut Tx, port: u16, key: &str, holder: Option<u32>) -> Result<()> {
     if let Some((other, state)) = tx.taken_by_other(port, key)? {
         return Err(Error::PortTaken { port, other, state });
     }
@@ -81,6 +118,7 @@ pub(crate) fn check_specific(tx: &mut Tx, port: u16, key: &str) -> Result<()> {
     }
     match probe(port) {
         Probe::Free => Ok(()),
+        Probe::InUse if listened_on_only_by(port, holder) => Ok(()),
         Probe::InUse => Err(Error::PortBusy {
             port,
             process: describe_listener(port),
@@ -100,10 +138,45 @@ fn free_on_host(port: u16) -> bool {
     crate::host::claimed_by_other(port).is_none() && probe(port) == Probe::Free
 }
 
-/// Steps 5 and 6: the lowest free port of `range` that no other name
-/// remembers; failing that, the port an idle name has remembered longest.
-/// `key` is the name asking ("" for none: `find_free`).
-pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: PortRange) -> Result<u16> {
+/// Steps 5 and 6: the lowest free port of the first range with room that
+/// no other name remembers; failing that, the port an idle name has
+/// remembered longest. `key` is the name asking.
+pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: &PortRanges) -> Result<u16> {
+    match free_ports(tx, key, range, 1).first() {
+        Some(&p) => Ok(p),
+        None => oldest_idle_port(tx, key, range),
+    }
+}
+
+/// How many free ports `find_free` picks among.
+const FIND_SPREAD: usize = 8;
+
+/// `find_free`: a port picked at random among the first [`FIND_SPREAD`]
+/// that step 5 would give, so that concurrent callers rarely meet; failing
+/// any, step 6's.
+pub(crate) fn find_port(tx: &mut Tx, range: &PortRanges) -> Result<u16> {
+    let free = free_ports(tx, "", range, FIND_SPREAD);
+    if free.is_empty() {
+        return oldest_idle_port(tx, "", range);
+    }
+    Ok(free[random_below(free.len())])
+}
+
+/// A number below `n` (> 0), different from one process and call to the next.
+fn random_below(n: usize) -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState's keys are random per process and per call.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(d.as_nanos());
+    }
+    (h.finish() % n as u64) as usize
+}
+
+/// Up to `want` free ports no other name remembers, lowest first, from the
+/// first range on.
+fn free_ports(tx: &mut Tx, key: &str, range: &PortRanges, want: usize) -> Vec<u16> {
     // Ports other names remember, as a bitmap: no allocation per entry.
     let data = tx.data();
     let own = data.index.get(key).copied();
@@ -114,15 +187,26 @@ pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: PortRange) -> Result<u16
         }
     }
     let is_remembered = |p: u16| remembered[usize::from(p >> 6)] & (1 << (p & 63)) != 0;
-    for port in range.low..=range.high {
-        if is_bad_port(port) || is_remembered(port) {
-            continue;
-        }
-        if free_on_host(port) {
-            return Ok(port);
+    let mut found = Vec::new();
+    for r in range.iter() {
+        for port in r.low..=r.high {
+            if is_bad_port(port) || is_remembered(port) || found.contains(&port) {
+                continue;
+            }
+            if free_on_host(port) {
+                found.push(port);
+                if found.len() >= want {
+                    return found;
+                }
+            }
         }
     }
-    // The range is otherwise full: the oldest idle name gives up its port.
+    found
+}
+
+/// Step 6: every range is otherwise full, so the name idle longest (in any
+/// of them) gives up its port.
+fn oldest_idle_port(tx: &mut Tx, key: &str, range: &PortRanges) -> Result<u16> {
     let held = tx.held_keys()?;
     let mut idle: Vec<(String, u16)> = tx
         .data()
@@ -146,8 +230,7 @@ pub(crate) fn fresh_port(tx: &mut Tx, key: &str, range: PortRange) -> Result<u16
         }
     }
     Err(Error::NoFreePort {
-        low: range.low,
-        high: range.high,
+        range: range.to_string(),
     })
 }
 
@@ -201,6 +284,7 @@ mod tests {
         exact: bool,
         range: PortRange,
     ) -> Result<u16> {
+        let range = PortRanges::from(range);
         let key = name_key(name);
         let existing = tx.data().get(name).cloned();
         choose(
@@ -210,13 +294,18 @@ mod tests {
                 existing: existing.as_ref(),
                 port,
                 exact,
-                range,
+                range: &range,
+                holder: None,
             },
         )
     }
 
     fn range(low: u16, high: u16) -> PortRange {
         PortRange::new(low, high).unwrap()
+    }
+
+    fn ranges(low: u16, high: u16) -> PortRanges {
+        range(low, high).into()
     }
 
     #[test]
@@ -281,7 +370,7 @@ mod tests {
             &[],
         );
         // both remembered: the name idle longest gives up its port
-        assert_eq!(fresh_port(&mut t, "x", r).unwrap(), 6664);
+        assert_eq!(fresh_port(&mut t, "x", &r.into()).unwrap(), 6664);
         let mut t = tx(
             vec![
                 entry("old", 6664, false, "2026-01-01T00:00:00Z"),
@@ -290,21 +379,74 @@ mod tests {
             &["old"],
         );
         // a held name keeps its port
-        assert_eq!(fresh_port(&mut t, "x", r).unwrap(), 6670);
+        assert_eq!(fresh_port(&mut t, "x", &r.into()).unwrap(), 6670);
         let mut t = tx(
             vec![entry("a", 6664, true, "a"), entry("b", 6670, false, "a")],
             &["b"],
         );
-        let e = fresh_port(&mut t, "x", r).unwrap_err();
+        let e = fresh_port(&mut t, "x", &r.into()).unwrap_err();
         assert_eq!(e.code(), ErrorCode::NoFreePort);
         assert!(e.to_string().contains("6664-6670"), "{e}");
+        let two: PortRanges = "6664-6670,31140-31149".parse().unwrap();
+        assert_eq!(
+            fresh_port(&mut t, "x", &two).unwrap(),
+            31140,
+            "the next range"
+        );
         // the lowest port no other name remembers comes first
         let mut t = tx(vec![entry("a", 31130, false, "a")], &[]);
-        assert_eq!(fresh_port(&mut t, "x", range(31130, 31139)).unwrap(), 31131);
         assert_eq!(
-            fresh_port(&mut t, "a", range(31130, 31139)).unwrap(),
+            fresh_port(&mut t, "x", &ranges(31130, 31139)).unwrap(),
+            31131
+        );
+        assert_eq!(
+            fresh_port(&mut t, "a", &ranges(31130, 31139)).unwrap(),
             31130,
             "its own"
         );
+    }
+
+    #[test]
+    fn ranges_are_tried_in_order() {
+        let two: PortRanges = "31150-31151,31160-31169".parse().unwrap();
+        let mut t = tx(vec![entry("a", 31150, false, "a")], &["a"]);
+        assert_eq!(fresh_port(&mut t, "x", &two).unwrap(), 31151);
+        let busy = TcpListener::bind(("127.0.0.1", 31151)).unwrap();
+        assert_eq!(fresh_port(&mut t, "x", &two).unwrap(), 31160);
+        drop(busy);
+        let found = find_port(&mut t, &two).unwrap();
+        assert!(
+            found == 31151 || (31160..=31166).contains(&found),
+            "{found}"
+        );
+    }
+
+    #[test]
+    fn a_port_only_the_holder_listens_on_is_its_own() {
+        let r = PortRanges::from(range(31170, 31179));
+        let mut t = tx(vec![], &[]);
+        let server = TcpListener::bind(("127.0.0.1", 31171)).unwrap();
+        let want = |holder| Want {
+            key: "adopted",
+            existing: None,
+            port: Some(31171),
+            exact: true,
+            range: &r,
+            holder,
+        };
+        assert_eq!(
+            choose(&mut t, &want(Some(std::process::id()))).unwrap(),
+            31171
+        );
+        for other in [Some(1), None] {
+            let e = choose(&mut t, &want(other)).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::PortBusy);
+        }
+        let mut not_exact = want(Some(std::process::id()));
+        not_exact.exact = false;
+        assert_eq!(choose(&mut t, &not_exact).unwrap(), 31171);
+        not_exact.holder = None;
+        assert_eq!(choose(&mut t, &not_exact).unwrap(), 31170, "moved off");
+        drop(server);
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::port::PortRange;
+use crate::port::{PortRange, PortRanges};
 
 /// The default allocation range (8069 belongs to the dashboard).
 pub const DEFAULT_RANGE: PortRange = PortRange {
@@ -53,14 +53,16 @@ pub fn default_dir() -> Result<PathBuf> {
     })
 }
 
-/// The range of the registry in `dir`: `PORTREG_RANGE`, else `range` in
-/// its `config.toml`, else [`DEFAULT_RANGE`].
-pub(crate) fn configured_range(dir: &Path) -> Result<PortRange> {
+/// The ranges of the registry in `dir`, tried in order: `PORTREG_RANGE`,
+/// else `range` in its `config.toml`, else [`DEFAULT_RANGE`]. Either may
+/// list several ranges, `3000-3099,8070-8999`; the file may also give a
+/// list of strings, `range = ["3000-3099", "8070-8999"]`.
+pub(crate) fn configured_range(dir: &Path) -> Result<PortRanges> {
     range_from(std::env::var_os(RANGE_VAR).as_deref(), dir)
 }
 
 /// [`configured_range`] with the environment variable's value given.
-fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
+fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRanges> {
     if let Some(v) = env.filter(|v| !v.is_empty()) {
         let s = v.to_string_lossy();
         return s.parse().map_err(|e: Error| match e {
@@ -74,7 +76,7 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
     let path = dir.join(CONFIG_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DEFAULT_RANGE),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DEFAULT_RANGE.into()),
         Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
     let table: toml::Table = text.parse().map_err(|e| Error::InvalidRange {
@@ -85,20 +87,29 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRange> {
             toml_error_line(&text, &e)
         ),
     })?;
-    match table.get("range") {
-        None => Ok(DEFAULT_RANGE),
-        Some(toml::Value::String(s)) => s.parse().map_err(|e: Error| match e {
-            Error::InvalidRange { value, why } => Error::InvalidRange {
-                value,
-                why: format!("{why} (from `range` in {})", path.display()),
-            },
-            other => other,
-        }),
-        Some(_) => Err(Error::InvalidRange {
-            value: path.display().to_string(),
-            why: "`range` must be a string such as \"8070-8999\"".into(),
-        }),
+    let not_a_string = || {
+        Error::InvalidRange {
+        value: path.display().to_string(),
+        why: "`range` must be a string such as \"8070-8999\" or \"3000-3099,8070-8999\", or a list of such strings".into(),
     }
+    };
+    let text = match table.get("range") {
+        None => return Ok(DEFAULT_RANGE.into()),
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(toml::Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(not_a_string))
+            .collect::<Result<Vec<_>>>()?
+            .join(","),
+        Some(_) => return Err(not_a_string()),
+    };
+    text.parse().map_err(|e: Error| match e {
+        Error::InvalidRange { value, why } => Error::InvalidRange {
+            value,
+            why: format!("{why} (from `range` in {})", path.display()),
+        },
+        other => other,
+    })
 }
 
 /// How long a call on the registry in `dir` waits for its lock:
@@ -203,7 +214,7 @@ mod tests {
     use super::*;
     use crate::ErrorCode;
 
-    fn why(r: Result<PortRange>) -> String {
+    fn why(r: Result<PortRanges>) -> String {
         match r {
             Err(Error::InvalidRange { why, .. }) => why,
             other => panic!("not INVALID_RANGE: {other:?}"),
@@ -213,14 +224,14 @@ mod tests {
     #[test]
     fn default_when_nothing_is_set() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE);
+        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE.into());
         assert_eq!(
             range_from(Some(OsStr::new("")), dir.path()).unwrap(),
-            DEFAULT_RANGE
+            DEFAULT_RANGE.into()
         );
         assert_eq!("8070-8999".parse::<PortRange>().unwrap(), DEFAULT_RANGE);
         std::fs::write(dir.path().join(CONFIG_FILE), "other = 1\n").unwrap();
-        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE);
+        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE.into());
     }
 
     #[test]
@@ -249,14 +260,29 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "range = \"7000-7099\"\n").unwrap();
         assert_eq!(
             range_from(None, dir.path()).unwrap(),
-            PortRange::new(7000, 7099).unwrap()
+            PortRange::new(7000, 7099).unwrap().into()
         );
         assert_eq!(
             range_from(Some(OsStr::new("9100-9199")), dir.path()).unwrap(),
-            PortRange::new(9100, 9199).unwrap()
+            PortRange::new(9100, 9199).unwrap().into()
         );
         let w = why(range_from(Some(OsStr::new("9199-9100")), dir.path()));
         assert!(w.contains("PORTREG_RANGE"), "{w}");
+        let w = why(range_from(Some(OsStr::new("9100-9199,x")), dir.path()));
+        assert!(w.contains("PORTREG_RANGE") && w.contains("\"x\""), "{w}");
+    }
+
+    #[test]
+    fn several_ranges_from_either_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let two = || "3000-3099,8070-8999".parse::<PortRanges>().unwrap();
+        let env = OsStr::new("3000-3099,8070-8999");
+        assert_eq!(range_from(Some(env), dir.path()).unwrap(), two());
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "range = \"3000-3099, 8070-8999\"\n").unwrap();
+        assert_eq!(range_from(None, dir.path()).unwrap(), two());
+        std::fs::write(&file, "range = [\"3000-3099\", \"8070-8999\"]\n").unwrap();
+        assert_eq!(range_from(None, dir.path()).unwrap(), two());
     }
 
     #[test]
@@ -268,6 +294,13 @@ mod tests {
         assert!(w.contains("1024") && w.contains("config.toml"), "{w}");
         std::fs::write(&file, "range = 8080\n").unwrap();
         assert!(why(range_from(None, dir.path())).contains("must be a string"));
+        std::fs::write(&file, "range = [8080]\n").unwrap();
+        assert!(why(range_from(None, dir.path())).contains("list of such strings"));
+        std::fs::write(&file, "range = []\n").unwrap();
+        assert!(why(range_from(None, dir.path())).contains("must be a string"));
+        std::fs::write(&file, "range = \"3000-3099,9000-80\"\n").unwrap();
+        let w = why(range_from(None, dir.path()));
+        assert!(w.contains("9000-80") && w.contains("config.toml"), "{w}");
         std::fs::write(&file, "range = [").unwrap();
         let e = range_from(None, dir.path()).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidRange);

@@ -344,6 +344,54 @@ pub struct Cleaned {
     pub pid: u32,
 }
 
+/// True when `pattern` is a glob rather than a name: it holds `*` or `?`,
+/// which no name may hold.
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+/// Shell-style match of `name` against `pattern`: `*` any run of characters,
+/// `?` any one; both already case-folded by the caller.
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_as_a_shell_does() {
+        assert!(glob_match("test-*", "test-a"));
+        assert!(glob_match("test-*", "test-"));
+        assert!(!glob_match("test-*", "atest-a"));
+        assert!(glob_match("*-db", "web-db"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(!glob_match("*a*b", "xxaxxbxx"));
+        assert!(glob_match("*", "anything"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

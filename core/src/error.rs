@@ -162,7 +162,7 @@ pub enum Error {
     #[error("invalid port {value:?}: {why}")]
     InvalidPort { value: String, why: String },
 
-    #[error("invalid range {value:?}: {why}. Write it as LOW-HIGH, e.g. 8070-8999, with 1024 <= LOW <= HIGH <= 65535")]
+    #[error("invalid range {value:?}: {why}. Write it as LOW-HIGH, e.g. 8070-8999, with 1024 <= LOW <= HIGH <= 65535 (several, tried in order: 3000-3099,8070-8999)")]
     InvalidRange { value: String, why: String },
 
     #[error(
@@ -193,8 +193,8 @@ pub enum Error {
     #[error("you already hold {cap} live port claims on this host (the per-user cap, in {dir}); release some (`portreg list`, `portreg release NAME`, `portreg clean`) or raise claims_cap in config.toml or PORTREG_CLAIMS_CAP")]
     ClaimCap { cap: usize, dir: PathBuf },
 
-    #[error("no free port in {low}-{high}: every port is held, reserved or in use; widen the range (--range, PORTREG_RANGE) or free some (`portreg clean`, `portreg forget NAME`)")]
-    NoFreePort { low: u16, high: u16 },
+    #[error("no free port in {range}: every port is held, reserved or in use; widen the range or add one (--range, PORTREG_RANGE, e.g. 3000-3099,8070-8999) or free some (`portreg clean`, `portreg forget NAME`)")]
+    NoFreePort { range: String },
 
     #[error("{name:?} is held by pid {pid}, not by pid {caller}; only the holder releases it (or force the release)")]
     NotHolder { name: String, pid: u32, caller: u32 },

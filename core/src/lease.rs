@@ -11,7 +11,7 @@ use crate::liveness;
 use crate::port::{check_port, ephemeral_warning};
 use crate::process::is_same_or_descendant;
 use crate::registry::{held_by, not_found, now, Registry};
-use crate::request::{LeaseRequest, TEMPORARY_META};
+use crate::request::{LeaseRequest, RELEASED_META, TEMPORARY_META};
 
 /// Records a lease's description and meta on its entry: a new description
 /// replaces the old one (none given keeps it), new meta replaces all of it.
@@ -41,6 +41,12 @@ fn apply_details(e: &mut StoredEntry, req: &LeaseRequest, temporary: bool) -> bo
     changed
 }
 
+/// A new lease: the listeners a past release left on the port are no
+/// longer the name's own.
+fn drop_released_mark(e: &mut StoredEntry) -> bool {
+    e.meta.remove(RELEASED_META).is_some()
+}
+
 /// True when `e` was leased as temporary: forget it when its lease ends.
 pub(crate) fn is_temporary(e: &StoredEntry) -> bool {
     e.meta.contains_key(TEMPORARY_META)
@@ -67,16 +73,17 @@ impl Registry {
                 why: "an exact request needs a port: give --port P with --exact".into(),
             });
         }
-        let range = req.range.unwrap_or(self.range);
-        if req.range.is_some()
-            && self
-                .warned_ranges
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(range)
-        {
-            if let Some(w) = ephemeral_warning(&range) {
-                self.warn(w);
+        let range = req.range.as_ref().unwrap_or(&self.range);
+        if req.range.is_some() {
+            for r in range.iter() {
+                let first = self
+                    .warned_ranges
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(*r);
+                if let Some(w) = ephemeral_warning(r).filter(|_| first) {
+                    self.warn(w);
+                }
             }
         }
         let mut holder = liveness::holder(req.pid.unwrap_or_else(std::process::id))?;
@@ -127,6 +134,7 @@ impl Registry {
                 port: req.port,
                 exact: req.exact,
                 range,
+                holder: req.pid.filter(|&p| p != std::process::id()),
             };
             let port = self.host.lease(holder.pid, || allocate::choose(tx, &want))?;
             claimed.set(Some(port));
@@ -135,7 +143,8 @@ impl Registry {
             let mut e = existing.unwrap_or_else(|| StoredEntry::new(&req.name, port, &stamp));
             let moved = e.port != port;
             e.port = port;
-            if apply_details(&mut e, req, req.temporary) || moved || is_new {
+            let unmarked = drop_released_mark(&mut e);
+            if apply_details(&mut e, req, req.temporary) || moved || is_new || unmarked {
                 e.changed = stamp.clone();
                 tx.data_mut().insert(e.clone());
             }

@@ -62,6 +62,7 @@ pub mod tracking;
 mod tx;
 
 pub use config::{default_dir, DEFAULT_RANGE, MAX_FILE_BYTES};
+pub use entry::is_glob;
 pub use entry::{
     parse_meta_fact, validate_description, validate_meta, validate_name, Cleaned, Entry, Holder,
     Lease, Released, State, MAX_DESCRIPTION_BYTES, MAX_META_KEYS, MAX_META_KEY_BYTES,
@@ -69,11 +70,11 @@ pub use entry::{
 };
 pub use error::{Error, ErrorCode, HeldBy, Result};
 pub use host::{HostClaim, CLAIMS_CAP_VAR, CLAIMS_DIR_VAR, DEFAULT_CLAIMS_CAP, DEFAULT_CLAIMS_DIR};
-pub use port::PortRange;
+pub use port::{PortRange, PortRanges};
 pub use process::{Conflict, ListenerInfo, Who};
 pub use project::{Instance, Project, ServicePort};
-pub use registry::{is_glob, Registry};
-pub use request::{Actor, LeaseRequest, TEMPORARY_META};
+pub use registry::Registry;
+pub use request::{Actor, LeaseRequest, RELEASED_META, TEMPORARY_META};
 pub use services::EnvVar;
 pub use stop::KillReport;
 pub use store::{FORMAT_VERSION, LEASES_FILE, LOCK_FILE, REGISTRY_FILE};

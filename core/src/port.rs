@@ -95,6 +95,80 @@ impl FromStr for PortRange {
     }
 }
 
+/// One or more ranges, tried in order: a new name gets the first free port
+/// of the first range with room. Written as ranges joined by commas,
+/// `3000-3099,8070-8999`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortRanges(Vec<PortRange>);
+
+impl PortRanges {
+    /// The ranges in order; `INVALID_RANGE` for an empty list.
+    pub fn new(ranges: Vec<PortRange>) -> Result<PortRanges> {
+        if ranges.is_empty() {
+            return Err(Error::InvalidRange {
+                value: String::new(),
+                why: "no range given".into(),
+            });
+        }
+        Ok(PortRanges(ranges))
+    }
+
+    /// The first range (the one tried first).
+    pub fn first(&self) -> PortRange {
+        self.0[0]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &PortRange> {
+        self.0.iter()
+    }
+
+    /// True when one of the ranges contains `port`.
+    pub fn contains(&self, port: u16) -> bool {
+        self.0.iter().any(|r| r.contains(port))
+    }
+}
+
+impl From<PortRange> for PortRanges {
+    fn from(r: PortRange) -> PortRanges {
+        PortRanges(vec![r])
+    }
+}
+
+impl fmt::Display for PortRanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for PortRanges {
+    type Err = Error;
+    /// `LOW-HIGH[,LOW-HIGH...]`; an error names the part that is wrong.
+    fn from_str(s: &str) -> Result<PortRanges> {
+        if !s.contains(',') {
+            return s.parse::<PortRange>().map(PortRanges::from);
+        }
+        let ranges = s
+            .split(',')
+            .map(|part| {
+                part.parse::<PortRange>().map_err(|e| match e {
+                    Error::InvalidRange { why, .. } => Error::InvalidRange {
+                        value: s.to_string(),
+                        why: format!("its part {:?}: {why}", part.trim()),
+                    },
+                    other => other,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        PortRanges::new(ranges)
+    }
+}
+
 /// Parses a port given as text ("8080"): 1-65535.
 pub fn parse_port(s: &str) -> Result<u16> {
     let bad = |why: &str| Error::InvalidPort {
@@ -186,6 +260,27 @@ mod tests {
             let e = bad.parse::<PortRange>().unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidRange, "{bad}");
         }
+    }
+
+    #[test]
+    fn range_lists() {
+        let r: PortRanges = " 3000-3099 , 8070-8999".parse().unwrap();
+        assert_eq!(r.to_string(), "3000-3099,8070-8999");
+        assert_eq!(r.first(), PortRange::new(3000, 3099).unwrap());
+        assert!(r.contains(8070) && r.contains(3099) && !r.contains(3100));
+        assert_eq!("8070-8999".parse::<PortRanges>().unwrap().iter().count(), 1);
+        for bad in [
+            "3000-3099,",
+            ",3000-3099",
+            "3000-3099,abc",
+            "3000-3099,90-80",
+            "",
+        ] {
+            let e = bad.parse::<PortRanges>().unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidRange, "{bad}");
+        }
+        let e = "3000-3099,9000-8000".parse::<PortRanges>().unwrap_err();
+        assert!(e.to_string().contains("\"9000-8000\""), "{e}");
     }
 
     #[test]

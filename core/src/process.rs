@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-use crate::entry::{Entry, State};
+use crate::entry::{Entry, Holder, State};
+use crate::request::RELEASED_META;
 
 use crate::error::{Error, Result};
 use crate::host::HostClaim;
@@ -173,7 +174,9 @@ pub fn is_same_or_descendant(pid: u32, ancestor: u32) -> bool {
 }
 
 /// Entries whose port another process listens on: anyone for idle and
-/// reserved entries, anyone outside the holder's process tree for active ones.
+/// reserved entries but the processes their last lease left listening when
+/// it was released ([`RELEASED_META`]), anyone outside the holder's process
+/// tree for active ones.
 pub fn find_conflicts(entries: &[Entry]) -> Vec<Conflict> {
     let by_port = listeners_by_port(None);
     let mut out = Vec::new();
@@ -181,11 +184,14 @@ pub fn find_conflicts(entries: &[Entry]) -> Vec<Conflict> {
         let Some(ls) = by_port.get(&e.port) else {
             continue;
         };
+        let own = released_listeners(e.meta.get(RELEASED_META).map(String::as_str));
         let foreign: Vec<ListenerInfo> = ls
             .iter()
             .filter(|l| match (&e.state, &e.holder) {
                 (State::Active, Some(h)) => !is_same_or_descendant(l.pid, h.pid),
-                _ => true,
+                _ => !own
+                    .iter()
+                    .any(|&(pid, ticks)| pid == l.pid && start_ticks(pid) == Some(ticks)),
             })
             .cloned()
             .collect();
@@ -198,6 +204,77 @@ pub fn find_conflicts(entries: &[Entry]) -> Vec<Conflict> {
         }
     }
     out
+}
+
+/// The [`RELEASED_META`] value for a lease of `holder` released while it
+/// (or a process it started) listened on `port`: those processes, each as
+/// `PID:START_TICKS`; `None` when none of them listens there. Cheap when
+/// nothing listens on the port at all (one read of the socket tables).
+pub(crate) fn released_mark(port: u16, holder: &Holder) -> Option<String> {
+    if crate::sockets::listening_on(port).is_some_and(|v| v.is_empty()) {
+        return None;
+    }
+    let own: Vec<String> = listeners_on(port)
+        .iter()
+        .filter(|l| is_same_or_descendant(l.pid, holder.pid))
+        .filter_map(|l| start_ticks(l.pid).map(|t| format!("{}:{t}", l.pid)))
+        .collect();
+    (!own.is_empty()).then(|| own.join(","))
+}
+
+/// The processes a [`RELEASED_META`] value names.
+fn released_listeners(mark: Option<&str>) -> Vec<(u32, u64)> {
+    mark.unwrap_or("")
+        .split(',')
+        .filter_map(|p| {
+            let (pid, ticks) = p.trim().split_once(':')?;
+            Some((pid.parse().ok()?, ticks.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Brings each live holder's executable and command line up to date, read
+/// from /proc when the process is still the one recorded (same pid and
+/// start, same boot and pid namespace): a script that exec'd its server
+/// shows the server. Otherwise the recorded details stay.
+pub fn refresh_holders(entries: &mut [Entry]) {
+    for h in entries.iter_mut().filter_map(|e| e.holder.as_mut()) {
+        if let Some((exe, cmdline)) = current_command(h) {
+            h.exe = exe;
+            h.cmdline = cmdline;
+        }
+    }
+}
+
+fn current_command(h: &Holder) -> Option<(String, Vec<String>)> {
+    let ticks = h.start_ticks?;
+    let here = |a: Option<&str>, b: Option<String>| a.is_none() || b.is_none() || a == b.as_deref();
+    if !here(h.boot_id.as_deref(), liveness::boot_id())
+        || h.pid_ns
+            .is_some_and(|ns| liveness::own_pid_ns().is_some_and(|o| o != ns))
+        || start_ticks(h.pid) != Some(ticks)
+    {
+        return None;
+    }
+    let raw = std::fs::read(format!("/proc/{}/cmdline", h.pid)).ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", h.pid)).ok()?;
+    // Read again: the details must be of the process that started then.
+    if start_ticks(h.pid) != Some(ticks) || raw.is_empty() {
+        return None;
+    }
+    let cmdline: Vec<String> = raw
+        .strip_suffix(b"\0")
+        .unwrap_or(&raw)
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let comm = comm.trim_end_matches('\n').to_string();
+    // comm is cut at 15 bytes: the program's file name when it starts so.
+    let base = cmdline
+        .first()
+        .and_then(|a| a.rsplit('/').next())
+        .filter(|b| b.starts_with(&comm) && !comm.is_empty());
+    Some((base.map(str::to_string).unwrap_or(comm), cmdline))
 }
 
 /// `WEB_PORT` / `WEB_URL` spelling of a name: upper-cased, `.` and `-` to `_`.

@@ -4,7 +4,7 @@
 //! the liveness of the records it touches refreshed first) and written by
 //! the store.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -13,17 +13,17 @@ use std::time::{Duration, SystemTime};
 use crate::allocate::{self, Probe};
 use crate::config::{configured_range, default_dir, lock_timeout};
 use crate::entry::{
-    name_key, validate_description, validate_name, Cleaned, Entry, LeaseRecord, Released,
-    StoredEntry,
+    glob_match, is_glob, name_key, validate_description, validate_meta, validate_name, Cleaned,
+    Entry, LeaseRecord, Released, StoredEntry,
 };
 use crate::error::{Error, HeldBy, Result};
 use crate::holdlock;
 use crate::host::{Area, HostClaim};
 use crate::lease::is_temporary;
 use crate::liveness;
-use crate::port::{check_port, PortRange};
-use crate::process::{describe_listener, mark_listening};
-use crate::request::Actor;
+use crate::port::{check_port, PortRange, PortRanges};
+use crate::process::{describe_listener, mark_listening, refresh_holders, released_mark};
+use crate::request::{Actor, RELEASED_META};
 use crate::store::{file_order, Store};
 use crate::tx::Tx;
 
@@ -32,7 +32,7 @@ use crate::tx::Tx;
 /// one directory.
 pub struct Registry {
     pub(crate) store: Store,
-    pub(crate) range: PortRange,
+    pub(crate) range: PortRanges,
     pub(crate) warnings: Mutex<Vec<String>>,
     pub(crate) print_warnings: AtomicBool,
     /// Ranges already checked against the ephemeral ports (warn once each).
@@ -99,10 +99,15 @@ impl Registry {
         self.store.dir()
     }
 
-    /// The range new ports come from when a call names none (PORTREG_RANGE,
-    /// then config.toml's `range`, then 8070-8999).
+    /// The first of [`Registry::default_ranges`].
     pub fn default_range(&self) -> PortRange {
-        self.range
+        self.range.first()
+    }
+
+    /// The ranges new ports come from when a call names none, tried in
+    /// order (PORTREG_RANGE, then config.toml's `range`, then 8070-8999).
+    pub fn default_ranges(&self) -> &PortRanges {
+        &self.range
     }
 
     /// Whether warnings are also printed to stderr as they happen (default: yes).
@@ -182,6 +187,12 @@ impl Registry {
             tx.remove_record(name);
             if tx.data().get(name).is_some_and(is_temporary) {
                 tx.data_mut().remove(name);
+            } else if let Some(mark) = released_mark(port, &rec.holder) {
+                // What it left listening stays the name's own (`conflicts`).
+                if let Some(mut e) = tx.data().get(name).cloned() {
+                    e.meta.insert(RELEASED_META.into(), mark);
+                    tx.data_mut().insert(e);
+                }
             }
             Ok(Released::Released { port, pid })
         })?;
@@ -205,6 +216,7 @@ impl Registry {
         Ok(entry.map(|e| {
             let mut one = [e];
             mark_listening(&mut one);
+            refresh_holders(&mut one);
             let [e] = one;
             e
         }))
@@ -219,6 +231,7 @@ impl Registry {
             Ok(stored.into_iter().map(|e| tx.view(e)).collect::<Vec<_>>())
         })?;
         mark_listening(&mut entries);
+        refresh_holders(&mut entries);
         Ok(entries)
     }
 
@@ -226,9 +239,24 @@ impl Registry {
     /// not an error. A process outside the registry on the port only warns
     /// (`portreg conflicts` will name it).
     pub fn reserve(&self, name: &str, port: u16, description: Option<&str>) -> Result<Entry> {
+        self.reserve_with(name, port, description, None)
+    }
+
+    /// [`Registry::reserve`], also recording `meta` on the entry (as a
+    /// lease does: new meta replaces all of it; none keeps it).
+    pub fn reserve_with(
+        &self,
+        name: &str,
+        port: u16,
+        description: Option<&str>,
+        meta: Option<&BTreeMap<String, String>>,
+    ) -> Result<Entry> {
         validate_name(name)?;
         if let Some(d) = description {
             validate_description(d)?;
+        }
+        if let Some(m) = meta {
+            validate_meta(m)?;
         }
         check_port(u64::from(port))?;
         let key = name_key(name);
@@ -250,6 +278,9 @@ impl Registry {
             e.reserved = true;
             if let Some(d) = description {
                 e.description = Some(d.to_string());
+            }
+            if let Some(m) = meta {
+                e.meta = m.clone();
             }
             if e != before || is_new {
                 e.changed = stamp;
@@ -371,12 +402,14 @@ impl Registry {
         })
     }
 
-    /// A port that is free right now in `range` (default: the registry's),
-    /// without leasing it. Prefer `lease`: only a lease stops another process
-    /// from taking the port too.
-    pub fn find_free(&self, range: Option<PortRange>) -> Result<u16> {
-        let range = range.unwrap_or(self.range);
-        self.read(|tx| self.host.scoped(|| allocate::fresh_port(tx, "", range)))
+    /// A port that is free right now in `range` (default: the registry's
+    /// ranges), without leasing it: one picked at random among the first
+    /// few free ports no name remembers, so that callers asking at the same
+    /// moment rarely get the same one. Prefer `lease`: only a lease stops
+    /// another process from taking the port too.
+    pub fn find_free(&self, range: Option<PortRanges>) -> Result<u16> {
+        let range = range.unwrap_or_else(|| self.range.clone());
+        self.read(|tx| self.host.scoped(|| allocate::find_port(tx, &range)))
     }
 
     /// Drops every lease whose holder is gone (those entries turn idle) and
@@ -436,53 +469,5 @@ impl Registry {
     /// what other users can see of anyone's leases.
     pub fn host_claims(&self) -> Result<Vec<HostClaim>> {
         self.host.claims()
-    }
-}
-
-/// True when `pattern` is a glob rather than a name: it holds `*` or `?`,
-/// which no name may hold.
-pub fn is_glob(pattern: &str) -> bool {
-    pattern.contains(['*', '?'])
-}
-
-/// Shell-style match of `name` against `pattern`: `*` any run of characters,
-/// `?` any one; both already case-folded by the caller.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
-#[cfg(test)]
-mod glob_tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs_match_as_a_shell_does() {
-        assert!(glob_match("test-*", "test-a"));
-        assert!(glob_match("test-*", "test-"));
-        assert!(!glob_match("test-*", "atest-a"));
-        assert!(glob_match("*-db", "web-db"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "ac"));
-        assert!(glob_match("*a*b*", "xxaxxbxx"));
-        assert!(!glob_match("*a*b", "xxaxxbxx"));
-        assert!(glob_match("*", "anything"));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::port::PortRange;
+use crate::port::PortRanges;
 
 /// What a caller asks `lease` for. Only the name is required.
 #[derive(Debug, Clone, Default)]
@@ -13,8 +13,9 @@ pub struct LeaseRequest {
     pub port: Option<u16>,
     /// Fail with `PORT_TAKEN` / `PORT_BUSY` rather than move off `port`.
     pub exact: bool,
-    /// Where to allocate a new port (default: the registry's range).
-    pub range: Option<PortRange>,
+    /// Where to allocate a new port, ranges tried in order (default: the
+    /// registry's).
+    pub range: Option<PortRanges>,
     /// The holder (default: the calling process).
     pub pid: Option<u32>,
     pub description: Option<String>,
@@ -28,6 +29,12 @@ pub struct LeaseRequest {
 
 /// The meta key marking an entry whose lease was taken as temporary.
 pub const TEMPORARY_META: &str = "portreg.temporary";
+
+/// The meta key naming the processes (`PID:START_TICKS`, comma-separated)
+/// of a released lease that still listened on its port when it was
+/// released: they are the name's own, not a conflict of it. The next lease
+/// of the name drops it.
+pub const RELEASED_META: &str = "portreg.released-listeners";
 
 impl LeaseRequest {
     pub fn new(name: impl Into<String>) -> LeaseRequest {
@@ -44,8 +51,8 @@ impl LeaseRequest {
         self.exact = exact;
         self
     }
-    pub fn range(mut self, range: PortRange) -> Self {
-        self.range = Some(range);
+    pub fn range(mut self, range: impl Into<PortRanges>) -> Self {
+        self.range = Some(range.into());
         self
     }
     pub fn pid(mut self, pid: u32) -> Self {

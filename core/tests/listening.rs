@@ -11,7 +11,7 @@ fn an_active_entry_says_whether_its_port_is_listened_on() {
     let dir = tempfile::tempdir().unwrap();
     let reg = Registry::open(dir.path().join("reg")).unwrap();
     reg.set_print_warnings(false);
-    let range = "25600-25699".parse().unwrap();
+    let range: portreg_core::PortRange = "25600-25699".parse().unwrap();
     let lease = reg.lease(&LeaseRequest::new("web").range(range)).unwrap();
     reg.reserve("pinned", 25700, None).unwrap();
 

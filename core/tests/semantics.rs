@@ -209,7 +209,7 @@ fn no_free_port_when_range_exhausted() {
         ErrorCode::NoFreePort
     );
     assert_eq!(
-        reg.find_free(Some(r)).unwrap_err().code(),
+        reg.find_free(Some(r.into())).unwrap_err().code(),
         ErrorCode::NoFreePort
     );
 }
@@ -263,7 +263,7 @@ fn foreign_listener_on_any_address_makes_port_busy() {
                 .unwrap_err();
             assert_eq!(err.code(), ErrorCode::PortBusy, "{what}");
             assert_ne!(
-                reg.find_free(Some(range(low, low + 5))).unwrap(),
+                reg.find_free(Some(range(low, low + 5).into())).unwrap(),
                 low,
                 "{what}"
             );
@@ -289,7 +289,10 @@ fn browsers_bad_ports_skipped() {
     // 6665-6669 are on the WHATWG bad-ports list
     let got = reg.lease(&req("irc-ish", range(6665, 6670))).unwrap();
     assert_eq!(got.port, 6670);
-    assert_eq!(reg.find_free(Some(range(10080, 10081))).unwrap(), 10081);
+    assert_eq!(
+        reg.find_free(Some(range(10080, 10081).into())).unwrap(),
+        10081
+    );
     // asked for exactly, a bad port is allowed
     let exact = reg
         .lease(&req("x", range(6665, 6670)).port(6666).exact(true))

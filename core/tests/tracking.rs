@@ -22,7 +22,7 @@ fn fresh() -> (tempfile::TempDir, Arc<Registry>) {
 }
 
 fn req(name: &str) -> LeaseRequest {
-    LeaseRequest::new(name).range("25400-25499".parse().unwrap())
+    LeaseRequest::new(name).range("25400-25499".parse::<portreg_core::PortRange>().unwrap())
 }
 
 #[test]

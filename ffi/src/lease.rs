@@ -90,7 +90,7 @@ unsafe fn lease_request(
         req.port = Some(port(o.port)?);
     }
     req.exact = o.exact;
-    req.range = range(o.range_low, o.range_high)?;
+    req.range = range(o.range_low, o.range_high)?.map(Into::into);
     req.pid = (o.pid != 0).then_some(o.pid);
     req.description = args::opt_text(o.description, "options->description")?.map(String::from);
     if !o.meta.is_null() {

@@ -278,7 +278,7 @@ pub extern "C" fn portreg_find_free(
         let reg = unsafe { handle(registry) }?;
         let range = range(range_low, range_high)?;
         non_null(port_out, "port_out")?;
-        let port = reg.find_free(range)?;
+        let port = reg.find_free(range.map(Into::into))?;
         unsafe { put(port_out, port) };
         Ok(())
     })

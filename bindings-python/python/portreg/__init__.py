@@ -198,8 +198,8 @@ def lease(
     The port is, in order: the name's reserved port, the port it remembers,
     ``port`` if free (or exactly ``port`` with ``exact=True``, else
     ``PortTakenError`` / ``PortBusyError``), then the lowest free port of
-    ``range`` ("LOW-HIGH" or ``(low, high)``; default ``$PORTREG_RANGE``,
-    else 8070-8999). Leasing a name this process already holds returns the
+    ``range`` ("LOW-HIGH" or ``(low, high)``, or several tried in order,
+    "3000-3099,8070-8999"; default ``$PORTREG_RANGE``, else 8070-8999). Leasing a name this process already holds returns the
     same lease; a name another live process holds raises ``LeaseHeldError``
     (with ``.pid``, ``.port``, ``.url``). ``description`` and ``meta`` (a
     str-to-str mapping) are stored with the name. With ``temporary=True``
@@ -272,8 +272,12 @@ def rename(old: str, new: str, force: bool = False) -> Entry:
 def find_free(range: RangeArg = None) -> int:
     """Return a port that is free right now in ``range``, leasing nothing.
 
-    Prefer ``lease``: only a lease stops another process from taking the
-    same port before you bind it.
+    The port is picked at random among the first few free ones, so that
+    callers asking at the same moment (pytest-xdist workers) rarely get the
+    same port; rarely is not never. Only ``lease`` is race-free: it alone
+    stops another process from taking the same port before you bind it.
+    ``range`` is "LOW-HIGH", ``(low, high)``, or several ranges tried in
+    order, "3000-3099,8070-8999".
     """
     return Registry().find_free(range)
 
