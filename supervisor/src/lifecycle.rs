@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 use std::process::Child;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -15,6 +15,9 @@ use portreg_core::Actor;
 use crate::engine::{Status, Supervisor};
 use crate::spawn::{self, Spec};
 use crate::state::{now, Proc};
+
+/// How long an exited service's output may take to reach its log.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
 
 fn key(s: &str) -> String {
     s.to_ascii_lowercase()
@@ -65,19 +68,23 @@ impl Supervisor {
                 None => format!("started pid {pid}"),
             },
         );
-        self.read_output(s, started.output);
+        let output_done = self.read_output(s, started.output);
         let me = Arc::clone(self);
         let svc = s.clone();
         let child = started.child;
-        std::thread::spawn(move || me.monitor(svc, child, gen));
+        std::thread::spawn(move || me.monitor(svc, child, gen, output_done));
         Ok(gen)
     }
 
-    fn read_output(self: &Arc<Self>, s: &Service, fd: OwnedFd) {
+    /// Copies the service's output into its log (and the foreground
+    /// stream) until the pipe closes; the receiver returned disconnects then.
+    fn read_output(self: &Arc<Self>, s: &Service, fd: OwnedFd) -> mpsc::Receiver<()> {
         let me = Arc::clone(self);
         let name = s.name.clone();
         let log = self.lock()[&key(&s.name)].log.clone();
+        let (done, output_done) = mpsc::channel::<()>();
         std::thread::spawn(move || {
+            let _done = done;
             let mut r = BufReader::new(std::fs::File::from(fd));
             let mut buf = Vec::new();
             loop {
@@ -95,6 +102,7 @@ impl Supervisor {
                 }
             }
         });
+        output_done
     }
 
     /// Waits for `s` (generation `gen`) to pass its health check.
@@ -226,7 +234,13 @@ impl Supervisor {
     }
 
     /// Reaps the service's process and decides what comes next.
-    fn monitor(self: Arc<Self>, s: Service, mut child: Child, gen: u64) {
+    fn monitor(
+        self: Arc<Self>,
+        s: Service,
+        mut child: Child,
+        gen: u64,
+        output_done: mpsc::Receiver<()>,
+    ) {
         let pgid = child.id();
         let code = match child.wait() {
             Ok(st) => {
@@ -237,6 +251,10 @@ impl Supervisor {
         };
         // What the leader left behind goes with it (like a container).
         spawn::signal_group(pgid, Signal::SIGKILL);
+        // Its last lines are in the log before anyone is told it exited (a
+        // failed `up` quotes them); a process outside the group that keeps
+        // the pipe open is not waited for long.
+        let _ = output_done.recv_timeout(OUTPUT_DRAIN);
         let (stopping, wanted, restarts) = {
             let mut inner = self.lock();
             let v = inner.get_mut(&key(&s.name)).unwrap();
@@ -245,8 +263,16 @@ impl Supervisor {
             }
             v.pid = None;
             v.exit_code = Some(code);
+            // Never shown healthy with no process, even for the moment
+            // before a restart policy decides.
+            v.status = if v.stopping {
+                Status::Stopped
+            } else {
+                Status::Exited(code)
+            };
             (v.stopping, v.wanted, v.policy_restarts)
         };
+        self.cond.notify_all();
         if s.has_port && !stopping {
             // Keep the port for this service while the supervisor lives.
             if let Err(e) = self.lease_for_me(&s) {
