@@ -10,7 +10,7 @@ use crate::entry::{name_key, Cleaned, Entry, Holder, LeaseRecord, StoredEntry};
 use crate::error::Result;
 use crate::holdlock;
 use crate::liveness::{Context, Running};
-use crate::store::{serialize_leases, Changes, LeasesRead, RegData};
+use crate::store::{encode_leases, Changes, LeasesRead, RegData};
 
 /// The state of one locked operation.
 pub(crate) struct Tx {
@@ -70,16 +70,22 @@ impl Tx {
 
     /// What is left to write once the operation is done.
     pub fn finish(self) -> Changes {
-        let leases = (self.leases_dirty || self.pruned_dirty).then(|| {
+        let write = self.leases_dirty || self.pruned_dirty;
+        let mut records: Vec<LeaseRecord> = if write {
+            self.leases.into_iter().map(|l| l.rec).collect()
+        } else {
+            Vec::new()
+        };
+        let leases = write.then(|| {
             let data = &self.data;
-            let records: Vec<&LeaseRecord> = self.leases.iter().map(|l| &l.rec).collect();
-            serialize_leases(&records, |n| data.get(n).map(|e| e.port).unwrap_or(0))
+            encode_leases(&mut records, |n| data.get(n).map(|e| e.port).unwrap_or(0))
         });
         Changes {
             data: self.data,
             registry_changed: self.reg_dirty,
             leases_changed: self.leases_dirty,
             leases,
+            records,
             leases_version: self.leases_version,
         }
     }

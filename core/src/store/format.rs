@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::RegData;
 use super::order::port_then_name;
-use super::read::read_capped;
 use crate::entry::{is_timestamp, name_key, validate_name, LeaseRecord, StoredEntry};
-use crate::error::Result;
 
 /// The file format version this code reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
@@ -143,24 +141,16 @@ pub(crate) struct LeasesRead {
     pub warning: Option<String>,
 }
 
-/// Reads `leases.json`: missing, too large or unreadable all mean
-/// "nothing is held" (with a warning for the last two).
-pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
-    let bytes = match read_capped(path)? {
-        None => Vec::new(),
-        Some(Ok(b)) => b,
-        Some(Err(size)) => {
-            return Ok(LeasesRead {
-                records: Vec::new(),
-                version: FORMAT_VERSION,
-                warning: Some(format!(
-                    "{} is {size} bytes, far larger than any real one; treating it as \"nothing is held\"",
-                    path.display()
-                )),
-            })
-        }
-    };
-    Ok(parse_leases(&bytes, path))
+/// What a `leases.json` of `size` bytes, past the limit, is read as.
+pub(crate) fn too_large_leases(path: &Path, size: u64) -> LeasesRead {
+    LeasesRead {
+        records: Vec::new(),
+        version: FORMAT_VERSION,
+        warning: Some(format!(
+            "{} is {size} bytes, far larger than any real one; treating it as \"nothing is held\"",
+            path.display()
+        )),
+    }
 }
 
 /// Parses the bytes of `leases.json`; anything unreadable means "nothing is held".
@@ -207,6 +197,15 @@ pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
         version,
         warning: None,
     }
+}
+
+/// Sorts `records` in file order (port, then name) and encodes them: what
+/// a writer puts in `leases.json`, with the records kept as written.
+pub(crate) fn encode_leases(records: &mut [LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {
+    records
+        .sort_by(|a, b| port_then_name((port_of(&a.name), &a.name), (port_of(&b.name), &b.name)));
+    let refs: Vec<&LeaseRecord> = records.iter().collect();
+    serialize_leases(&refs, port_of)
 }
 
 pub(crate) fn serialize_leases(records: &[&LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {
