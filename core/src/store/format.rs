@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::RegData;
 use super::order::port_then_name;
+use super::records::{RawRecord, Records};
 use crate::entry::{is_timestamp, name_key, validate_name, LeaseRecord, StoredEntry};
 
 /// The file format version this code reads and writes.
@@ -136,7 +137,7 @@ fn readable<T: DeserializeOwned>(value: &serde_json::Value, key: &str) -> Vec<T>
 /// How `leases.json` was found: records, the version, and a warning when it
 /// had to be treated as empty.
 pub(crate) struct LeasesRead {
-    pub records: Vec<LeaseRecord>,
+    pub records: Records,
     pub version: u64,
     pub warning: Option<String>,
 }
@@ -144,7 +145,7 @@ pub(crate) struct LeasesRead {
 /// What a `leases.json` of `size` bytes, past the limit, is read as.
 pub(crate) fn too_large_leases(path: &Path, size: u64) -> LeasesRead {
     LeasesRead {
-        records: Vec::new(),
+        records: Records::default(),
         version: FORMAT_VERSION,
         warning: Some(format!(
             "{} is {size} bytes, far larger than any real one; treating it as \"nothing is held\"",
@@ -156,18 +157,22 @@ pub(crate) fn too_large_leases(path: &Path, size: u64) -> LeasesRead {
 /// Parses the bytes of `leases.json`; anything unreadable means "nothing is held".
 pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
     let empty = |warning| LeasesRead {
-        records: Vec::new(),
+        records: Records::default(),
         version: FORMAT_VERSION,
         warning,
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return empty(None);
     }
-    if let Ok(mut file) = serde_json::from_slice::<LeasesFile<LeaseRecord>>(bytes) {
+    // The common case: every record has a name; holders are parsed later,
+    // those of the names an operation asks about (see `records`).
+    if let Ok(file) = serde_json::from_slice::<LeasesFile<RawRecord>>(bytes) {
         if file.version >= 1 {
-            file.leases.retain(|r| is_timestamp(&r.holder.since));
             return LeasesRead {
-                records: file.leases,
+                records: Records {
+                    parsed: Vec::new(),
+                    raw: file.leases,
+                },
                 version: file.version,
                 warning: None,
             };
@@ -193,7 +198,7 @@ pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
     let mut records: Vec<LeaseRecord> = readable(&value, "leases");
     records.retain(|r| is_timestamp(&r.holder.since));
     LeasesRead {
-        records,
+        records: records.into(),
         version,
         warning: None,
     }
@@ -340,9 +345,10 @@ mod tests {
         let back = parse_leases(&text, Path::new("leases.json"));
         assert_eq!(back.warning, None);
         assert_eq!(back.version, FORMAT_VERSION);
-        let names: Vec<&str> = back.records.iter().map(|r| r.name.as_str()).collect();
+        let records = back.records.all();
+        let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["C", "a", "b"]);
-        assert_eq!(back.records[1], b);
+        assert_eq!(records[1], b);
     }
 
     #[test]
@@ -375,7 +381,7 @@ mod tests {
             assert_eq!(r.version, version);
             assert_eq!(r.warning, None);
             assert_eq!(r.records.len(), 1);
-            assert_eq!(r.records[0].holder.pid, 9);
+            assert_eq!(r.records.all()[0].holder.pid, 9);
         }
     }
     #[test]

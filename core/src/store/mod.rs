@@ -18,6 +18,7 @@ mod model;
 mod names;
 mod order;
 mod read;
+mod records;
 mod text;
 mod write;
 
@@ -33,6 +34,7 @@ pub(crate) use format::{encode_leases, parse_leases, parse_registry, LeasesRead,
 pub(crate) use model::RegData;
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
+pub(crate) use records::RawRecord;
 
 use crate::config::MAX_FILE_BYTES;
 use crate::entry::LeaseRecord;
@@ -81,7 +83,7 @@ pub(crate) struct Changes {
 /// than editing it, and one that fills the spare again before the next
 /// exchange gives it a new ctime.
 struct LeasesCached {
-    records: Vec<LeaseRecord>,
+    records: records::Records,
     version: u64,
     #[allow(dead_code)] // held open so that its inode number is not reused
     file: File,
@@ -272,7 +274,7 @@ impl Store {
         *cache = None;
         if let Some(Ok(Some((file, id)))) = staged.map(write::Staged::swap_in_held) {
             *cache = Some(LeasesCached {
-                records,
+                records: records.into(),
                 version: FORMAT_VERSION,
                 file,
                 id,
