@@ -301,8 +301,13 @@ impl Store {
         let path = self.dir.join(LEASES_FILE);
         let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
         if self.fine_ctime.get() == Some(&true) {
-            if let (Some(c), Ok(meta)) = (cache.as_ref(), fs::symlink_metadata(&path)) {
+            if let (Some(c), Ok(meta)) = (cache.as_mut(), fs::symlink_metadata(&path)) {
                 if c.id == FileId::of(&meta) {
+                    // Read a second time unchanged: this registry is kept
+                    // open, so parse every holder once rather than each call.
+                    if !c.records.raw.is_empty() {
+                        c.records = std::mem::take(&mut c.records).all().into();
+                    }
                     return Ok(LeasesRead {
                         records: c.records.clone(),
                         version: c.version,

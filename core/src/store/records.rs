@@ -40,7 +40,6 @@ pub(crate) struct Records {
 
 impl Records {
     /// Every record that can be read, parsed.
-    #[cfg(test)]
     pub fn all(self) -> Vec<LeaseRecord> {
         let mut out = self.parsed;
         out.extend(self.raw.into_iter().filter_map(RawRecord::parse));
