@@ -161,19 +161,10 @@ def roundtrips():
 
 HOLDERS = []
 
-HOLD = r"""
-import sys, portreg
-reg = portreg.Registry(sys.argv[1])
-for i in range(int(sys.argv[2])):
-    reg.lease("svc-%04d" % i, range="12000-13999", description="service %d" % i)
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
-
 def fill(reg, n):
     """n names leased by one live process (kept running until the end)."""
-    p = subprocess.Popen([PY, "-c", HOLD, reg, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([PY, os.path.join(ROOT, "bench/hold.py"), reg, str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     if p.stdout.readline().strip() != "ready":
         raise SystemExit("could not lease %d names in %s" % (n, reg))
     HOLDERS.append(p)
@@ -385,7 +376,8 @@ def write(R, started):
             "first paint of all rows at %.0f ms; filter median %.1f ms, max %.1f ms; %d long tasks while filtering"
             % (b["render_ms"], b["filter_median_ms"], b["filter_max_ms"], b["filter_long_tasks"]),
             "the page's own clock (performance.now, Long Tasks API)", ok)
-    row("Memory: the dashboard's resident size, 1,000 entries", "%.1f MiB" % (dash["rss_kib"] / 1024), "", None)
+    row("Memory: the dashboard's resident size, 1,000 entries",
+        "%.1f MiB idle, %.1f MiB after the load" % (dash["rss_idle_kib"] / 1024, dash["rss_kib"] / 1024), "", None)
     if R.get("sup_rss"):
         row("Memory: a supervisor's resident size (`portreg up -d`), 1,000 entries",
             "%.1f MiB" % (R["sup_rss"] / 1024), "", None)
@@ -504,8 +496,8 @@ def write(R, started):
         md.append("| 1,000 entries: filter keystroke to the frame after paint, median / max of 10 | "
                   "%.1f / %.1f ms (%d long tasks, longest %.0f ms) |"
                   % (b["filter_median_ms"], b["filter_max_ms"], b["filter_long_tasks"], b["filter_longest_ms"]))
-    md.append("| dashboard resident size (VmRSS), 1,000 entries, after the load | %.1f MiB |"
-              % (dash["rss_kib"] / 1024))
+    md.append("| dashboard resident size (VmRSS), 1,000 entries: idle / after the load | %.1f / %.1f MiB |"
+              % (dash["rss_idle_kib"] / 1024, dash["rss_kib"] / 1024))
     if R.get("sup_rss"):
         md.append("| supervisor resident size (VmRSS), `portreg up -d` of one service, 1,000 entries | "
                   "%.1f MiB |" % (R["sup_rss"] / 1024))

@@ -16,7 +16,8 @@
 //    (performance.now() in the page): until every row is drawn, and from a
 //    keystroke in the filter to the next frame painted; long tasks (the
 //    Long Tasks API) while it renders and filters.
-// 4. The resident size (VmRSS) of the dashboard serving 1,000 entries.
+// 4. The resident size (VmRSS) of the dashboard serving 1,000 entries, idle
+//    and after the load.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -206,6 +207,8 @@ async function main() {
 
   const big = registry(1000);
   const d2 = await dashboard(big, 27002);
+  await new Promise((r) => setTimeout(r, 1500)); // its first snapshots taken
+  out.rss_idle_kib = rssKiB(d2.child.pid);
   out.entries_1000 = await concurrent(d2.port, 200, 5);
   if (process.env.PLAYWRIGHT) out.browser = await browser(d2.url.replace('127.0.0.1', 'localhost'));
   out.rss_kib = rssKiB(d2.child.pid);
