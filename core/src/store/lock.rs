@@ -94,6 +94,9 @@ pub(crate) fn acquire(
         Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
         Err((_, e)) => return Err(lock_error(path, e)),
     };
+    if timeout.is_zero() {
+        return Err(timed_out(&file, path, timeout));
+    }
     let start = Instant::now();
     match Waiter::start(&file, exclusive) {
         Some(waiter) => waiter.wait(&file, path, start, timeout, notice),
