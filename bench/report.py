@@ -357,10 +357,12 @@ def write(R, started):
         row("New-name lease within 1.2x of the fsync floor, %s entries" % ("1,000" if n == "1000" else n),
             fig, "the floor, timed alternately (cargo bench)", ok)
     lock_p95 = max(results[t]["latency_p95_ms"] for t in ("portreg-cli", "portreg-python", "portreg-node"))
-    peer_p95 = max(results[t]["latency_p95_ms"] for t in ("get-port", "portfinder", "detect-port"))
-    row("The race: 20 processes at once, portreg's p95 latency (fair lock wait) under 100 ms",
+    peer_p95 = statistics.median(results[t]["latency_p95_ms"] for t in ("get-port", "portfinder", "detect-port"))
+    row("The race: 20 processes at once, portreg's p95 latency (waiting for the lock in turn) no more than "
+        "the probing peers' (which wait for nothing)",
         "%.1f ms (worst of CLI, Python, Node)" % lock_p95,
-        "probing peers' worst p95 %.1f ms" % peer_p95, lock_p95 < 100 and not bad)
+        "get-port, portfinder, detect-port: median of their p95s %.1f ms" % peer_p95,
+        lock_p95 <= peer_p95 and not bad)
     e = dash["entries_100"]
     row("Dashboard: 200 concurrent clients on `/api/entries` (100 entries), p99 < 50 ms",
         "%.1f ms" % e["p99_ms"], "p50 %.1f ms, %d requests/s" % (e["p50_ms"], e["per_s"]), e["p99_ms"] < 50)
