@@ -441,11 +441,13 @@ def write(R, started):
               "load). Before this round, `portreg get` on 100 entries ran 3.7 M instructions: the dynamic "
               "loader 0.4 M, clap 0.4 M, registry.json (21 KiB) 0.66 M, and leases.json (45 KiB: every "
               "holder's command line, directory and identity) 1.24 M. Holders are now parsed only for the "
-              "names an operation asks about, so `get` parses one (2.7 M in all; on 1,000 entries 28 M to "
-              "18 M). `list` on 1,000 entries ran 165 M instructions, most of them finding each entry's "
-              "record by a scan that case-folded every name into a new string (n x n allocations); an "
-              "index built once per call brought it to 44 M, of which parsing the two files (660 KiB of "
-              "pretty-printed JSON) is about 20 M and printing the table (cli) 7 M. What is left to cut "
+              "names an operation asks about, so `get` parses one: 3.7 M to 2.7 M, and on 1,000 entries "
+              "28 M to 18 M (before and after, on the same registries, held by one `sleep`; this run's "
+              "registries, held by bench/hold.py, give the table's figures). `list` on 1,000 entries ran "
+              "165 M instructions, most of them finding each entry's record by a scan that case-folded "
+              "every name into a new string (n x n allocations); an index built once per call brought it "
+              "to 42 M on the same registry, of which parsing the two files (660 KiB of pretty-printed "
+              "JSON) is about 20 M and printing the table (cli) 7 M. What is left to cut "
               "for `list` on 1,000 entries is parsing: the files' size grows with every holder's "
               "identity, and serde_json spends ~28 instructions a byte on them (a String allocated per "
               "field). Starting any Rust binary here costs about 0.5 ms over `/bin/true` (the dynamic "
@@ -475,8 +477,10 @@ def write(R, started):
                   "Its latency is the time to take the lock in turn (each of the 20 writes a new name "
                   "durably, one after another); the peers' figures are the time to probe. A waiter "
                   "sits in the kernel's queue for the lock (a blocking flock on a thread of its own, "
-                  "with the caller's timeout kept), so it gets the lock as soon as it is free; when it "
-                  "polled with a pause doubling to 50 ms, the p95 was 310-372 ms.\n")
+                  "with the caller's timeout kept), so it gets the lock as soon as it is free. When it "
+                  "polled with a pause doubling to 50 ms, the run before this change measured portreg's "
+                  "p95 at 310-372 ms against the probing peers' 80-126 ms; the machine's load moves every "
+                  "tool's figure, so compare portreg with the peers of the same run.\n")
 
     md.append("## The dashboard under load\n")
     md.append("`node bench/dashboard/load.mjs` (release build, loopback, dashboards on ports 27001-27002, names in 28000-29999): 200 clients at "
