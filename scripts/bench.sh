@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # `make bench`: release builds, the peers (npm: get-port, portfinder,
-# detect-port; PyPI: portpicker, port-for) installed into bench/race/peers
+# detect-port; PyPI: portpicker, port-for) and the tools (npm:
+# playwright-core for the dashboard's page in Debian's chromium; Debian:
+# hyperfine for whole-process timings) installed into bench/race/peers
 # (git-ignored, never committed), then bench/report.py, which runs every
 # benchmark and the race and rewrites BENCHMARKS.md.
+#
+# Parts: BENCH_ONLY="cli roundtrip" (space-separated: cargo, roundtrip, cli,
+# dashboard, memory, race) runs only those and prints their figures
+# without rewriting BENCHMARKS.md.
 source "$(dirname "$0")/common.sh"
 PEERS="$ROOT/bench/race/peers"
 mkdir -p "$PEERS"
@@ -12,13 +18,18 @@ cargo build --release -q -p portreg-cli -p portreg-ffi
 cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude bench/roundtrip/roundtrip.c \
   "$TARGET_DIR/release/libportreg.a" -lpthread -ldl -lm -o "$PEERS/roundtrip-c"
 
+step "tools: hyperfine (Debian), chromium (Debian, for the dashboard's page)"
+need_apt hyperfine hyperfine
+[ -x /usr/bin/chromium ] || need_apt chromium chromium
+
 step "Node addon (release)"
 node_addon --release
 
 step "peers from npm"
 cat > "$PEERS/package.json" <<'JSON'
 { "name": "portreg-race-peers", "private": true,
-  "dependencies": { "get-port": "7.2.0", "portfinder": "1.0.38", "detect-port": "2.1.0" } }
+  "dependencies": { "get-port": "7.2.0", "portfinder": "1.0.38", "detect-port": "2.1.0",
+                    "playwright-core": "1.65.1" } }
 JSON
 (cd "$PEERS" && npm install --silent --no-audit --no-fund)
 
@@ -29,7 +40,8 @@ step "peers from PyPI, and portreg's wheel, in $PEERS/venv"
 
 export PEERS_DIR="$PEERS" PEERS_PYTHON="$PEERS/venv/bin/python" \
   PORTREG_BIN="$TARGET_DIR/release/portreg" PORTREG_NODE="$ROOT/bindings-node" \
-  C_ROUNDTRIP="$PEERS/roundtrip-c" HONCHO="$PEERS/venv/bin/honcho"
+  C_ROUNDTRIP="$PEERS/roundtrip-c" HONCHO="$PEERS/venv/bin/honcho" \
+  PLAYWRIGHT="$PEERS" CHROMIUM=/usr/bin/chromium
 if [ -n "${RACE_ONLY:-}" ]; then
   step "the race"
   exec python3 bench/race/race.py get-port portfinder detect-port portpicker port-for \

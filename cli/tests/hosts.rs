@@ -395,7 +395,17 @@ fn a_killed_holders_port_goes_to_the_next_user() {
     let hb = host.holder(&b);
     let p = port_of(&host.lease(&a, "web", &ha, "27910-27910"));
     let out = host.lease(&b, "web", &hb, "27910-27910");
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "A holds {p}; B got: {}{}; claims: {:?}",
+        stdout(&out),
+        stderr(&out),
+        std::fs::read_dir(&host.claims)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(ha.0.id() as i32),
         nix::sys::signal::Signal::SIGKILL,

@@ -3,20 +3,24 @@
 //! only where a decision depends on it (a targeted refresh of just those
 //! pids), and dropped as soon as it is found dead.
 
-use std::collections::HashSet;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::entry::{name_key, Cleaned, Entry, Holder, LeaseRecord, StoredEntry};
 use crate::error::Result;
 use crate::holdlock;
 use crate::liveness::{Context, Running};
-use crate::store::{serialize_leases, Changes, LeasesRead, RegData};
+use crate::store::{encode_leases, Changes, LeasesRead, RawRecord, RegData};
 
 /// The state of one locked operation.
 pub(crate) struct Tx {
     data: Arc<RegData>,
     reg_dirty: bool,
     leases: Vec<Live>,
+    /// Records whose holder is not parsed yet: moved into `leases` (parsed)
+    /// by the first operation that asks about their name.
+    unparsed: Vec<RawRecord>,
     /// Set by an operation that changed the lease records itself.
     leases_dirty: bool,
     /// Set when dead records were dropped (worth writing, but never an error
@@ -27,6 +31,10 @@ pub(crate) struct Tx {
     pruned: Vec<Cleaned>,
     /// Who is alive by definition (this process) and where holder locks are.
     ctx: Context,
+    /// The checked records by case-folded name (index into `leases`): built
+    /// by the first [`Tx::view`], so that viewing every entry of a large
+    /// registry costs one lookup each; dropped by any change to `leases`.
+    views: OnceCell<HashMap<String, usize>>,
 }
 
 struct Live {
@@ -37,10 +45,22 @@ struct Live {
 impl Tx {
     /// The registry as read; `ctx` says how to judge its holders.
     pub fn new(data: Arc<RegData>, read: LeasesRead, ctx: Context) -> Tx {
-        let mut leases = Vec::with_capacity(read.records.len());
+        let mut leases = Vec::with_capacity(read.records.parsed.len());
+        let mut unparsed = Vec::with_capacity(read.records.raw.len());
         let mut pruned = Vec::new();
         let mut seen = HashSet::new();
-        for r in read.records {
+        for r in read.records.raw {
+            if data.get(&r.name).is_some() && seen.insert(name_key(&r.name)) {
+                unparsed.push(r);
+            } else if let Some(r) = r.parse() {
+                pruned.push(Cleaned {
+                    name: r.name,
+                    port: None,
+                    pid: r.holder.pid,
+                });
+            }
+        }
+        for r in read.records.parsed {
             // A record for a name the registry no longer has, or a second one
             // for the same name, is dropped without asking about its process.
             if data.get(&r.name).is_some() && seen.insert(name_key(&r.name)) {
@@ -62,24 +82,35 @@ impl Tx {
             leases_dirty: false,
             pruned_dirty: !pruned.is_empty(),
             leases,
+            unparsed,
             leases_version: read.version,
             pruned,
             ctx,
+            views: OnceCell::new(),
         }
     }
 
     /// What is left to write once the operation is done.
-    pub fn finish(self) -> Changes {
-        let leases = (self.leases_dirty || self.pruned_dirty).then(|| {
+    pub fn finish(mut self) -> Changes {
+        let write = self.leases_dirty || self.pruned_dirty;
+        if write {
+            self.parse_records(|_| true);
+        }
+        let mut records: Vec<LeaseRecord> = if write {
+            self.leases.into_iter().map(|l| l.rec).collect()
+        } else {
+            Vec::new()
+        };
+        let leases = write.then(|| {
             let data = &self.data;
-            let records: Vec<&LeaseRecord> = self.leases.iter().map(|l| &l.rec).collect();
-            serialize_leases(&records, |n| data.get(n).map(|e| e.port).unwrap_or(0))
+            encode_leases(&mut records, |n| data.get(n).map(|e| e.port).unwrap_or(0))
         });
         Changes {
             data: self.data,
             registry_changed: self.reg_dirty,
             leases_changed: self.leases_dirty,
             leases,
+            records,
             leases_version: self.leases_version,
         }
     }
@@ -94,23 +125,45 @@ impl Tx {
         Arc::make_mut(&mut self.data)
     }
 
-    /// Checks the not-yet-checked records that `which` selects, dropping the
-    /// ones whose holder is gone (or whose pid now belongs to another process).
-    pub fn verify(&mut self, which: impl Fn(&LeaseRecord) -> bool) -> Result<()> {
+    /// Parses the holders of the records whose name `which` selects (a
+    /// record that cannot be read is dropped, as at reading).
+    fn parse_records(&mut self, which: impl Fn(&str) -> bool) {
+        let mut i = 0;
+        while i < self.unparsed.len() {
+            if !which(&self.unparsed[i].name) {
+                i += 1;
+                continue;
+            }
+            if let Some(rec) = self.unparsed.swap_remove(i).parse() {
+                self.views.take();
+                self.leases.push(Live {
+                    rec,
+                    checked: false,
+                });
+            }
+        }
+    }
+
+    /// Checks the not-yet-checked records whose name `which` selects,
+    /// dropping the ones whose holder is gone (or whose pid now belongs to
+    /// another process).
+    pub fn verify(&mut self, which: impl Fn(&str) -> bool) -> Result<()> {
+        self.parse_records(&which);
         let holders: Vec<&Holder> = self
             .leases
             .iter()
-            .filter(|l| !l.checked && which(&l.rec))
+            .filter(|l| !l.checked && which(&l.rec.name))
             .map(|l| &l.rec.holder)
             .collect();
         if holders.is_empty() {
             return Ok(());
         }
+        self.views.take();
         let running = Running::of(&holders, &self.ctx);
         let mut i = 0;
         while i < self.leases.len() {
             let l = &mut self.leases[i];
-            if l.checked || !which(&l.rec) {
+            if l.checked || !which(&l.rec.name) {
                 i += 1;
                 continue;
             }
@@ -143,39 +196,44 @@ impl Tx {
 
     /// The live lease record of `name`, if any.
     pub fn record(&mut self, name: &str) -> Result<Option<&LeaseRecord>> {
-        let key = name_key(name);
-        self.verify(|r| name_key(&r.name) == key)?;
+        // Names match case-insensitively (as their `name_key`s do), compared
+        // without building a key for every record.
+        self.verify(|n| n.eq_ignore_ascii_case(name))?;
         Ok(self
             .leases
             .iter()
             .map(|l| &l.rec)
-            .find(|r| name_key(&r.name) == key))
+            .find(|r| r.name.eq_ignore_ascii_case(name)))
     }
 
     /// The live lease record of `name`, to change.
     pub fn record_mut(&mut self, name: &str) -> Result<Option<&mut LeaseRecord>> {
         self.record(name)?;
-        let key = name_key(name);
+        self.views.take();
         let rec = self
             .leases
             .iter_mut()
             .map(|l| &mut l.rec)
-            .find(|r| name_key(&r.name) == key);
+            .find(|r| r.name.eq_ignore_ascii_case(name));
         self.leases_dirty |= rec.is_some();
         Ok(rec)
     }
 
     pub fn push_record(&mut self, rec: LeaseRecord) {
+        let name = rec.name.clone();
+        self.parse_records(|n| n.eq_ignore_ascii_case(&name));
+        self.views.take();
         self.leases.push(Live { rec, checked: true });
         self.leases_dirty = true;
     }
 
     pub fn remove_record(&mut self, name: &str) -> Option<LeaseRecord> {
-        let key = name_key(name);
+        self.parse_records(|n| n.eq_ignore_ascii_case(name));
         let i = self
             .leases
             .iter()
-            .position(|l| name_key(&l.rec.name) == key)?;
+            .position(|l| l.rec.name.eq_ignore_ascii_case(name))?;
+        self.views.take();
         self.leases_dirty = true;
         Some(self.leases.remove(i).rec)
     }
@@ -194,12 +252,19 @@ impl Tx {
     /// The entry as callers see it; the records it depends on must have been
     /// verified (`record` or `verify`) first.
     pub fn view(&self, e: &StoredEntry) -> Entry {
-        let key = name_key(&e.name);
-        let holder = self
-            .leases
-            .iter()
-            .find(|l| l.checked && name_key(&l.rec.name) == key)
-            .map(|l| l.rec.holder.clone());
+        let views = self.views.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.leases.len());
+            for (i, l) in self.leases.iter().enumerate() {
+                if l.checked {
+                    // The first record of a name, as a scan would find.
+                    m.entry(name_key(&l.rec.name)).or_insert(i);
+                }
+            }
+            m
+        });
+        let holder = views
+            .get(&name_key(&e.name))
+            .map(|&i| self.leases[i].rec.holder.clone());
         Entry::from_stored(e, holder)
     }
 
@@ -210,11 +275,11 @@ impl Tx {
         key: &str,
     ) -> Result<Option<(String, &'static str)>> {
         let data = self.data.clone();
-        let claims = |r: &LeaseRecord| {
-            name_key(&r.name) != key && data.get(&r.name).map(|e| e.port) == Some(port)
-        };
+        // `key` is case-folded already.
+        let claims =
+            |n: &str| !n.eq_ignore_ascii_case(key) && data.get(n).map(|e| e.port) == Some(port);
         self.verify(claims)?;
-        if let Some(l) = self.leases.iter().find(|l| claims(&l.rec)) {
+        if let Some(l) = self.leases.iter().find(|l| claims(&l.rec.name)) {
             return Ok(Some((l.rec.name.clone(), "active")));
         }
         Ok(self

@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::RegData;
 use super::order::port_then_name;
-use super::read::read_capped;
+use super::records::{RawRecord, Records};
 use crate::entry::{is_timestamp, name_key, validate_name, LeaseRecord, StoredEntry};
-use crate::error::Result;
 
 /// The file format version this code reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
@@ -138,46 +137,42 @@ fn readable<T: DeserializeOwned>(value: &serde_json::Value, key: &str) -> Vec<T>
 /// How `leases.json` was found: records, the version, and a warning when it
 /// had to be treated as empty.
 pub(crate) struct LeasesRead {
-    pub records: Vec<LeaseRecord>,
+    pub records: Records,
     pub version: u64,
     pub warning: Option<String>,
 }
 
-/// Reads `leases.json`: missing, too large or unreadable all mean
-/// "nothing is held" (with a warning for the last two).
-pub(crate) fn read_leases(path: &Path) -> Result<LeasesRead> {
-    let bytes = match read_capped(path)? {
-        None => Vec::new(),
-        Some(Ok(b)) => b,
-        Some(Err(size)) => {
-            return Ok(LeasesRead {
-                records: Vec::new(),
-                version: FORMAT_VERSION,
-                warning: Some(format!(
-                    "{} is {size} bytes, far larger than any real one; treating it as \"nothing is held\"",
-                    path.display()
-                )),
-            })
-        }
-    };
-    Ok(parse_leases(&bytes, path))
+/// What a `leases.json` of `size` bytes, past the limit, is read as.
+pub(crate) fn too_large_leases(path: &Path, size: u64) -> LeasesRead {
+    LeasesRead {
+        records: Records::default(),
+        version: FORMAT_VERSION,
+        warning: Some(format!(
+            "{} is {size} bytes, far larger than any real one; treating it as \"nothing is held\"",
+            path.display()
+        )),
+    }
 }
 
 /// Parses the bytes of `leases.json`; anything unreadable means "nothing is held".
 pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
     let empty = |warning| LeasesRead {
-        records: Vec::new(),
+        records: Records::default(),
         version: FORMAT_VERSION,
         warning,
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return empty(None);
     }
-    if let Ok(mut file) = serde_json::from_slice::<LeasesFile<LeaseRecord>>(bytes) {
+    // The common case: every record has a name; holders are parsed later,
+    // those of the names an operation asks about (see `records`).
+    if let Ok(file) = serde_json::from_slice::<LeasesFile<RawRecord>>(bytes) {
         if file.version >= 1 {
-            file.leases.retain(|r| is_timestamp(&r.holder.since));
             return LeasesRead {
-                records: file.leases,
+                records: Records {
+                    parsed: Vec::new(),
+                    raw: file.leases,
+                },
                 version: file.version,
                 warning: None,
             };
@@ -203,10 +198,19 @@ pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
     let mut records: Vec<LeaseRecord> = readable(&value, "leases");
     records.retain(|r| is_timestamp(&r.holder.since));
     LeasesRead {
-        records,
+        records: records.into(),
         version,
         warning: None,
     }
+}
+
+/// Sorts `records` in file order (port, then name) and encodes them: what
+/// a writer puts in `leases.json`, with the records kept as written.
+pub(crate) fn encode_leases(records: &mut [LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {
+    records
+        .sort_by(|a, b| port_then_name((port_of(&a.name), &a.name), (port_of(&b.name), &b.name)));
+    let refs: Vec<&LeaseRecord> = records.iter().collect();
+    serialize_leases(&refs, port_of)
 }
 
 pub(crate) fn serialize_leases(records: &[&LeaseRecord], port_of: impl Fn(&str) -> u16) -> Vec<u8> {
@@ -341,9 +345,10 @@ mod tests {
         let back = parse_leases(&text, Path::new("leases.json"));
         assert_eq!(back.warning, None);
         assert_eq!(back.version, FORMAT_VERSION);
-        let names: Vec<&str> = back.records.iter().map(|r| r.name.as_str()).collect();
+        let records = back.records.all();
+        let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["C", "a", "b"]);
-        assert_eq!(back.records[1], b);
+        assert_eq!(records[1], b);
     }
 
     #[test]
@@ -376,7 +381,7 @@ mod tests {
             assert_eq!(r.version, version);
             assert_eq!(r.warning, None);
             assert_eq!(r.records.len(), 1);
-            assert_eq!(r.records[0].holder.pid, 9);
+            assert_eq!(r.records.all()[0].holder.pid, 9);
         }
     }
     #[test]

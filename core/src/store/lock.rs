@@ -9,6 +9,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -79,7 +80,7 @@ pub(crate) fn acquire(
     timeout: Duration,
     notice: &dyn Fn(String),
 ) -> Result<Held> {
-    let Some(mut file) = file else {
+    let Some(file) = file else {
         return Ok(Held(None));
     };
     let arg = if exclusive {
@@ -87,41 +88,147 @@ pub(crate) fn acquire(
     } else {
         FlockArg::LockSharedNonblock
     };
+    // The common case: nobody holds it, one system call.
+    let file = match Flock::lock(file, arg) {
+        Ok(held) => return Ok(Held(Some(held))),
+        Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
+        Err((_, e)) => return Err(lock_error(path, e)),
+    };
+    if timeout.is_zero() {
+        return Err(timed_out(&file, path, timeout));
+    }
     let start = Instant::now();
-    // Locks are held for well under a millisecond: poll often at first,
-    // then back off so a long wait costs little.
+    match Waiter::start(&file, exclusive) {
+        Some(waiter) => waiter.wait(&file, path, start, timeout, notice),
+        None => poll(file, arg, path, start, timeout, notice),
+    }
+}
+
+fn lock_error(path: &Path, e: Errno) -> Error {
+    Error::io(
+        format!("cannot lock the registry ({})", path.display()),
+        io::Error::from(e),
+    )
+}
+
+fn timed_out(file: &File, path: &Path, timeout: Duration) -> Error {
+    Error::LockTimeout {
+        path: path.to_path_buf(),
+        holder: holder_of(file),
+        secs: timeout.as_secs_f64(),
+    }
+}
+
+fn tell_holder(file: &File, path: &Path, timeout: Duration, notice: &dyn Fn(String)) {
+    let who = holder_of(file).unwrap_or_else(|| "another process".into());
+    notice(format!(
+        "waiting for the registry lock {}, held by {who}; giving up after {} s (PORTREG_LOCK_TIMEOUT)",
+        path.display(),
+        timeout.as_secs_f64()
+    ));
+}
+
+/// A blocking `flock` on a thread of its own, so that the waiter sits in
+/// the kernel's queue and gets the lock the moment it is free (a poll
+/// would sleep through most hand-overs once it has backed off), while the
+/// caller still gives up after its timeout.
+///
+/// The thread locks a second descriptor of the same open file, so the lock
+/// it takes is the caller's. If the caller gave up, the thread, once it
+/// gets the lock, finds nobody to hand it to and releases it at once.
+struct Waiter(mpsc::Receiver<std::result::Result<Flock<File>, Errno>>);
+
+impl Waiter {
+    /// `None` when no thread could be started (the caller polls instead).
+    fn start(file: &File, exclusive: bool) -> Option<Waiter> {
+        let mut dup = file.try_clone().ok()?;
+        let arg = if exclusive {
+            FlockArg::LockExclusive
+        } else {
+            FlockArg::LockShared
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("portreg-lock".into())
+            .stack_size(64 * 1024)
+            .spawn(move || loop {
+                dup = match Flock::lock(dup, arg) {
+                    Err((f, Errno::EINTR)) => f,
+                    // A send to a caller that gave up drops the lock here.
+                    done => {
+                        let _ = tx.send(done.map_err(|(_, e)| e));
+                        return;
+                    }
+                };
+            })
+            .ok()?;
+        Some(Waiter(rx))
+    }
+
+    fn wait(
+        self,
+        file: &File,
+        path: &Path,
+        start: Instant,
+        timeout: Duration,
+        notice: &dyn Fn(String),
+    ) -> Result<Held> {
+        let mut told = false;
+        loop {
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(timed_out(file, path, timeout));
+            }
+            let until = if told {
+                timeout
+            } else {
+                NOTICE_AFTER.min(timeout)
+            };
+            match self.0.recv_timeout(until.saturating_sub(waited)) {
+                Ok(Ok(held)) => return Ok(Held(Some(held))),
+                Ok(Err(e)) => return Err(lock_error(path, e)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(lock_error(path, Errno::EINTR))
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if !told && start.elapsed() >= NOTICE_AFTER && start.elapsed() < timeout {
+                        told = true;
+                        tell_holder(file, path, timeout, notice);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits by polling, backing off so a long wait costs little: where no
+/// thread can be started.
+fn poll(
+    mut file: File,
+    arg: FlockArg,
+    path: &Path,
+    start: Instant,
+    timeout: Duration,
+    notice: &dyn Fn(String),
+) -> Result<Held> {
     let mut pause = Duration::from_micros(100);
     let mut told = false;
     loop {
-        file = match Flock::lock(file, arg) {
-            Ok(held) => return Ok(Held(Some(held))),
-            Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
-            Err((_, e)) => {
-                return Err(Error::io(
-                    format!("cannot lock the registry ({})", path.display()),
-                    io::Error::from(e),
-                ))
-            }
-        };
         let waited = start.elapsed();
         if waited >= timeout {
-            return Err(Error::LockTimeout {
-                path: path.to_path_buf(),
-                holder: holder_of(&file),
-                secs: timeout.as_secs_f64(),
-            });
+            return Err(timed_out(&file, path, timeout));
         }
         if !told && waited >= NOTICE_AFTER {
             told = true;
-            let who = holder_of(&file).unwrap_or_else(|| "another process".into());
-            notice(format!(
-                "waiting for the registry lock {}, held by {who}; giving up after {} s (PORTREG_LOCK_TIMEOUT)",
-                path.display(),
-                timeout.as_secs_f64()
-            ));
+            tell_holder(&file, path, timeout, notice);
         }
         std::thread::sleep(pause.min(timeout - waited));
-        pause = (pause * 2).min(Duration::from_millis(50));
+        pause = (pause * 2).min(Duration::from_millis(10));
+        file = match Flock::lock(file, arg) {
+            Ok(held) => return Ok(Held(Some(held))),
+            Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
+            Err((_, e)) => return Err(lock_error(path, e)),
+        };
     }
 }
 

@@ -18,6 +18,7 @@ mod model;
 mod names;
 mod order;
 mod read;
+mod records;
 mod text;
 mod write;
 
@@ -29,12 +30,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use format::FORMAT_VERSION;
-pub(crate) use format::{parse_leases, parse_registry, serialize_leases, LeasesRead, RegRead};
+pub(crate) use format::{encode_leases, parse_leases, parse_registry, LeasesRead, RegRead};
 pub(crate) use model::RegData;
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
+pub(crate) use records::RawRecord;
 
 use crate::config::MAX_FILE_BYTES;
+use crate::entry::LeaseRecord;
 use crate::error::{Error, Result};
 use read::{FileId, Held};
 
@@ -67,14 +70,32 @@ pub(crate) struct Changes {
     /// leases.json's new text, when its records changed or dead ones were
     /// dropped; written atomically without fsync.
     pub leases: Option<Vec<u8>>,
+    /// The records `leases` holds, in its order (kept to be reused while
+    /// the file stays as written).
+    pub records: Vec<LeaseRecord>,
     /// The version leases.json was found at.
     pub leases_version: u64,
+}
+
+/// The last `leases.json` a Store read or wrote: its records, and the file
+/// held open with its [`FileId`], reused on the same terms as [`Cached`].
+/// Every writer replaces the file (a spare exchanged into place) rather
+/// than editing it, and one that fills the spare again before the next
+/// exchange gives it a new ctime.
+struct LeasesCached {
+    records: records::Records,
+    version: u64,
+    #[allow(dead_code)] // held open so that its inode number is not reused
+    file: File,
+    id: FileId,
 }
 
 /// The files of one registry directory.
 pub(crate) struct Store {
     dir: PathBuf,
     cache: Mutex<Option<Cached>>,
+    /// The last leases.json seen, when it was read or written whole.
+    leases_cache: Mutex<Option<LeasesCached>>,
     /// A second buffer the size of registry.json, reused to read it (and
     /// compare with the cached bytes) and to serialize it.
     buf: Mutex<Vec<u8>>,
@@ -94,6 +115,7 @@ impl Store {
         Ok(Store {
             dir,
             cache: Mutex::new(None),
+            leases_cache: Mutex::new(None),
             buf: Mutex::new(Vec::new()),
             fine_ctime: OnceLock::new(),
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
@@ -178,6 +200,7 @@ impl Store {
             registry_changed,
             leases_changed,
             leases,
+            records,
             leases_version,
         } = c;
         let newer = data.version.max(leases_version);
@@ -224,19 +247,41 @@ impl Store {
                 held: Some(held),
             });
             if let Some(b) = &leases {
-                if !matches!(staged.map(write::Staged::swap_in), Some(Ok(true))) {
-                    write::write_atomic(&self.dir, LEASES_FILE, b)?;
-                }
+                self.swap_leases(staged, b, records)?;
             }
         } else {
             if let Some((bytes, held)) = cached {
                 self.set_cache(Cached { bytes, data, held });
             }
             if let Some(b) = &leases {
-                write::write_atomic(&self.dir, LEASES_FILE, b)?;
+                let staged = write::Staged::new(&self.dir, LEASES_FILE, b).ok().flatten();
+                self.swap_leases(staged, b, records)?;
             }
         }
         Ok(())
+    }
+
+    /// Puts `bytes` (encoding `records`) in place as leases.json: the staged
+    /// spare exchanged in, remembered with the records; else a plain
+    /// atomic write, and the next call reads the file.
+    fn swap_leases(
+        &self,
+        staged: Option<write::Staged>,
+        bytes: &[u8],
+        records: Vec<LeaseRecord>,
+    ) -> Result<()> {
+        let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
+        *cache = None;
+        if let Some(Ok(Some((file, id)))) = staged.map(write::Staged::swap_in_held) {
+            *cache = Some(LeasesCached {
+                records: records.into(),
+                version: FORMAT_VERSION,
+                file,
+                id,
+            });
+            return Ok(());
+        }
+        write::write_atomic(&self.dir, LEASES_FILE, bytes)
     }
 
     fn check_size(&self, file: &str, size: u64) -> Result<()> {
@@ -250,8 +295,45 @@ impl Store {
         Ok(())
     }
 
+    /// Reads `leases.json`, reusing the records last read or written when
+    /// the file is provably the same (see [`Cached`]).
     fn read_leases(&self, warn: &dyn Fn(String)) -> Result<LeasesRead> {
-        let read = format::read_leases(&self.dir.join(LEASES_FILE))?;
+        let path = self.dir.join(LEASES_FILE);
+        let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if self.fine_ctime.get() == Some(&true) {
+            if let (Some(c), Ok(meta)) = (cache.as_mut(), fs::symlink_metadata(&path)) {
+                if c.id == FileId::of(&meta) {
+                    // Read a second time unchanged: this registry is kept
+                    // open, so parse every holder once rather than each call.
+                    if !c.records.raw.is_empty() {
+                        c.records = std::mem::take(&mut c.records).all().into();
+                    }
+                    return Ok(LeasesRead {
+                        records: c.records.clone(),
+                        version: c.version,
+                        warning: None,
+                    });
+                }
+            }
+        }
+        *cache = None;
+        let mut bytes = Vec::new();
+        let read = match read::read_held(&path, &mut bytes)? {
+            None => format::parse_leases(&[], &path),
+            Some(Err(size)) => format::too_large_leases(&path, size),
+            Some(Ok(held)) => {
+                let read = format::parse_leases(&bytes, &path);
+                if let (Some((file, id)), None) = (held, &read.warning) {
+                    *cache = Some(LeasesCached {
+                        records: read.records.clone(),
+                        version: read.version,
+                        file,
+                        id,
+                    });
+                }
+                read
+            }
+        };
         if let Some(w) = &read.warning {
             warn(w.clone());
         }

@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::config::MAX_FILE_BYTES;
 use crate::error::{Error, Result};
 
+#[cfg(test)]
 /// Reads a registry file: `None` when it does not exist, `Err(size)` when it
 /// is larger than [`MAX_FILE_BYTES`] (never read into memory).
 pub(crate) fn read_capped(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, u64>>> {
@@ -45,9 +46,11 @@ impl FileId {
 /// while being read.
 pub(crate) type Held = Option<(File, FileId)>;
 
-/// [`read_capped`] into `buf` (cleared first, so a caller reading the same
-/// large file again and again reuses one allocation), also returning the
-/// file, still open, and its id.
+/// Reads a registry file into `buf`: `None` when it does not exist,
+/// `Err(size)` when it is larger than [`MAX_FILE_BYTES`] (never read into
+/// memory). `buf` is cleared first, so a caller reading the same large
+/// file again and again reuses one allocation. Also returns the file,
+/// still open, and its id.
 pub(crate) fn read_held(
     path: &Path,
     buf: &mut Vec<u8>,

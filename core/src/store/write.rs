@@ -197,6 +197,8 @@ fn write_via_temp(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
 /// the wait on the disk is one system call.
 pub(crate) struct Staged {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    file: File,
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     spare: PathBuf,
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     dest: PathBuf,
@@ -224,6 +226,7 @@ impl Staged {
             f.set_len(bytes.len() as u64)?;
         }
         Ok(Some(Staged {
+            file: f,
             spare,
             dest: dir.join(target),
         }))
@@ -238,6 +241,14 @@ impl Staged {
     /// does not exist yet (the caller then writes it through a temp file).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     pub(crate) fn swap_in(self) -> io::Result<bool> {
+        self.swap_in_held().map(|h| h.is_some())
+    }
+
+    /// [`Staged::swap_in`], returning the file now under the target's name,
+    /// still open, with its id taken after the exchange (which changes its
+    /// ctime); `Ok(None)` when the target does not exist yet.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn swap_in_held(self) -> io::Result<Option<(File, FileId)>> {
         use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
         match renameat2(
             AT_FDCWD,
@@ -246,8 +257,11 @@ impl Staged {
             &self.dest,
             RenameFlags::RENAME_EXCHANGE,
         ) {
-            Ok(()) => Ok(true),
-            Err(nix::errno::Errno::ENOENT) => Ok(false),
+            Ok(()) => {
+                let id = FileId::of(&self.file.metadata()?);
+                Ok(Some((self.file, id)))
+            }
+            Err(nix::errno::Errno::ENOENT) => Ok(None),
             Err(e) => Err(io::Error::from(e)),
         }
     }
@@ -255,6 +269,11 @@ impl Staged {
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     pub(crate) fn swap_in(self) -> io::Result<bool> {
         Ok(false)
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub(crate) fn swap_in_held(self) -> io::Result<Option<(File, FileId)>> {
+        Ok(None)
     }
 }
 

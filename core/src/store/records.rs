@@ -1,0 +1,73 @@
+//! The records of `leases.json` as read: every record's name at once, its
+//! holder parsed only when an operation asks about that name, so that a
+//! `get` of one name among a thousand parses one holder, not a thousand.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::entry::{is_timestamp, Holder, LeaseRecord};
+
+/// A record whose holder is still the text it was read as.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RawRecord {
+    pub name: String,
+    holder: Box<RawValue>,
+}
+
+impl RawRecord {
+    /// The record, when its holder parses and its `since` is a date; `None`
+    /// drops it, as a record this code cannot read is always dropped.
+    pub fn parse(self) -> Option<LeaseRecord> {
+        let holder = self.holder()?;
+        Some(LeaseRecord {
+            name: self.name,
+            holder,
+        })
+    }
+
+    fn holder(&self) -> Option<Holder> {
+        let holder: Holder = serde_json::from_str(self.holder.get()).ok()?;
+        is_timestamp(&holder.since).then_some(holder)
+    }
+}
+
+/// The records read from `leases.json`: some parsed, the rest as read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Records {
+    pub parsed: Vec<LeaseRecord>,
+    pub raw: Vec<RawRecord>,
+}
+
+impl Records {
+    /// Every record that can be read, parsed.
+    pub fn all(self) -> Vec<LeaseRecord> {
+        let mut out = self.parsed;
+        out.extend(self.raw.into_iter().filter_map(RawRecord::parse));
+        out
+    }
+
+    /// How many records can be read (parsing the ones not parsed yet).
+    pub fn len(&self) -> usize {
+        self.parsed.len() + self.raw.iter().filter(|r| r.holder().is_some()).count()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<LeaseRecord>> for Records {
+    fn from(parsed: Vec<LeaseRecord>) -> Records {
+        Records {
+            parsed,
+            raw: Vec::new(),
+        }
+    }
+}
+
+impl FromIterator<LeaseRecord> for Records {
+    fn from_iter<I: IntoIterator<Item = LeaseRecord>>(iter: I) -> Records {
+        Records::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
