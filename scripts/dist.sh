@@ -134,7 +134,7 @@ musl_wheel() { # the musllinux wheel in dist/, its module fixed as above
   wheel pack --dest-dir "$DIST" "$tmp/portreg-$VERSION" >/dev/null
 }
 
-wheel() { # wheel TRIPLE COMPATIBILITY TARGET_DIR
+build_wheel() { # build_wheel TRIPLE COMPATIBILITY TARGET_DIR [TAG]: maturin, into dist/
   CARGO_TARGET_DIR="$3" maturin build --quiet -m bindings-python/Cargo.toml --profile "$PROFILE" \
     --target "$1" --compatibility "$2" -o "$DIST" 2>&1 | grep -v '^📦\|^🍹\|^🔗\|^🐍\|^💻' || true
   ls "$DIST"/portreg-"$VERSION"-*"${4:-}"*.whl >/dev/null
@@ -151,7 +151,7 @@ for spec in x86_64-unknown-linux-gnu:x86_64:linux-x64-gnu aarch64-unknown-linux-
   fi
   step "$triple (glibc 2.17): abi3 manylinux2014 wheel, npm $platform, libportreg"
   zig_linker "$triple"
-  wheel "$triple" manylinux2014 "$ROOT/target/dist" "manylinux_2_17_$arch"
+  build_wheel "$triple" manylinux2014 "$ROOT/target/dist" "manylinux_2_17_$arch"
   CARGO_TARGET_DIR="$ROOT/target/dist" build "$triple" -p portreg-node -p portreg-ffi
   npm_platform "$triple" "$platform" "$ROOT/target/dist"
   c_tarball "$triple" "$arch-linux-gnu"
@@ -163,7 +163,7 @@ if target "$triple"; then
   step "$triple (dynamic): abi3 musllinux_1_2 wheel, npm linux-x64-musl"
   export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=-crt-static"
   zig_linker "$triple"
-  wheel "$triple" musllinux_1_2 "$ROOT/target/dist-musl" musllinux_1_2_x86_64
+  build_wheel "$triple" musllinux_1_2 "$ROOT/target/dist-musl" musllinux_1_2_x86_64
   musl_wheel
   CARGO_TARGET_DIR="$ROOT/target/dist-musl" build "$triple" -p portreg-node
   npm_platform "$triple" linux-x64-musl "$ROOT/target/dist-musl"
