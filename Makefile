@@ -6,9 +6,9 @@ SHELL := bash
 .ONESHELL:
 .DEFAULT_GOAL := help
 COMMON := source scripts/common.sh
-SUITES := rust c python node cross dashboard fuzz
+SUITES := rust c python node cross dashboard fuzz dist
 
-.PHONY: help demo test lint bench bench-project race build header lint-rust $(addprefix test-,$(SUITES))
+.PHONY: help demo test lint bench bench-project race build header dist dist-test lint-rust $(addprefix test-,$(SUITES))
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -63,6 +63,10 @@ test-cross: ## C, Python, Node and CLI workers share one registry for a minute (
 	  C_WORKER="$$TARGET_DIR/cross/worker-c" PY="$$ROOT/.venv/bin/python" \
 	  python3 tests/cross/soak.py "$${SOAK_SECONDS:-60}"
 
+test-dist: ## the release artifacts: make dist, then make dist-test
+	@scripts/dist.sh
+	scripts/dist-test.sh
+
 test-fuzz: ## a bounded fuzz run of both registry file readers (FUZZ_SECONDS each, default 30)
 	@scripts/fuzz.sh "$${FUZZ_SECONDS:-30}"
 
@@ -94,3 +98,9 @@ build: ## build the portreg binary (release)
 	@$(COMMON)
 	cargo build --release -p portreg-cli
 	echo "built $$TARGET_DIR/release/portreg"
+
+dist: ## every release artifact into dist/: abi3 wheels (manylinux2014 x86_64/aarch64, musllinux) + sdist, npm packages, C tarballs, static CLIs
+	@scripts/dist.sh
+
+dist-test: ## install and use each x86_64 artifact of dist/ with no Rust toolchain on PATH; check the aarch64 ones (qemu)
+	@scripts/dist-test.sh

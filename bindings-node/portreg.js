@@ -3,7 +3,7 @@
 // one thing only JavaScript can do, handing this process's leases back when it
 // exits or is stopped by a signal, without taking the app's signals away.
 
-const native = require('./index.js')
+const native = require('./native.js')
 const { OPERATIONS, OTHERS, check, checking } = require('./args.js')
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP']
@@ -101,4 +101,4 @@ delete native.__napiBindingTarget
 
 // Re-exported in this exact form so Node's ESM loader sees every named export
 // of index.js (`import { lease } from 'portreg'`).
-module.exports = require('./index.js')
+module.exports = require('./native.js')

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the C library under PREFIX: lib/libportreg.so, lib/libportreg.a,
-# include/portreg.h and lib/pkgconfig/portreg.pc.
+# Installs the C library under PREFIX: lib/libportreg.so.X.Y.Z (SONAME
+# libportreg.so.X, with the libportreg.so.X and libportreg.so symlinks),
+# lib/libportreg.a, include/portreg.h and lib/pkgconfig/portreg.pc.
 #
 #   scripts/install-c.sh PREFIX          release build (the default)
 #   PORTREG_PROFILE=debug scripts/install-c.sh PREFIX
@@ -31,7 +32,9 @@ if [ -z "$version" ]; then
 fi
 
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0755 "$lib/libportreg.so" "$prefix/lib/libportreg.so"
+install -m 0755 "$lib/libportreg.so" "$prefix/lib/libportreg.so.$version"
+ln -sfn "libportreg.so.$version" "$prefix/lib/libportreg.so.${version%%.*}"
+ln -sfn "libportreg.so.${version%%.*}" "$prefix/lib/libportreg.so"
 install -m 0644 "$lib/libportreg.a" "$prefix/lib/libportreg.a"
 install -m 0644 include/portreg.h "$prefix/include/portreg.h"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" ffi/portreg.pc.in \
@@ -39,7 +42,7 @@ sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" ffi/portreg.pc.in \
 chmod 0644 "$prefix/lib/pkgconfig/portreg.pc"
 
 echo "installed libportreg $version ($profile) under $prefix:"
-echo "  $prefix/lib/libportreg.so"
+echo "  $prefix/lib/libportreg.so -> libportreg.so.${version%%.*} -> libportreg.so.$version"
 echo "  $prefix/lib/libportreg.a"
 echo "  $prefix/include/portreg.h"
 echo "  $prefix/lib/pkgconfig/portreg.pc"

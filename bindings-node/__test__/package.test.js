@@ -135,3 +135,31 @@ test('npm ci on this Node version: no dev dependency asks for a newer Node (EBAD
   assert.equal(r.status, 0, r.stdout + r.stderr)
   assert.doesNotMatch(r.stdout + r.stderr, /EBADENGINE/, `npm ci warns on Node ${process.version}`)
 })
+
+test('without a native module for this platform, require names the platform package to install', (t) => {
+  // The package's JavaScript alone, as npm leaves it when the optional
+  // platform package was not installed: no .node file, no portreg-linux-*.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portreg-noplatform-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  for (const f of ['package.json', 'portreg.js', 'native.js', 'index.js', 'args.js']) {
+    fs.copyFileSync(path.join(PKG, f), path.join(dir, f))
+  }
+  const env = { ...process.env }
+  delete env.NAPI_RS_NATIVE_LIBRARY_PATH
+  const r = spawnSync(
+    process.execPath,
+    ['-e', "try { require('./portreg.js') } catch (e) { console.log(JSON.stringify({ code: e.code, platform: e.platform, message: e.message })) }"],
+    { cwd: dir, env, encoding: 'utf8' },
+  )
+  assert.equal(r.status, 0, r.stderr)
+  const error = JSON.parse(r.stdout)
+  const platform = `linux-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
+  assert.equal(error.code, 'PORTREG_NATIVE_MISSING')
+  assert.equal(error.platform, platform)
+  assert.match(error.message, new RegExp(`npm install portreg-${platform}@${manifest.version.replace(/\./g, '\\.')}$`))
+  const prebuilt = fs.readdirSync(path.join(PKG, 'npm')).sort()
+  assert.deepEqual(prebuilt, manifest.napi.targets.map((t) => {
+    const [arch, , os, abi] = t.split('-')
+    return `${os}-${{ x86_64: 'x64', aarch64: 'arm64' }[arch]}-${abi}`
+  }).sort(), 'one npm/ folder per napi target')
+})
