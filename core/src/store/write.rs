@@ -5,11 +5,15 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::names::{spare_name, temp_name};
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use super::names::spare_name;
+use super::names::temp_name;
 use super::read::FileId;
 use crate::error::{Error, Result};
 
