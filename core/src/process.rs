@@ -3,7 +3,7 @@
 //! and conflicts between the registry and reality (stopping a process is
 //! `stop.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -236,12 +236,18 @@ fn released_listeners(mark: Option<&str>) -> Vec<(u32, u64)> {
 /// Brings each live holder's executable and command line up to date, read
 /// from /proc when the process is still the one recorded (same pid and
 /// start, same boot and pid namespace): a script that exec'd its server
-/// shows the server. Otherwise the recorded details stay.
+/// shows the server. Otherwise the recorded details stay. A process that
+/// holds many names (a test runner, a supervisor) is read once.
 pub fn refresh_holders(entries: &mut [Entry]) {
+    type Identity = (u32, Option<u64>, Option<String>, Option<u64>);
+    let mut seen: HashMap<Identity, Option<(String, Vec<String>)>> = HashMap::new();
     for h in entries.iter_mut().filter_map(|e| e.holder.as_mut()) {
-        if let Some((exe, cmdline)) = current_command(h) {
-            h.exe = exe;
-            h.cmdline = cmdline;
+        let current = seen
+            .entry((h.pid, h.start_ticks, h.boot_id.clone(), h.pid_ns))
+            .or_insert_with(|| current_command(h));
+        if let Some((exe, cmdline)) = current {
+            h.exe.clone_from(exe);
+            h.cmdline.clone_from(cmdline);
         }
     }
 }
