@@ -86,7 +86,7 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
         ["app.css"] if get => Ok(page(APP_CSS, "text/css; charset=utf-8")),
         ["favicon.svg"] if get => Ok(page(FAVICON, "image/svg+xml")),
         [""] | ["app.js"] | ["app.css"] | ["favicon.svg"] => wrong_method("GET"),
-        ["api", "entries"] if get => Ok(json_body(&app.blocking(all_rows).await?)),
+        ["api", "entries"] if get => entries(&app).await,
         ["api", "entries", name] if get => {
             let name = name.to_string();
             let row = app
@@ -220,4 +220,29 @@ async fn act(app: &App, name: &str, action: &str, body: &Bytes) -> Result<Respon
 
 fn all_rows(reg: &Registry) -> portreg_core::Result<Vec<Entry>> {
     reg.list()
+}
+
+/// `GET /api/entries`. Many clients at once share reads: a request is
+/// answered by the newest read that began after it arrived, waiting for the
+/// next one if none did. So every answer is as new as its request (a lease
+/// that returned before the request is in it), while 200 clients polling
+/// together cost one read per wave instead of 200.
+async fn entries(app: &App) -> Result<Response, ApiError> {
+    let asked = std::time::Instant::now();
+    let mut last = app.entries.lock().await;
+    let body = match last.as_ref() {
+        Some((began, body)) if *began >= asked => body.clone(),
+        _ => {
+            let began = std::time::Instant::now();
+            let rows = app.blocking(all_rows).await?;
+            let mut bytes = serde_json::to_vec_pretty(&rows)
+                .map_err(|e| ApiError::internal(format!("cannot encode JSON: {e}")))?;
+            bytes.push(b'\n');
+            let body = Bytes::from(bytes);
+            *last = Some((began, body.clone()));
+            body
+        }
+    };
+    drop(last);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

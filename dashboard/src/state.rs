@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::body::Bytes;
+
 use portreg_core::{Conflict, Registry};
 use tokio::sync::{watch, Mutex, Notify};
 
@@ -33,6 +35,8 @@ pub struct App {
     pub stop: watch::Sender<bool>,
     pub health: health::Cache,
     pub conflicts: Mutex<ConflictCache>,
+    /// The last `GET /api/entries` body and when the read behind it began.
+    pub entries: Mutex<Option<(Instant, Bytes)>>,
 }
 
 /// The last conflict scan, and what it was computed from.
@@ -63,6 +67,7 @@ impl App {
             stop: watch::channel(false).0,
             health: health::Cache::default(),
             conflicts: Mutex::new(ConflictCache::default()),
+            entries: Mutex::new(None),
         }
     }
 

@@ -2,7 +2,8 @@
 //! foreign Origin, foreign Host) change nothing, the JSON API speaks the
 //! same fields as `list --json`, a kill does not stall other requests, one
 //! dashboard per registry, and NAME.localhost proxying (HTTP and WebSocket).
-//! Ports: 26000-26799 (the browser suite uses 26800-26999).
+//! Ports: 26000-26799 (the browser suite uses 26800-26999; the many-clients
+//! test 26200-26239).
 
 mod common;
 
@@ -517,6 +518,55 @@ fn a_kill_does_not_stall_other_requests() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(child.wait().unwrap().signal(), Some(9));
     assert_eq!(reg.json(&["get", "stubborn", "--json"])["state"], "idle");
+}
+
+#[test]
+fn many_clients_at_once_each_see_every_lease_made_before_they_asked() {
+    let reg = Reg::new();
+    let dash = Arc::new(Dash::start(&reg, 26200));
+    let holder = Holder::new();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<JoinHandle<usize>> = (0..8)
+        .map(|_| {
+            let (dash, done, stop) = (dash.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut answers = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let before = done.load(Ordering::SeqCst);
+                    let r = dash.get("/api/entries");
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    let names: Vec<String> = r
+                        .json()
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["name"].as_str().unwrap().to_string())
+                        .collect();
+                    for i in 0..before {
+                        assert!(
+                            names.contains(&format!("svc-{i}")),
+                            "svc-{i} was leased before this request, yet not in {names:?}"
+                        );
+                    }
+                    answers += 1;
+                }
+                answers
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        let name = format!("svc-{i}");
+        lease(
+            &reg,
+            &[&name, "--pid", &holder.pid(), "--range", "26210-26239"],
+        );
+        done.store(i + 1, Ordering::SeqCst);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::SeqCst);
+    let answers: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(answers >= 8, "{answers} answers");
 }
 
 #[test]
