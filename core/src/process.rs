@@ -209,9 +209,10 @@ pub fn find_conflicts(entries: &[Entry]) -> Vec<Conflict> {
 /// The [`RELEASED_META`] value for a lease of `holder` released while it
 /// (or a process it started) listened on `port`: those processes, each as
 /// `PID:START_TICKS`; `None` when none of them listens there. Cheap when
-/// nothing listens on the port at all (one read of the socket tables).
+/// nothing listens on the port at all (the usual release): the port binds,
+/// so the socket tables are not read.
 pub(crate) fn released_mark(port: u16, holder: &Holder) -> Option<String> {
-    if crate::sockets::listening_on(port).is_some_and(|v| v.is_empty()) {
+    if crate::sockets::probe(port) == crate::sockets::Probe::Free {
         return None;
     }
     let own: Vec<String> = listeners_on(port)
