@@ -423,15 +423,18 @@ def write(R, started):
         peers = ", ".join("%s %.1f µs" % (k, x) for k, x in v.items() if k not in ("registry", "module"))
         md.append("| %s | %.1f µs | %.1f µs | %s |" % (lang, v["registry"], v["module"], peers))
     md.append("")
-    md.append("Where the time goes (C, `perf record -g` of bench/roundtrip on an empty claims directory, "
-              "and `strace -c`: 74 system calls per lease + release). About a third is ext4 allocating "
-              "an inode for the host-wide claim file each lease creates (and freeing it at release): "
-              "`ext4_create` → `find_inode_bit` → `recently_deleted`. On `/tmp/portreg-claims` with 150 "
-              "other claims in it, reading that directory after each claim doubles the round trip (see "
-              "\"Host-wide claims\"). The registry's own part: taking the lock (open, fstat, flock), "
-              "one stat of registry.json and one of leases.json (both reused while unchanged: an "
-              "unchanged leases.json is no longer read and parsed again), and leases.json written through "
-              "its spare (open, pwrite, renameat2 RENAME_EXCHANGE).\n")
+    md.append("Where the time goes (C, `perf record -g` and `strace -c` of bench/roundtrip on an empty "
+              "claims directory: about 83 system calls per lease + release, and no hot spot in portreg's own "
+              "code; the time is in the kernel). By system call, share of all samples: close 16%, socket "
+              "11% and bind 4% (the bind probe that proves the port still free, also the racy peers' whole "
+              "work), openat 11%, renameat2 10% (leases.json exchanged with its spare, which makes the "
+              "write atomic for readers), statx 9%, pwrite 7% (leases.json's spare and the host-wide claim). "
+              "Two costs are gone since the last run: the claim file is rewritten in place (it was created "
+              "and unlinked on every lease, ext4 allocating an inode each time, a third of the round trip), "
+              "and a release reads the socket tables only when the port does not bind (a netlink query of "
+              "about 20 µs on every release before). What is left is the price of being race-free and "
+              "persistent: a lock, an atomic file replacement and a claim visible to other users, against "
+              "peers that write nothing.\n")
 
     md.append("## Whole-process CLI\n")
     md.append("Median wall time of 300 runs each, by `hyperfine -N` (no shell; it starts each process "
@@ -455,7 +458,10 @@ def write(R, started):
               "165 M instructions, most of them finding each entry's record by a scan that case-folded "
               "every name into a new string (n x n allocations); an index built once per call brought it "
               "to 42 M on the same registry, of which parsing the two files (660 KiB of pretty-printed "
-              "JSON) is about 20 M and printing the table (cli) 7 M. What is left to cut "
+              "JSON) is about 20 M and printing the table (cli) 7 M. Showing each live holder's "
+              "command as it runs now (read from /proc, so a script that exec'd its server shows the "
+              "server) then took it to 85 M instructions and 49 ms, reading /proc once per name; it "
+              "reads once per process now (56 M, 13 ms in a `BENCH_ONLY=cli` run). What is left to cut "
               "for `list` on 1,000 entries is parsing: the files' size grows with every holder's "
               "identity, and serde_json spends ~28 instructions a byte on them (a String allocated per "
               "field). Starting any Rust binary here costs about 0.5 ms over `/bin/true` (the dynamic "
@@ -516,13 +522,15 @@ def write(R, started):
         md.append("| supervisor resident size (VmRSS), `portreg up -d` of one service, 1,000 entries | "
                   "%.1f MiB |" % (R["sup_rss"] / 1024))
     md.append("")
-    md.append("How to read it: every `GET /api/entries` lists the registry afresh on a blocking thread "
-              "(the files are reused while unchanged, but each entry is viewed, each listening port "
-              "looked up and the JSON encoded again: 65 KB for 100 entries, 650 KB for 1,000), so with "
-              "200 clients on 2 shared cores the requests queue behind each other. Serving the snapshot "
-              "the page's event stream already keeps (recomputed once a second) would cut that to a copy, "
-              "but would let `/api/entries` lag a change by up to a second, which its tests and the README "
-              "rule out; the dashboard belongs to its own contributors, so it is left as measured here. "
+    md.append("How to read it: requests to `GET /api/entries` that arrive together share one read of "
+              "the registry: each is answered by the newest read that began after it arrived (so a lease "
+              "that returned before the request is always in the answer; a test holds it to that), and "
+              "the JSON is encoded once per read. Before, each of the 200 clients had its own read and "
+              "encoding (65 KB for 100 entries, 650 KB for 1,000), and the requests queued behind each "
+              "other: in a `BENCH_ONLY=dashboard` run on the same machine, 1,601 requests/s with a p99 of "
+              "311 ms, against 5,122 and 107 ms with shared reads. What remains is HTTP handling for 200 "
+              "clients and the load generator itself on 2 shared cores. Serving the snapshot of the page's "
+              "event stream (recomputed once a second) would cut more but let the answer lag a change. "
               "The lease timed with and without open pages is a known name's lease + release with 100 "
               "other names held by the same process: leases.json, rewritten whole on each lease and "
               "release, then holds 100 holders (45 KB), which is why it costs a few hundred µs rather "
