@@ -33,9 +33,12 @@ ONLY = os.environ.get("BENCH_ONLY", "").split() or PARTS
 
 
 def run(cmd, env=None, **kw):
+    """Runs cmd, printing it and its output; `env` adds variables (a value
+    of None removes one)."""
     print("$ " + " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         env=dict(os.environ, **(env or {})), **kw)
+    full = dict(os.environ, **(env or {}))
+    full = {k: v for k, v in full.items() if v is not None}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=full, **kw)
     sys.stdout.write(out.stdout)
     return out.stdout
 
@@ -290,7 +293,10 @@ def measure():
         print("== cargo bench (registry)")
         R["cargo"] = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "registry"], cwd=ROOT)
         print("== cargo bench (host-wide claims)")
-        R["host"] = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "host"], cwd=ROOT)
+        # Its cases set the claims directory in each registry's config.toml,
+        # which PORTREG_CLAIMS_DIR would override.
+        R["host"] = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "host"], cwd=ROOT,
+                        env={"PORTREG_CLAIMS_DIR": None, "PORTREG_CLAIMS_CAP": None})
         print("== cargo bench (socket tables)")
         R["sockets"] = run(["cargo", "bench", "-q", "-p", "portreg-core", "--bench", "sockets"], cwd=ROOT)
     if "roundtrip" in ONLY:
