@@ -69,6 +69,14 @@ fn us(d: Duration) -> f64 {
 }
 
 fn main() {
+    // Each case names its claims directory in its config.toml; the
+    // environment variable would put every case in one directory.
+    for var in ["PORTREG_CLAIMS_DIR", "PORTREG_CLAIMS_CAP"] {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            eprintln!("host bench: unset {var} first: it overrides every case's setting");
+            std::process::exit(2);
+        }
+    }
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path();
     let empty = base.join("claims-empty");
