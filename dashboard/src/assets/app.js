@@ -336,7 +336,18 @@ function render(snap) {
   const q = $('#filter').value.trim().toLowerCase();
   const showIdle = $('#show-idle').checked;
   const items = layout(snap.projects || [], entries, q, showIdle);
-  const keep = new Set();
+  // Rows leaving the table go first: left in place while the rest are
+  // placed, each one would make every row after it move (a filter keystroke
+  // on 1,000 rows moved hundreds of them). A row filtered out is kept,
+  // detached, for when the filter lets it back; a name gone is forgotten.
+  const keep = new Set(items.map((it) => it.key));
+  const names = new Set(entries.map((e) => e.name.toLowerCase()));
+  for (const [key, r] of rows) {
+    if (keep.has(key)) continue;
+    if (r.tr.parentNode) r.tr.remove();
+    if (r.note && r.note.parentNode) r.note.remove();
+    if (!names.has(key)) rows.delete(key);
+  }
   let prev = null;
   const place = (node) => {
     const want = prev ? prev.nextSibling : tbody.firstChild;
@@ -345,7 +356,6 @@ function render(snap) {
   };
   let shownRows = 0;
   for (const it of items) {
-    keep.add(it.key);
     let r = rows.get(it.key);
     if (!r) { r = it.group ? makeGroup(it.key) : makeRow(it.key); rows.set(it.key, r); }
     if (it.group) {
@@ -382,9 +392,6 @@ function render(snap) {
     place(r.tr);
     if (c) place(r.note);
     else if (r.note.parentNode) r.note.remove();
-  }
-  for (const [key, r] of rows) {
-    if (!keep.has(key)) { r.tr.remove(); if (r.note) r.note.remove(); rows.delete(key); }
   }
   const any = entries.length > 0 || (snap.projects || []).length > 0;
   $('#empty').hidden = any;
