@@ -261,15 +261,24 @@ pub fn describe(pid: u32) -> Result<Option<Holder>> {
     };
     let mut sys = system()?;
     let p = Pid::from_u32(pid);
-    refresh(
-        &mut sys,
-        &[p],
-        ProcessRefreshKind::nothing()
-            .with_cmd(UpdateKind::Always)
-            .with_exe(UpdateKind::Always)
-            .with_cwd(UpdateKind::Always)
-            .with_user(UpdateKind::Always),
-    );
+    // A process caught just after its exec shows an empty command line for
+    // an instant (the kernel lets a vfork parent go before it sets the new
+    // one up): look again briefly rather than record nothing.
+    for _ in 0..20 {
+        refresh(
+            &mut sys,
+            &[p],
+            ProcessRefreshKind::nothing()
+                .with_cmd(UpdateKind::Always)
+                .with_exe(UpdateKind::Always)
+                .with_cwd(UpdateKind::Always)
+                .with_user(UpdateKind::Always),
+        );
+        if sys.process(p).is_none_or(|q| !q.cmd().is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let Some(proc_) = sys.process(p) else {
         return Ok(None);
     };
