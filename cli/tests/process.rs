@@ -3,40 +3,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::listener::python_listener;
 use common::*;
-
-/// A python3 child that listens on `addr` (v6only for IPv6), optionally
-/// ignoring SIGTERM, and says "ready" once listening.
-fn python_listener(host: &str, port: u16, ignore_term: bool) -> Child {
-    let code = format!(
-        r#"
-import signal, socket, sys, time
-if {ignore}: signal.signal(signal.SIGTERM, signal.SIG_IGN)
-fam = socket.AF_INET6 if ":" in "{host}" else socket.AF_INET
-s = socket.socket(fam)
-if fam == socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-s.bind(("{host}", {port})); s.listen()
-print("ready", flush=True)
-time.sleep(60)
-"#,
-        ignore = if ignore_term { "True" } else { "False" }
-    );
-    let mut c = Command::new("python3")
-        .arg("-c")
-        .arg(code)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    c
-}
 
 fn have_ipv6() -> bool {
     std::net::TcpListener::bind("[::1]:0").is_ok()

@@ -6,28 +6,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
+use common::listener::python_listener;
 use common::*;
 
-/// A python3 child listening on 127.0.0.1:`port` (it says "ready" first).
+/// A python3 child listening on 127.0.0.1:`port`.
 fn listener(port: u16) -> Child {
-    let code = format!(
-        "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(60)"
-    );
-    let mut c = Command::new("python3")
-        .arg("-c")
-        .arg(code)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    c
+    python_listener("127.0.0.1", port, false)
 }
 
 fn stop(mut c: Child) {

@@ -3,9 +3,10 @@
 //! holder details read when shown, meta on reservations, find_free's spread.
 //! Real processes and real sockets.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use portreg_core::{Actor, ErrorCode, LeaseRequest, PortRanges, Registry, State, RELEASED_META};
 
@@ -25,21 +26,7 @@ fn reg_with(config: Option<&str>) -> (tempfile::TempDir, Registry) {
 struct Server(Child);
 impl Server {
     fn new(port: u16) -> Server {
-        let code = format!(
-            "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(60)"
-        );
-        let mut c = Command::new("python3")
-            .arg("-c")
-            .arg(code)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(c.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        Server(c)
+        Server(common::listener::python_listener("127.0.0.1", port, false))
     }
     fn pid(&self) -> u32 {
         self.0.id()

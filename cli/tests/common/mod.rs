@@ -1,6 +1,9 @@
 #![allow(dead_code)]
 //! Helpers shared by the CLI test files: run the real `portreg` binary.
 
+#[path = "../../../core/tests/common/listener.rs"]
+pub mod listener;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

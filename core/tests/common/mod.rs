@@ -3,6 +3,7 @@
 //! worker process (this test binary started again, see [`worker`]) that
 //! acts on it from outside the test process.
 
+pub mod listener;
 pub mod worker;
 
 use std::path::PathBuf;
