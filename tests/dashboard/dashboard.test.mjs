@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cli, exited, getEntry, isAlive, killAll, launchBrowser, startDashboard,
-  startForeignListener, startOtherUserServer, startService, tempRegistry,
+  startForeignListener, startOtherUserServer, startService, tempRegistry, waitFor,
 } from './lib.mjs';
 
 const DASH = 26801;
@@ -21,16 +21,6 @@ const pageErrors = [];
 
 const row = (name) => page.locator(`tr.entry[data-name="${name}"]`);
 const cell = (name, field) => row(name).locator(`td[data-field="${field}"]`);
-
-async function waitFor(fn, what, timeoutMs = 8000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   dash = await startDashboard(reg, DASH);

@@ -202,6 +202,17 @@ export async function launchBrowser() {
   });
 }
 
+/** Polls `fn` every 100 ms until it returns something truthy (returned). */
+export async function waitFor(fn, what, timeoutMs = 10000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export function isAlive(pid) {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  exited, getEntry, isAlive, killAll, launchBrowser, portregBin, startDashboard, tempRegistry,
+  exited, getEntry, isAlive, killAll, launchBrowser, portregBin, startDashboard, tempRegistry, waitFor,
 } from './lib.mjs';
 
 const DASH = 26301;
@@ -66,16 +66,6 @@ const svcOf = (st, name) => st.services.find((s) => s.service === name);
 const row = (name) => page.locator(`tr.entry[data-name="${name}"]`);
 const svcState = (name) => row(name).locator('[data-svc-state]');
 const restarts = (name) => row(name).locator('.restarts');
-
-async function waitFor(fn, what, timeoutMs = 10000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   for (const dir of [MAIN, COPY]) {
