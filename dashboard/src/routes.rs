@@ -20,6 +20,7 @@ use crate::snapshot;
 use crate::state::{App, LEASE_NAME};
 
 const APP_JS: &str = include_str!("assets/app.js");
+const ACTIONS_JS: &str = include_str!("assets/actions.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const FAVICON: &str = include_str!("assets/favicon.svg");
 /// Longest POST body read (the API's bodies are a few bytes of JSON).
@@ -83,9 +84,10 @@ async fn route(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     match segs.as_slice() {
         [""] if get => Ok(page(&app.index, "text/html; charset=utf-8")),
         ["app.js"] if get => Ok(page(APP_JS, "text/javascript; charset=utf-8")),
+        ["actions.js"] if get => Ok(page(ACTIONS_JS, "text/javascript; charset=utf-8")),
         ["app.css"] if get => Ok(page(APP_CSS, "text/css; charset=utf-8")),
         ["favicon.svg"] if get => Ok(page(FAVICON, "image/svg+xml")),
-        [""] | ["app.js"] | ["app.css"] | ["favicon.svg"] => wrong_method("GET"),
+        [""] | ["app.js"] | ["actions.js"] | ["app.css"] | ["favicon.svg"] => wrong_method("GET"),
         ["api", "entries"] if get => entries(&app).await,
         ["api", "entries", name] if get => {
             let name = name.to_string();

@@ -207,6 +207,7 @@ fn refused_requests_change_nothing() {
             "/api/entries/web",
             "/api/events",
             "/app.js",
+            "/actions.js",
         ] {
             let r = http(p, "GET", path, host, &[], "");
             assert_eq!(r.status, 403, "GET {path} Host {host}");
@@ -438,7 +439,7 @@ fn api_speaks_the_same_fields_as_list_json() {
         "{csp}"
     );
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
-    for asset in ["/app.js", "/app.css", "/favicon.svg"] {
+    for asset in ["/app.js", "/actions.js", "/app.css", "/favicon.svg"] {
         let r = dash.get(asset);
         assert_eq!(r.status, 200, "{asset}");
         assert!(r.body.len() > 100, "{asset}");
