@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cli, exited, getEntry, isAlive, killAll, launchBrowser, startDashboard,
-  startForeignListener, startOtherUserServer, startService, tempRegistry, waitFor,
+  startForeignListener, startOtherUserServer, startService, tempRegistry, waitFor, openPage,
 } from './lib.mjs';
 
 const DASH = 26801;
@@ -31,11 +31,7 @@ before(async () => {
     description: 'Node web server', meta: ['project=/srv/node-web', 'health=/health'],
   });
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(e));
-  await page.goto(dash.url);
-  // Marks this document: a full reload would lose it.
-  await page.evaluate(() => { window.sameDocument = true; });
+  page = await openPage(browser, dash.url, pageErrors);
 });
 
 after(async () => {

@@ -202,6 +202,18 @@ export async function launchBrowser() {
   });
 }
 
+/**
+ * A page of `browser` on `url` whose uncaught errors go to `errors`, its
+ * document marked (`window.sameDocument`): a full reload would lose the mark.
+ */
+export async function openPage(browser, url, errors) {
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(url);
+  await page.evaluate(() => { window.sameDocument = true; });
+  return page;
+}
+
 /** Polls `fn` every 100 ms until it returns something truthy (returned). */
 export async function waitFor(fn, what, timeoutMs = 10000) {
   const until = Date.now() + timeoutMs;

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  exited, getEntry, isAlive, killAll, launchBrowser, portregBin, startDashboard, tempRegistry, waitFor,
+  exited, getEntry, isAlive, killAll, launchBrowser, portregBin, startDashboard, tempRegistry, waitFor, openPage,
 } from './lib.mjs';
 
 const DASH = 26301;
@@ -76,10 +76,7 @@ before(async () => {
   }
   dash = await startDashboard(reg, DASH);
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(e));
-  await page.goto(dash.url);
-  await page.evaluate(() => { window.sameDocument = true; });
+  page = await openPage(browser, dash.url, pageErrors);
 });
 
 after(async () => {
