@@ -105,6 +105,10 @@ fn what_a_released_lease_left_listening_is_not_a_conflict() {
         .lease(&LeaseRequest::new("web").range(r.clone()))
         .unwrap()
         .port;
+    let marked = || {
+        let e = reg.get("web").unwrap().unwrap();
+        e.meta.contains_key(RELEASED_META)
+    };
     let server = Server::new(port);
     reg.release("web", Actor::me()).unwrap();
     let e = reg.get("web").unwrap().unwrap();
@@ -119,19 +123,9 @@ fn what_a_released_lease_left_listening_is_not_a_conflict() {
     drop(other);
     // A release with nothing listening writes no mark; a new lease drops one.
     reg.lease(&LeaseRequest::new("web").range(r)).unwrap();
-    assert!(!reg
-        .get("web")
-        .unwrap()
-        .unwrap()
-        .meta
-        .contains_key(RELEASED_META));
+    assert!(!marked());
     reg.release("web", Actor::me()).unwrap();
-    assert!(!reg
-        .get("web")
-        .unwrap()
-        .unwrap()
-        .meta
-        .contains_key(RELEASED_META));
+    assert!(!marked());
 }
 
 #[test]
