@@ -5,6 +5,7 @@ Real Flask, Werkzeug and uvicorn processes; a file touched to reload."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import pathlib
@@ -103,7 +104,8 @@ def answer(port: int) -> Optional[Dict[str, int]]:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
             data: Dict[str, int] = json.loads(r.read())
             return data
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # Refused, or cut off by the reloader replacing its worker mid-answer.
         return None
 
 
