@@ -81,13 +81,14 @@ impl Registry {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(*r);
-                if let Some(w) = ephemeral_warning(r).filter(|_| first) {
+                // Once per range: reading the kernel's range costs a file read.
+                if let Some(w) = first.then(|| ephemeral_warning(r)).flatten() {
                     self.warn(w);
                 }
             }
         }
-        let mut holder = liveness::holder(req.pid.unwrap_or_else(std::process::id))?;
-        if holder.pid == std::process::id() {
+        let mut holder = liveness::holder(req.pid.unwrap_or_else(crate::liveness::my_pid))?;
+        if holder.pid == crate::liveness::my_pid() {
             holder.lock = Some(liveness::hold_lock(self.path())?);
         }
         let key = name_key(&req.name);
@@ -134,7 +135,7 @@ impl Registry {
                 port: req.port,
                 exact: req.exact,
                 range,
-                holder: req.pid.filter(|&p| p != std::process::id()),
+                holder: req.pid.filter(|&p| p != crate::liveness::my_pid()),
             };
             let port = self.host.lease(holder.pid, || allocate::choose(tx, &want))?;
             claimed.set(Some(port));
@@ -183,7 +184,7 @@ impl Registry {
     /// its pid and start ticks while the supervisor runs on.
     pub fn hand_over_with(&self, name: &str, to_pid: u32, vouch: bool) -> Result<Lease> {
         validate_name(name)?;
-        let me = std::process::id();
+        let me = crate::liveness::my_pid();
         let mut holder = liveness::holder(to_pid)?;
         if vouch {
             holder.lock = Some(liveness::hold_lock(self.path())?);

@@ -164,18 +164,33 @@ pub const PROBE_ADDRS: [(SocketAddr, bool); 4] = [
 /// port busy. SO_REUSEADDR is set, as servers set it, so a port lingering in
 /// TIME_WAIT still counts as free.
 ///
-/// On Linux two binds answer for all four addresses: the kernel refuses a
-/// wildcard bind (0.0.0.0, or :: v6only) on a port that any socket of that
-/// family holds, whatever its address, and refuses a loopback bind only for
-/// a socket on that address or the wildcard. So a free 0.0.0.0 implies a
-/// free 127.0.0.1, and a free :: (v6only) a free ::1; the tests put a
-/// listener on each of the four addresses and check that it is seen.
+/// On Linux one bind answers for all four addresses: a dual-stack socket
+/// (:: with IPV6_V6ONLY off) is refused on a port that any TCP socket of
+/// either family holds, whatever its address, since its wildcard covers
+/// both. The tests put a listener on each of the four addresses (and on a
+/// dual-stack ::) and check that it is seen. Where the machine has no IPv6
+/// (the socket cannot be made, or the bind is refused for another reason
+/// than the port) the IPv4 wildcard bind alone answers, as it always did
+/// for IPv4.
 pub fn probe(port: u16) -> Probe {
     #[cfg(target_os = "linux")]
-    let addrs = [PROBE_ADDRS[1], PROBE_ADDRS[3]];
+    {
+        let dual = SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+        match try_bind(dual, false) {
+            Ok(()) => return Probe::Free,
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Probe::InUse,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Probe::Denied,
+            Err(_) => {}
+        }
+        probe_each(port, &[PROBE_ADDRS[1], PROBE_ADDRS[3]])
+    }
     #[cfg(not(target_os = "linux"))]
-    let addrs = PROBE_ADDRS;
-    for (addr, v6only) in addrs {
+    probe_each(port, &PROBE_ADDRS)
+}
+
+/// A bind on each of `addrs` in turn: the first refusal answers.
+fn probe_each(port: u16, addrs: &[(SocketAddr, bool)]) -> Probe {
+    for &(addr, v6only) in addrs {
         let mut addr = addr;
         addr.set_port(port);
         match try_bind(addr, v6only) {

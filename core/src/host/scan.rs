@@ -52,6 +52,9 @@ pub(super) struct Scan {
     pub own: Vec<(u16, String)>,
     /// Write handles to this user's claim files, by name.
     files: HashMap<String, File>,
+    /// Those of `files` known to hold exactly one claim's bytes (written by
+    /// this view), so a rewrite need not ask the file's length.
+    exact: std::collections::HashSet<String>,
 }
 
 impl Scan {
@@ -65,6 +68,7 @@ impl Scan {
             ignored: Vec::new(),
             own: Vec::new(),
             files: HashMap::new(),
+            exact: std::collections::HashSet::new(),
         }
     }
 
@@ -177,6 +181,9 @@ impl Scan {
             return Err(e);
         }
         self.files.insert(name.clone(), file);
+        if body.len() == claim::CLAIM_LEN {
+            self.exact.insert(name.clone());
+        }
         self.own.push((port, name.clone()));
         Ok(name)
     }
@@ -201,16 +208,24 @@ impl Scan {
     /// Rewrites this user's claim file `name` in place with `body` (of
     /// [`claim::CLAIM_LEN`] bytes, like every claim this version writes).
     pub fn rewrite(&mut self, name: &str, body: &[u8]) -> std::io::Result<()> {
+        let exact = body.len() == claim::CLAIM_LEN && self.exact.contains(name);
         let file = self.own_file(name)?;
         let written = file.write_all_at(body, 0).and_then(|()| {
             // A longer file of an older version: cut its tail.
-            if file.metadata()?.len() != body.len() as u64 {
+            if !exact && file.metadata()?.len() != body.len() as u64 {
                 file.set_len(body.len() as u64)?;
             }
             Ok(())
         });
-        if written.is_err() {
-            self.files.remove(name);
+        match written {
+            Ok(()) if body.len() == claim::CLAIM_LEN => {
+                self.exact.insert(name.to_string());
+            }
+            Ok(()) => {}
+            Err(_) => {
+                self.files.remove(name);
+                self.exact.remove(name);
+            }
         }
         written
     }
@@ -252,6 +267,7 @@ impl Scan {
             }
             s.own.retain(|(_, n)| n != name);
             s.files.remove(name);
+            s.exact.remove(name);
         });
     }
 
