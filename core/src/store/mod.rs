@@ -85,9 +85,13 @@ pub(crate) struct Changes {
 struct LeasesCached {
     records: records::Records,
     version: u64,
-    #[allow(dead_code)] // held open so that its inode number is not reused
+    /// Held open so that its inode number is not reused; after this Store's
+    /// next exchange it is the spare, written again without an open.
     file: File,
     id: FileId,
+    /// The file's length, when this Store wrote it (its own spare, checked
+    /// when opened): only then is it reused as the next spare.
+    written: Option<u64>,
 }
 
 /// The files of one registry directory.
@@ -96,6 +100,13 @@ pub(crate) struct Store {
     cache: Mutex<Option<Cached>>,
     /// The last leases.json seen, when it was read or written whole.
     leases_cache: Mutex<Option<LeasesCached>>,
+    /// The file under leases.json's spare name, open, with its length: the
+    /// leases.json this Store wrote before its last exchange, which moved it
+    /// there. Only writers under the exclusive lock touch the spare, and each
+    /// exchange changes leases.json, so it is the spare for as long as
+    /// leases.json is the file this Store swapped in; [`Store::read_leases`]
+    /// drops it as soon as that is not so.
+    spare: Mutex<Option<(File, u64)>>,
     /// A second buffer the size of registry.json, reused to read it (and
     /// compare with the cached bytes) and to serialize it.
     buf: Mutex<Vec<u8>>,
@@ -116,6 +127,7 @@ impl Store {
             dir,
             cache: Mutex::new(None),
             leases_cache: Mutex::new(None),
+            spare: Mutex::new(None),
             buf: Mutex::new(Vec::new()),
             fine_ctime: OnceLock::new(),
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
@@ -231,9 +243,7 @@ impl Store {
         if registry_changed {
             // leases.json is staged before the wait on the disk and swapped
             // in after registry.json is durable (see write::Staged).
-            let staged = leases
-                .as_ref()
-                .and_then(|b| write::Staged::new(&self.dir, LEASES_FILE, b).ok().flatten());
+            let staged = leases.as_ref().and_then(|b| self.stage_leases(b));
             let written =
                 write::write_durable(&self.dir, REGISTRY_FILE, Arc::make_mut(&mut data).encode());
             if let Some((old, _)) = cached {
@@ -254,7 +264,7 @@ impl Store {
                 self.set_cache(Cached { bytes, data, held });
             }
             if let Some(b) = &leases {
-                let staged = write::Staged::new(&self.dir, LEASES_FILE, b).ok().flatten();
+                let staged = self.stage_leases(b);
                 self.swap_leases(staged, b, records)?;
             }
         }
@@ -264,6 +274,23 @@ impl Store {
     /// Puts `bytes` (encoding `records`) in place as leases.json: the staged
     /// spare exchanged in, remembered with the records; else a plain
     /// atomic write, and the next call reads the file.
+    /// Fills the spare with `bytes`, through the file this Store's last
+    /// exchange moved to the spare's name when that still holds (see
+    /// `spare`), else through the spare opened afresh.
+    fn stage_leases(&self, bytes: &[u8]) -> Option<write::Staged> {
+        let kept = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(kept) = kept {
+            if let Ok(Some(staged)) =
+                write::Staged::new_in(&self.dir, LEASES_FILE, bytes, Some(kept))
+            {
+                return Some(staged);
+            }
+        }
+        write::Staged::new(&self.dir, LEASES_FILE, bytes)
+            .ok()
+            .flatten()
+    }
+
     fn swap_leases(
         &self,
         staged: Option<write::Staged>,
@@ -271,14 +298,19 @@ impl Store {
         records: Vec<LeaseRecord>,
     ) -> Result<()> {
         let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
-        *cache = None;
+        // Under the exclusive lock a cache this Store wrote is still here
+        // only if read_leases found leases.json to be that very file: the
+        // exchange below moves it to the spare's name.
+        let previous = cache.take().and_then(|c| Some((c.file, c.written?)));
         if let Some(Ok(Some((file, id)))) = staged.map(write::Staged::swap_in_held) {
             *cache = Some(LeasesCached {
                 records: records.into(),
                 version: FORMAT_VERSION,
                 file,
                 id,
+                written: Some(bytes.len() as u64),
             });
+            *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = previous;
             return Ok(());
         }
         write::write_atomic(&self.dir, LEASES_FILE, bytes)
@@ -317,6 +349,9 @@ impl Store {
             }
         }
         *cache = None;
+        // leases.json is not the file this Store swapped in: the spare may
+        // have been exchanged too.
+        *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let mut bytes = Vec::new();
         let read = match read::read_held(&path, &mut bytes)? {
             None => format::parse_leases(&[], &path),
@@ -329,6 +364,7 @@ impl Store {
                         version: read.version,
                         file,
                         id,
+                        written: None,
                     });
                 }
                 read

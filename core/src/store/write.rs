@@ -162,7 +162,7 @@ fn fresh_name(
     let mut last = None;
     for _ in 0..64 {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(temp_name(target, std::process::id(), n));
+        let path = dir.join(temp_name(target, crate::liveness::my_pid(), n));
         match make(&path) {
             Ok(()) => return Ok(path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
@@ -212,8 +212,33 @@ impl Staged {
     /// Fills the spare; `Ok(None)` where exchanging names is not available.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     pub(crate) fn new(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<Option<Staged>> {
+        Staged::new_in(dir, target, bytes, None)
+    }
+
+    /// [`Staged::new`] into `kept`, when given: the spare, still open from
+    /// this process's last exchange, and its length (the caller knows that
+    /// nobody has exchanged since, so the spare's name still points to it).
+    /// That spares an open, a check of its owner and a close.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn new_in(
+        dir: &Path,
+        target: &str,
+        bytes: &[u8],
+        kept: Option<(File, u64)>,
+    ) -> io::Result<Option<Staged>> {
         use std::os::unix::fs::FileExt;
         let spare = dir.join(spare_name(target));
+        if let Some((f, len)) = kept {
+            f.write_all_at(bytes, 0)?;
+            if len > bytes.len() as u64 {
+                f.set_len(bytes.len() as u64)?;
+            }
+            return Ok(Some(Staged {
+                file: f,
+                spare,
+                dest: dir.join(target),
+            }));
+        }
         let f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -238,6 +263,16 @@ impl Staged {
 
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     pub(crate) fn new(_dir: &Path, _target: &str, _bytes: &[u8]) -> io::Result<Option<Staged>> {
+        Ok(None)
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub(crate) fn new_in(
+        _dir: &Path,
+        _target: &str,
+        _bytes: &[u8],
+        _kept: Option<(File, u64)>,
+    ) -> io::Result<Option<Staged>> {
         Ok(None)
     }
 
