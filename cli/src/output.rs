@@ -17,9 +17,12 @@ impl Outcome {
 }
 
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout flushes at every newline, and pretty JSON has one per
+    // field (`list --json` of 1,000 names made 27,002 writes).
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);
+    let _ = out.flush();
 }
 
 /// Prints the one error line (`portreg: error: MESSAGE [CODE]`) of a failure
