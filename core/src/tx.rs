@@ -128,16 +128,37 @@ impl Tx {
     /// Parses the holders of the records whose name `which` selects (a
     /// record that cannot be read is dropped, as at reading).
     fn parse_records(&mut self, which: impl Fn(&str) -> bool) {
-        let mut i = 0;
-        while i < self.unparsed.len() {
-            if !which(&self.unparsed[i].name) {
-                i += 1;
-                continue;
-            }
-            if let Some(rec) = self.unparsed.swap_remove(i).parse() {
-                self.views.take();
+        if !self.unparsed.iter().any(|r| which(&r.name)) {
+            return;
+        }
+        let (chosen, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unparsed)
+            .into_iter()
+            .partition(|r| which(&r.name));
+        self.unparsed = rest;
+        self.views.take();
+        // One process often holds several names, each record carrying the
+        // same holder text, side by side in the file: a text equal to the
+        // one before is not parsed again.
+        let mut last: Option<(&str, Option<Holder>)> = None;
+        let holders: Vec<Option<Holder>> = chosen
+            .iter()
+            .map(|r| {
+                let text = r.holder_text();
+                match &last {
+                    Some((t, h)) if *t == text => h.clone(),
+                    _ => {
+                        let h = r.holder();
+                        last = Some((text, h.clone()));
+                        h
+                    }
+                }
+            })
+            .collect();
+        drop(last);
+        for (r, holder) in chosen.into_iter().zip(holders) {
+            if let Some(holder) = holder {
                 self.leases.push(Live {
-                    rec,
+                    rec: r.with_holder(holder),
                     checked: false,
                 });
             }

@@ -25,7 +25,21 @@ impl RawRecord {
         })
     }
 
-    fn holder(&self) -> Option<Holder> {
+    /// The holder's text as read (records of one process share it).
+    pub fn holder_text(&self) -> &str {
+        self.holder.get()
+    }
+
+    /// The record with `holder`, parsed from this record's holder text (or
+    /// from the same text in another record).
+    pub fn with_holder(self, holder: Holder) -> LeaseRecord {
+        LeaseRecord {
+            name: self.name,
+            holder,
+        }
+    }
+
+    pub fn holder(&self) -> Option<Holder> {
         let holder: Holder = serde_json::from_str(self.holder.get()).ok()?;
         is_timestamp(&holder.since).then_some(holder)
     }
