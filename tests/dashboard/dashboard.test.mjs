@@ -69,6 +69,27 @@ test('shows the entries a Python process and a Node process leased', async () =>
   assert.equal(await page.locator('[data-stat="active"] b').innerText(), '3');
 });
 
+test('every cell lines up under its column heading, on a wide and a narrow window', async () => {
+  // Rows are laid out one by one (so that rows off screen can be skipped):
+  // each must still put its cells exactly under the headings.
+  const columns = () => page.evaluate(() => {
+    const left = (el) => Math.round(el.getBoundingClientRect().left);
+    const shown = (el) => getComputedStyle(el).display !== 'none';
+    const heads = [...document.querySelectorAll('#entries thead th')].filter(shown).map(left);
+    const rows = [...document.querySelectorAll('#entries tbody tr.entry')]
+      .map((tr) => ({ name: tr.dataset.name, cells: [...tr.children].filter(shown).map(left) }));
+    return { heads, rows };
+  });
+  for (const width of [1360, 760]) {
+    await page.setViewportSize({ width, height: 900 });
+    const { heads, rows } = await columns();
+    assert.equal(heads.length, width > 980 ? 7 : 6, `columns shown at ${width}px`);
+    assert.ok(rows.length >= 3, 'rows to compare');
+    for (const r of rows) assert.deepEqual(r.cells, heads, `${r.name} at ${width}px`);
+  }
+  await page.setViewportSize({ width: 1360, height: 900 });
+});
+
 test('a stable NAME.localhost URL reaches the service through the dashboard', async () => {
   const other = await browser.newPage();
   const resp = await other.goto(`http://node-web.localhost:${DASH}/some/path?q=1`);

@@ -129,7 +129,7 @@ function svcCells(co, svc) {
 
 function groupHtml(g) {
   if (!g.co) {
-    return `<td colspan="7"><div class="group-head"><span class="gname">${esc(g.title)}</span></div></td>`;
+    return `<td role="cell" colspan="7"><div class="group-head"><span class="gname">${esc(g.title)}</span></div></td>`;
   }
   const co = g.co;
   const which = co.label ? `checkout <b>${esc(co.label)}</b>` : 'main checkout';
@@ -137,7 +137,7 @@ function groupHtml(g) {
     ? `<span class="gsup on" data-supervisor="${co.supervisor}">supervisor pid <code>${co.supervisor}</code></span>`
     : '<span class="gsup off" data-supervisor="">no supervisor running</span>';
   const up = co.services.filter((s) => s.state === 'healthy' || s.state === 'running').length;
-  return `<td colspan="7"><div class="group-head"><span class="gname">${esc(co.project)}</span>`
+  return `<td role="cell" colspan="7"><div class="group-head"><span class="gname">${esc(co.project)}</span>`
     + `<span class="gwhich">${which}</span><code class="groot" title="${esc(co.root)}">${esc(homeShort(co.root))}</code>`
     + `${sup}<span class="gcount">${up}/${co.services.length} up</span></div></td>`;
 }
@@ -223,18 +223,27 @@ const FIELDS = ['name', 'port', 'state', 'proc', 'up', 'info', 'act'];
 function makeRow(key) {
   const tr = document.createElement('tr');
   tr.className = 'entry';
-  const cells = new Map();
-  for (const f of FIELDS) {
-    const td = document.createElement('td');
-    td.className = `cell-${f}`;
-    td.dataset.field = f;
-    tr.appendChild(td);
-    cells.set(f, { td, html: null });
-  }
+  tr.setAttribute('role', 'row');
   const note = document.createElement('tr');
   note.className = 'note';
-  note.innerHTML = `<td colspan="${FIELDS.length}"></td>`;
-  return { key, tr, note, cells, noteHtml: null };
+  note.setAttribute('role', 'row');
+  note.innerHTML = `<td role="cell" colspan="${FIELDS.length}"></td>`;
+  // The cells come with the row's first content (fillRow): one parse of
+  // the whole row rather than one per cell.
+  return { key, tr, note, cells: null, noteHtml: null };
+}
+
+/** Puts `html` (a string per field) in the row's cells, parsing only what changed. */
+function fillRow(r, html) {
+  if (!r.cells) {
+    r.tr.innerHTML = FIELDS.map((f) => `<td role="cell" class="cell-${f}" data-field="${f}">${html[f]}</td>`).join('');
+    r.cells = new Map(FIELDS.map((f, i) => [f, { td: r.tr.children[i], html: html[f] }]));
+    return;
+  }
+  for (const f of FIELDS) {
+    const cell = r.cells.get(f);
+    if (cell.html !== html[f]) { cell.td.innerHTML = html[f]; cell.html = html[f]; }
+  }
 }
 
 function matches(e, q) {
@@ -248,6 +257,7 @@ function matches(e, q) {
 function makeGroup(key) {
   const tr = document.createElement('tr');
   tr.className = 'group';
+  tr.setAttribute('role', 'row');
   return { key, tr, note: null, html: null, group: true };
 }
 
@@ -372,10 +382,7 @@ function render(snap) {
     const html = e ? cellsFor(e, c, health.get(it.key), it.sup) : svcCells(it.sup.co, it.sup.svc);
     r.entry = e || { name: it.sup.svc.name, port: '—', state: 'none' };
     r.sup = it.sup || null;
-    for (const f of FIELDS) {
-      const cell = r.cells.get(f);
-      if (cell.html !== html[f]) { cell.td.innerHTML = html[f]; cell.html = html[f]; }
-    }
+    fillRow(r, html);
     const state = e ? e.state : 'service';
     r.tr.dataset.name = r.entry.name;
     r.tr.dataset.state = state;
