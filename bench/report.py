@@ -438,18 +438,24 @@ def write(R, started):
         peers = ", ".join("%s %.1f µs" % (k, x) for k, x in v.items() if k not in ("registry", "module"))
         md.append("| %s | %.1f µs | %.1f µs | %s |" % (lang, v["registry"], v["module"], peers))
     md.append("")
-    md.append("Where the time goes (C, `perf record -g` and `strace -c` of bench/roundtrip on an empty "
-              "claims directory: about 83 system calls per lease + release, and no hot spot in portreg's own "
-              "code; the time is in the kernel). By system call, share of all samples: close 16%, socket "
-              "11% and bind 4% (the bind probe that proves the port still free, also the racy peers' whole "
-              "work), openat 11%, renameat2 10% (leases.json exchanged with its spare, which makes the "
-              "write atomic for readers), statx 9%, pwrite 7% (leases.json's spare and the host-wide claim). "
-              "Two costs are gone since the last run: the claim file is rewritten in place (it was created "
-              "and unlinked on every lease, ext4 allocating an inode each time, a third of the round trip), "
-              "and a release reads the socket tables only when the port does not bind (a netlink query of "
-              "about 20 µs on every release before). What is left is the price of being race-free and "
-              "persistent: a lock, an atomic file replacement and a claim visible to other users, against "
-              "peers that write nothing.\n")
+    md.append("Where the time goes (C: `strace -o OUT bench/race/peers/roundtrip-c DIR trace` lists the "
+              "system calls of one module round trip after three warm-up ones; `perf record -g` of "
+              "bench/roundtrip on an empty claims directory shares them out). A lease + release makes 48 "
+              "system calls: 13 statx, 4 each of setsockopt, pwrite64, newfstatat, flock and close, 2 each "
+              "of socket, bind, renameat2, openat, getdents64, geteuid and getpid, and an lseek. It made 84 "
+              "before this round: the free-port probe now binds one dual-stack socket (:: with "
+              "IPV6_V6ONLY off, refused by a listener on any of 127.0.0.1, 0.0.0.0, ::1 and ::) instead "
+              "of two; the pid is asked of the kernel once per process (13 getpid a lease before); a "
+              "claim file this process wrote is not measured again; and leases.json's next spare is "
+              "written through the file the last exchange moved to the spare's name, kept open, instead "
+              "of being opened, checked and closed each time. About two thirds of the samples are in the "
+              "kernel, with no hot spot in portreg's own code: renameat2 12% (leases.json exchanged with "
+              "its spare, which makes the write atomic for readers), statx 12% (whether registry.json, "
+              "leases.json or config.toml changed, and who owns the lock file), close 10% and socket 8% (the probe's "
+              "socket, also the racy peers' whole work), pwrite 7% (leases.json's spare and the "
+              "host-wide claim). What is left is the price of being race-free and persistent: a lock, "
+              "an atomic file replacement and a claim visible to other users, against peers that write "
+              "nothing.\n")
 
     md.append("## Whole-process CLI\n")
     md.append("Median wall time of 300 runs each, by `hyperfine -N` (no shell; it starts each process "

@@ -7,7 +7,10 @@
  *   probe     the racy guess portreg is compared with: a TCP socket bound to
  *             port 0 on 127.0.0.1, its port read back, closed.
  * Usage: roundtrip REGISTRY_DIR [RUNS]
- *   -> prints "registry <median_us> module <median_us> probe <median_us>". */
+ *   -> prints "registry <median_us> module <median_us> probe <median_us>".
+ *        roundtrip REGISTRY_DIR trace
+ *   -> after three module round trips, one more between the lines "MARK"
+ *      and "END" on stderr: under strace, the system calls of one. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -67,7 +70,8 @@ int main(int argc, char **argv) {
     static const char *names[3] = {"registry", "module", "probe"};
     portreg_registry *reg = NULL;
     portreg_lease_options opts = portreg_lease_options_default();
-    int runs = argc > 2 ? atoi(argv[2]) : 2000;
+    int trace = argc > 2 && strcmp(argv[2], "trace") == 0;
+    int runs = trace ? 100 : argc > 2 ? atoi(argv[2]) : 2000;
     int block = 100, w, i, done;
     double *t[3], us;
     char home[4096];
@@ -80,6 +84,15 @@ int main(int argc, char **argv) {
     setenv("PORTREG_RANGE", "12000-12999", 1);
     opts.range_low = 12000;
     opts.range_high = 12999;
+    if (trace) {
+        for (i = 0; i < 3; i++)
+            if (once(1, reg, &opts, &us) != 0) return 1;
+        fputs("MARK\n", stderr);
+        i = once(1, reg, &opts, &us);
+        fputs("END\n", stderr);
+        portreg_registry_free(reg);
+        return i == 0 ? 0 : 1;
+    }
     for (w = 0; w < 3; w++) {
         t[w] = malloc(sizeof(double) * (size_t)runs);
         /* the first lease of a name writes it durably: not what is timed */
