@@ -9,7 +9,9 @@
 // ports 27001-27002, names leased in 28000-29999, temporary registries only.
 //
 // 1. 200 clients at once, each asking GET /api/entries 20 times in a row on
-//    a registry of 100 entries (and of 1,000): the latency of every request.
+//    a registry of 100 entries (and of 1,000): the latency of every request,
+//    and the CPU time of the dashboard and of this load generator. Clients
+//    are lean keep-alive sockets; node:http's Agent is timed too, once.
 // 2. A known name's lease + release in this process, median of blocks taken
 //    alternately with and without 100 open /api/events streams (pages).
 // 3. A 1,000-entry registry in headless Chromium: the page's own timings
@@ -24,6 +26,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 
 const BIN = process.env.PORTREG_BIN;
@@ -98,6 +101,86 @@ async function concurrent(port, clients, each) {
   return {
     clients, requests: times.length, bytes, per_s: Math.round(times.length / secs),
     p50_ms: pct(times, 50), p99_ms: pct(times, 99), max_ms: times[times.length - 1],
+  };
+}
+
+/** CPU time (user + system) of process `pid` so far, in ms. */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/**
+ * One keep-alive connection speaking just enough HTTP/1.1 to time a GET: a
+ * response is whole when its Content-Length bytes of body are in. node:http
+ * costs the load generator so much per response (a whole core for 200
+ * clients here) that it measured itself; this client costs a third of it.
+ */
+function leanClient(port, path) {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.setNoDelay(true);
+  let buf = Buffer.alloc(0);
+  let need = -1;
+  let start = 0;
+  let pending = null;
+  sock.on('data', (d) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    if (need < 0) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString('latin1');
+      const len = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (!/^HTTP\/1\.1 200 /.test(head) || !len) {
+        pending.reject(new Error(`${path}: ${head.split('\r\n')[0]}`));
+        return;
+      }
+      need = Number(len[1]);
+      start = end + 4;
+    }
+    if (buf.length - start >= need) {
+      const bytes = need;
+      buf = buf.subarray(start + need);
+      need = -1;
+      const p = pending;
+      pending = null;
+      p.resolve({ ms: Number(process.hrtime.bigint() - p.t0) / 1e6, bytes });
+    }
+  });
+  sock.on('error', (e) => pending && pending.reject(e));
+  return {
+    get: () => new Promise((resolve, reject) => {
+      pending = { resolve, reject, t0: process.hrtime.bigint() };
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    }),
+    close: () => sock.destroy(),
+  };
+}
+
+/** `clients` lean clients at once, each asking `each` times in a row. */
+async function concurrentLean(dash, clients, each) {
+  const conns = Array.from({ length: clients }, () => leanClient(dash.port, '/api/entries'));
+  await Promise.all(conns.map((c) => c.get())); // connected and warm
+  const times = [];
+  let bytes = 0;
+  const cpu0 = cpuMs(dash.child.pid);
+  const own0 = process.cpuUsage();
+  const t0 = Date.now();
+  await Promise.all(conns.map(async (c) => {
+    for (let i = 0; i < each; i++) {
+      const r = await c.get();
+      times.push(r.ms);
+      bytes = r.bytes;
+    }
+  }));
+  const secs = (Date.now() - t0) / 1000;
+  const own = process.cpuUsage(own0);
+  for (const c of conns) c.close();
+  times.sort((a, b) => a - b);
+  return {
+    clients, requests: times.length, bytes, per_s: Math.round(times.length / secs),
+    p50_ms: pct(times, 50), p99_ms: pct(times, 99), max_ms: times[times.length - 1],
+    server_cpu_ms: cpuMs(dash.child.pid) - cpu0, client_cpu_ms: Math.round((own.user + own.system) / 1000),
+    wall_ms: Math.round(secs * 1000),
   };
 }
 
@@ -201,7 +284,13 @@ async function main() {
   const out = {};
   const small = registry(100);
   const d1 = await dashboard(small, 27001);
-  out.entries_100 = await concurrent(d1.port, 200, 20);
+  out.entries_100 = await concurrentLean(d1, 200, 20);
+  const c0 = cpuMs(d1.child.pid);
+  const own0 = process.cpuUsage();
+  out.entries_100_http = await concurrent(d1.port, 200, 20);
+  const own = process.cpuUsage(own0);
+  out.entries_100_http.server_cpu_ms = cpuMs(d1.child.pid) - c0;
+  out.entries_100_http.client_cpu_ms = Math.round((own.user + own.system) / 1000);
   out.sse = await withPages(small.reg, d1.port, 100);
   d1.child.kill('SIGTERM');
 
@@ -209,7 +298,7 @@ async function main() {
   const d2 = await dashboard(big, 27002);
   await new Promise((r) => setTimeout(r, 1500)); // its first snapshots taken
   out.rss_idle_kib = rssKiB(d2.child.pid);
-  out.entries_1000 = await concurrent(d2.port, 200, 5);
+  out.entries_1000 = await concurrentLean(d2, 200, 5);
   if (process.env.PLAYWRIGHT) out.browser = await browser(d2.url.replace('127.0.0.1', 'localhost'));
   out.rss_kib = rssKiB(d2.child.pid);
   d2.child.kill('SIGTERM');
