@@ -139,7 +139,10 @@ impl Host {
             .unwrap()
     }
 
-    /// A process of `u` to hold leases (`--pid`), killed on drop.
+    /// A process of `u` to hold leases (`--pid`), killed on drop. Returned
+    /// once it is `sleep` running as `u`: setpriv starts as root and only
+    /// then takes on the user and execs, and a lease for it before that
+    /// would be for a process of root.
     fn holder(&self, u: &User) -> Holder {
         let child = self
             .as_user(u, Path::new("/bin/sleep"))
@@ -147,6 +150,25 @@ impl Host {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
+        let pid = child.id();
+        let ready = || {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let uid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string));
+            comm.trim() == "sleep" && uid == Some(u.uid.to_string())
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while !ready() {
+            assert!(
+                std::time::Instant::now() < until,
+                "the holder of {} never started",
+                u.name
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
         Holder(child)
     }
 
