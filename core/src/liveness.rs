@@ -163,6 +163,12 @@ pub(crate) struct Running<'a> {
     ns: Option<u64>,
     boot: Option<String>,
     ctx: &'a Context,
+    /// This process's holder lock token.
+    own: Option<String>,
+    /// Each holder lock asked about, and whether it is held: a process that
+    /// holds many names has one lock, tested once (an open, an fcntl and a
+    /// close each time).
+    locks: std::cell::RefCell<HashMap<String, bool>>,
 }
 
 impl<'a> Running<'a> {
@@ -186,6 +192,8 @@ impl<'a> Running<'a> {
             ns: own_pid_ns(),
             boot: boot_id(),
             ctx,
+            own: own_token(),
+            locks: Default::default(),
         }
     }
 
@@ -204,7 +212,12 @@ impl<'a> Running<'a> {
             return false;
         }
         if let Some(lock) = &h.lock {
-            if holdlock::is_held(&self.ctx.dir, lock, own_token().as_deref()) {
+            let held = *self
+                .locks
+                .borrow_mut()
+                .entry(lock.clone())
+                .or_insert_with(|| holdlock::is_held(&self.ctx.dir, lock, self.own.as_deref()));
+            if held {
                 return true;
             }
         }

@@ -4,7 +4,9 @@
 //! pids), and dropped as soon as it is found dead.
 
 use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use crate::entry::{name_key, Cleaned, Entry, Holder, LeaseRecord, StoredEntry};
@@ -34,7 +36,7 @@ pub(crate) struct Tx {
     /// The checked records by case-folded name (index into `leases`): built
     /// by the first [`Tx::view`], so that viewing every entry of a large
     /// registry costs one lookup each; dropped by any change to `leases`.
-    views: OnceCell<HashMap<String, usize>>,
+    views: OnceCell<FxHashMap<String, usize>>,
 }
 
 struct Live {
@@ -48,7 +50,7 @@ impl Tx {
         let mut leases = Vec::with_capacity(read.records.parsed.len());
         let mut unparsed = Vec::with_capacity(read.records.raw.len());
         let mut pruned = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         for r in read.records.raw {
             if data.get(&r.name).is_some() && seen.insert(name_key(&r.name)) {
                 unparsed.push(r);
@@ -274,7 +276,7 @@ impl Tx {
     /// verified (`record` or `verify`) first.
     pub fn view(&self, e: &StoredEntry) -> Entry {
         let views = self.views.get_or_init(|| {
-            let mut m = HashMap::with_capacity(self.leases.len());
+            let mut m = FxHashMap::with_capacity_and_hasher(self.leases.len(), Default::default());
             for (i, l) in self.leases.iter().enumerate() {
                 if l.checked {
                     // The first record of a name, as a scan would find.
@@ -284,7 +286,7 @@ impl Tx {
             m
         });
         let holder = views
-            .get(&name_key(&e.name))
+            .get(crate::store::lookup_key(&e.name).as_ref())
             .map(|&i| self.leases[i].rec.holder.clone());
         Entry::from_stored(e, holder)
     }

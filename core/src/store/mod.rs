@@ -31,7 +31,7 @@ use std::time::Duration;
 
 pub use format::FORMAT_VERSION;
 pub(crate) use format::{encode_leases, parse_leases, parse_registry, LeasesRead, RegRead};
-pub(crate) use model::RegData;
+pub(crate) use model::{lookup_key, RegData};
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
 pub(crate) use records::RawRecord;

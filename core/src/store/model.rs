@@ -2,7 +2,9 @@
 //! with their ports side by side and the file's text kept up to date as
 //! they change.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
 
 use super::text::Text;
 use crate::entry::{name_key, StoredEntry};
@@ -11,7 +13,7 @@ use crate::entry::{name_key, StoredEntry};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RegData {
     pub entries: Vec<StoredEntry>,
-    pub index: HashMap<String, usize>,
+    pub index: FxHashMap<String, usize>,
     /// The version found on disk (FORMAT_VERSION for a new registry).
     pub version: u64,
     /// Each entry's port, parallel to `entries`: scanning the ports touches
@@ -20,6 +22,16 @@ pub(crate) struct RegData {
     /// registry.json's text for these entries, kept up to date entry by
     /// entry once it has been encoded (see [`Text`]).
     text: Option<Text>,
+}
+
+/// `name`'s key for a lookup: itself when it has no upper-case letter (the
+/// usual case), so that finding it allocates nothing.
+pub(crate) fn lookup_key(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name_key(name))
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 impl RegData {
@@ -40,7 +52,9 @@ impl RegData {
     }
 
     pub fn get(&self, name: &str) -> Option<&StoredEntry> {
-        self.index.get(&name_key(name)).map(|&i| &self.entries[i])
+        self.index
+            .get(lookup_key(name).as_ref())
+            .map(|&i| &self.entries[i])
     }
 
     pub fn insert(&mut self, e: StoredEntry) {
