@@ -246,11 +246,18 @@ function fillRow(r, html) {
   }
 }
 
+// What a filter searches in, per entry object (a snapshot makes new ones).
+const hays = new WeakMap();
+
 function matches(e, q) {
   if (!q) return true;
-  const h = e.holder || {};
-  const hay = [e.name, String(e.port), e.state, e.description, h.exe, h.pid && String(h.pid),
-    ...(h.cmdline || []), ...Object.values(e.meta || {})].join(' ').toLowerCase();
+  let hay = hays.get(e);
+  if (hay === undefined) {
+    const h = e.holder || {};
+    hay = [e.name, String(e.port), e.state, e.description, h.exe, h.pid && String(h.pid),
+      ...(h.cmdline || []), ...Object.values(e.meta || {})].join(' ').toLowerCase();
+    hays.set(e, hay);
+  }
   return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
@@ -379,10 +386,19 @@ function render(snap) {
     shownRows += 1;
     const e = it.entry;
     const c = e ? conflicts.get(it.key) : null;
-    const html = e ? cellsFor(e, c, health.get(it.key), it.sup) : svcCells(it.sup.co, it.sup.svc);
+    const hl = e ? health.get(it.key) : null;
+    // The cells depend on these objects only (a snapshot makes new ones): a
+    // filter keystroke re-lays out the same snapshot and builds no HTML.
+    const inputs = [e, c, hl, it.sup ? it.sup.co : null, it.sup ? it.sup.svc : null];
+    const same = r.inputs && inputs.every((x, i) => x === r.inputs[i]);
+    r.inputs = inputs;
     r.entry = e || { name: it.sup.svc.name, port: '—', state: 'none' };
     r.sup = it.sup || null;
-    fillRow(r, html);
+    if (!same) {
+      const html = e ? cellsFor(e, c, hl, it.sup) : svcCells(it.sup.co, it.sup.svc);
+      fillRow(r, html);
+      if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
+    }
     const state = e ? e.state : 'service';
     r.tr.dataset.name = r.entry.name;
     r.tr.dataset.state = state;
@@ -396,7 +412,6 @@ function render(snap) {
     const other = e && others.has(e.port);
     r.tr.className = `entry ${state}${it.sup ? ' supervised' : ''}${c ? ' conflict' : ''}${busy.has(it.key) ? ' busy' : ''}${other ? ' other-user' : ''}`;
     r.tr.title = other ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
-    if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
     place(r.tr);
     if (c) place(r.note);
     else if (r.note.parentNode) r.note.remove();
