@@ -498,7 +498,7 @@ def write(R, started):
               "3,199 system calls for `list`, 3,000 of them for the lock. It is tested once per call "
               "now (202 system calls; 6.6 to 4.8 ms, hyperfine -N, 200 runs), and the name indexes "
               "hash with FxHasher rather than SipHash. What is left is "
-              "parsing the two files (660 KiB of pretty-printed JSON, about 14 M: a String allocated per "
+              "parsing the two files (790 KiB of pretty-printed JSON here, about 14 M: a String allocated per "
               "field), building the entries (about 8 M) and freeing it all. Tried and not kept: "
               "mimalloc as the CLI's allocator cut `list` on 1,000 names from 48.2 M to 36.6 M instructions but "
               "added 0.5 ms to every start (`--version` 1.2 to 1.7 ms). Starting any Rust binary here "
