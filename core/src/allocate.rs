@@ -167,7 +167,7 @@ fn random_below(n: usize) -> usize {
     use std::hash::{BuildHasher, Hasher};
     // RandomState's keys are random per process and per call.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(crate::liveness::my_pid());
+    h.write_u32(crate::pid::my_pid());
     if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         h.write_u128(d.as_nanos());
     }
@@ -257,7 +257,7 @@ mod tests {
 
     /// A transaction over `entries`, the names in `held` held by this process.
     fn tx(entries: Vec<StoredEntry>, held: &[&str]) -> Tx {
-        let me = crate::liveness::holder(crate::liveness::my_pid()).unwrap();
+        let me = crate::liveness::holder(crate::pid::my_pid()).unwrap();
         let records = held
             .iter()
             .map(|n| LeaseRecord {
@@ -435,14 +435,14 @@ mod tests {
             holder,
         };
         assert_eq!(
-            choose(&mut t, &want(Some(crate::liveness::my_pid()))).unwrap(),
+            choose(&mut t, &want(Some(crate::pid::my_pid()))).unwrap(),
             31171
         );
         for other in [Some(1), None] {
             let e = choose(&mut t, &want(other)).unwrap_err();
             assert_eq!(e.code(), ErrorCode::PortBusy);
         }
-        let mut not_exact = want(Some(crate::liveness::my_pid()));
+        let mut not_exact = want(Some(crate::pid::my_pid()));
         not_exact.exact = false;
         assert_eq!(choose(&mut t, &not_exact).unwrap(), 31171);
         not_exact.holder = None;

@@ -61,7 +61,7 @@ fn lock_request(kind: libc::c_short) -> libc::flock {
 /// other process of this boot shares). The lock lives as long as the
 /// process.
 pub(crate) fn hold(dir: &Path, token: &str) -> Result<()> {
-    let me = crate::liveness::my_pid();
+    let me = crate::pid::my_pid();
     if !valid(token) {
         return Err(Error::Internal(format!("bad holder lock token {token:?}")));
     }
@@ -123,7 +123,7 @@ pub(crate) fn is_held(dir: &Path, token: &str, own: Option<&str>) -> bool {
     }
     if own == Some(token) {
         // Never open our own lock file: closing it would drop our lock.
-        let me = crate::liveness::my_pid();
+        let me = crate::pid::my_pid();
         let key = dir_key(dir).ok();
         return HELD
             .lock()

@@ -87,8 +87,8 @@ impl Registry {
                 }
             }
         }
-        let mut holder = liveness::holder(req.pid.unwrap_or_else(crate::liveness::my_pid))?;
-        if holder.pid == crate::liveness::my_pid() {
+        let mut holder = liveness::holder(req.pid.unwrap_or_else(crate::pid::my_pid))?;
+        if holder.pid == crate::pid::my_pid() {
             holder.lock = Some(liveness::hold_lock(self.path())?);
         }
         let key = name_key(&req.name);
@@ -135,7 +135,7 @@ impl Registry {
                 port: req.port,
                 exact: req.exact,
                 range,
-                holder: req.pid.filter(|&p| p != crate::liveness::my_pid()),
+                holder: req.pid.filter(|&p| p != crate::pid::my_pid()),
             };
             let port = self.host.lease(holder.pid, || allocate::choose(tx, &want))?;
             claimed.set(Some(port));
@@ -184,7 +184,7 @@ impl Registry {
     /// its pid and start ticks while the supervisor runs on.
     pub fn hand_over_with(&self, name: &str, to_pid: u32, vouch: bool) -> Result<Lease> {
         validate_name(name)?;
-        let me = crate::liveness::my_pid();
+        let me = crate::pid::my_pid();
         let mut holder = liveness::holder(to_pid)?;
         if vouch {
             holder.lock = Some(liveness::hold_lock(self.path())?);

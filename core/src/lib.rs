@@ -46,6 +46,7 @@ mod holdlock;
 mod host;
 mod lease;
 mod liveness;
+mod pid;
 mod port;
 pub mod process;
 pub mod project;

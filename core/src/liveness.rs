@@ -5,8 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
@@ -81,7 +80,7 @@ pub fn boot_id() -> Option<String> {
 /// child asks again.
 pub fn own_pid_ns() -> Option<u64> {
     static NS: Mutex<Option<(u32, Option<u64>)>> = Mutex::new(None);
-    let me = my_pid();
+    let me = crate::pid::my_pid();
     let mut cached = NS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((pid, ns)) = *cached {
         if pid == me {
@@ -370,29 +369,6 @@ pub fn check_owner(pid: u32, what: &str, root_may: bool) -> Result<()> {
     }
 }
 
-/// This process's pid, asked of the kernel once (a lease asks for it a
-/// dozen times, each a system call) and again in a child made by fork: the
-/// child handler registered with `pthread_atfork` forgets it there.
-pub(crate) fn my_pid() -> u32 {
-    static PID: AtomicU32 = AtomicU32::new(0);
-    static FORGET_IN_CHILD: Once = Once::new();
-    extern "C" fn forget() {
-        PID.store(0, AtomicOrdering::Relaxed);
-    }
-    let pid = PID.load(AtomicOrdering::Relaxed);
-    if pid != 0 {
-        return pid;
-    }
-    FORGET_IN_CHILD.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic, which
-        // is safe in a freshly forked child.
-        unsafe { nix::libc::pthread_atfork(None, None, Some(forget)) };
-    });
-    let pid = std::process::id();
-    PID.store(pid, AtomicOrdering::Relaxed);
-    pid
-}
-
 /// How this process describes itself as a holder, shared by every Registry
 /// it opens (the module-level functions open one per call). Keyed by pid, so
 /// a forked child describes itself afresh.
@@ -400,7 +376,7 @@ static OWN_HOLDER: Mutex<Option<Holder>> = Mutex::new(None);
 
 fn own_holder() -> Option<Holder> {
     let cached = OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    cached.filter(|h| h.pid == my_pid())
+    cached.filter(|h| h.pid == crate::pid::my_pid())
 }
 
 /// This process's (pid, start ticks), once it has described itself.
@@ -418,7 +394,7 @@ pub(crate) fn own_token() -> Option<String> {
 /// Takes this process's holder lock in the registry `dir` (once per
 /// directory) and returns its token for the lease record.
 pub(crate) fn hold_lock(dir: &Path) -> Result<String> {
-    holder(my_pid())?;
+    holder(crate::pid::my_pid())?;
     let token = own_token()
         .ok_or_else(|| Error::Internal("this process has no start ticks to lock by".into()))?;
     holdlock::hold(dir, &token)?;
@@ -428,7 +404,7 @@ pub(crate) fn hold_lock(dir: &Path) -> Result<String> {
 /// The holder a lease of `pid` records (`since` left empty): `PROCESS` when
 /// no such process runs.
 pub(crate) fn holder(pid: u32) -> Result<Holder> {
-    if pid == my_pid() {
+    if pid == crate::pid::my_pid() {
         if let Some(h) = own_holder() {
             return Ok(h);
         }
@@ -438,7 +414,7 @@ pub(crate) fn holder(pid: u32) -> Result<Holder> {
             "no running process has pid {pid}; a lease needs a live holder"
         ))
     })?;
-    if pid == my_pid() {
+    if pid == crate::pid::my_pid() {
         *OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(h.clone());
     }
     Ok(h)
@@ -447,32 +423,6 @@ pub(crate) fn holder(pid: u32) -> Result<Holder> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The pid is asked of the kernel once, and again in a forked child
-    /// (whose leases must name the child, not its parent).
-    #[test]
-    fn my_pid_is_the_childs_own_after_fork() {
-        use nix::unistd::{fork, pipe, read, write, ForkResult};
-        assert_eq!(my_pid(), std::process::id());
-        let (rx, tx) = pipe().unwrap();
-        // SAFETY: the child only loads and stores an atomic, makes one
-        // system call, writes to a pipe and exits.
-        match unsafe { fork() }.unwrap() {
-            ForkResult::Child => {
-                let ok = my_pid() == std::process::id() && my_pid() != 0;
-                let _ = write(&tx, &[u8::from(ok)]);
-                unsafe { nix::libc::_exit(0) };
-            }
-            ForkResult::Parent { child } => {
-                drop(tx);
-                let mut b = [0u8; 1];
-                assert_eq!(read(&rx, &mut b).unwrap(), 1);
-                let _ = nix::sys::wait::waitpid(child, None);
-                assert_eq!(b[0], 1, "the child saw its parent's pid");
-                assert_eq!(my_pid(), std::process::id());
-            }
-        }
-    }
 
     #[test]
     fn stat_fields_come_after_the_last_parenthesis() {
@@ -537,7 +487,7 @@ mod tests {
 
     #[test]
     fn own_process_needs_no_asking() {
-        let me = holder(my_pid()).unwrap();
+        let me = holder(crate::pid::my_pid()).unwrap();
         let ctx = Context::new(Path::new("/nonexistent"));
         let running = Running::of(&[&me], &ctx);
         assert!(running.is_alive(&me));

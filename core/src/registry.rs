@@ -344,7 +344,7 @@ impl Registry {
                     continue;
                 };
                 if let Some(rec) = tx.record(name)?.cloned() {
-                    if rec.holder.pid != crate::liveness::my_pid() {
+                    if rec.holder.pid != crate::pid::my_pid() {
                         if !force {
                             return Err(held_by(&rec, e.port));
                         }
@@ -385,7 +385,7 @@ impl Registry {
                 });
             }
             if let Some(rec) = tx.record(old)?.cloned() {
-                if rec.holder.pid != crate::liveness::my_pid() && !force {
+                if rec.holder.pid != crate::pid::my_pid() && !force {
                     return Err(held_by(&rec, e.port));
                 }
                 liveness::check_same_user(rec.holder.pid, "rename its lease")?;

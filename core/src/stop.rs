@@ -34,7 +34,7 @@ pub fn check_killable(pid: u32, any_user: bool) -> Result<()> {
             "refusing to signal pid {pid}: that is the init process"
         )));
     }
-    if pid == crate::liveness::my_pid() {
+    if pid == crate::pid::my_pid() {
         return Err(Error::Process(
             "refusing to signal portreg's own process".into(),
         ));

@@ -32,7 +32,7 @@ fn same(t: &Tracked, reg: &Registry, name: &str) -> bool {
 }
 
 fn track(reg: &Arc<Registry>, name: &str) {
-    let me = crate::liveness::my_pid();
+    let me = crate::pid::my_pid();
     let mut all = tracked();
     if !all.iter().any(|t| t.pid == me && same(t, reg, name)) {
         all.push(Tracked {
@@ -63,10 +63,10 @@ impl OwnLease {
     /// holder owns it.
     pub fn take(reg: &Arc<Registry>, req: &LeaseRequest) -> Result<OwnLease> {
         let lease = reg.lease(req)?;
-        if lease.holder.pid == crate::liveness::my_pid() {
+        if lease.holder.pid == crate::pid::my_pid() {
             track(reg, &lease.name);
         }
-        let shared = lease.holder.pid != req.pid.unwrap_or_else(crate::liveness::my_pid);
+        let shared = lease.holder.pid != req.pid.unwrap_or_else(crate::pid::my_pid);
         Ok(OwnLease {
             reg: reg.clone(),
             lease,
@@ -148,7 +148,7 @@ pub fn rename_name(reg: &Registry, old: &str, new: &str, force: bool) -> Result<
 /// taken over meanwhile, a registry removed) are skipped: nothing is left to
 /// release there. A forked child releases nothing of its parent's.
 pub fn release_all() -> usize {
-    let me = crate::liveness::my_pid();
+    let me = crate::pid::my_pid();
     let mine: Vec<Tracked> = {
         let mut all = tracked();
         let (mine, other) = std::mem::take(&mut *all)

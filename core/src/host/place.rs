@@ -166,7 +166,7 @@ fn create(path: &Path) -> nix::Result<bool> {
     let tmp = parent.join(format!(
         ".{}.{}.{nanos}.tmp",
         name.to_string_lossy(),
-        crate::liveness::my_pid()
+        crate::pid::my_pid()
     ));
     mkdir(&tmp, Mode::from_bits_truncate(0o700))?;
     let made = nix::sys::stat::fchmodat(

@@ -162,7 +162,7 @@ fn fresh_name(
     let mut last = None;
     for _ in 0..64 {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(temp_name(target, crate::liveness::my_pid(), n));
+        let path = dir.join(temp_name(target, crate::pid::my_pid(), n));
         match make(&path) {
             Ok(()) => return Ok(path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
