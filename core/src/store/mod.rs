@@ -271,9 +271,6 @@ impl Store {
         Ok(())
     }
 
-    /// Puts `bytes` (encoding `records`) in place as leases.json: the staged
-    /// spare exchanged in, remembered with the records; else a plain
-    /// atomic write, and the next call reads the file.
     /// Fills the spare with `bytes`, through the file this Store's last
     /// exchange moved to the spare's name when that still holds (see
     /// `spare`), else through the spare opened afresh.
@@ -291,6 +288,9 @@ impl Store {
             .flatten()
     }
 
+    /// Puts `bytes` (encoding `records`) in place as leases.json: the staged
+    /// spare exchanged in, remembered with the records; else a plain
+    /// atomic write, and the next call reads the file.
     fn swap_leases(
         &self,
         staged: Option<write::Staged>,
