@@ -92,6 +92,12 @@ struct LeasesCached {
     /// The file's length, when this Store wrote it (its own spare, checked
     /// when opened): only then is it reused as the next spare.
     written: Option<u64>,
+    /// The file under leases.json's spare name, open, with its length: the
+    /// leases.json this Store wrote before the exchange that put `file` in
+    /// place. Only writers under the exclusive lock touch the spare, and each
+    /// exchange changes leases.json, so it is the spare for as long as this
+    /// cache holds (whatever drops the cache drops it too).
+    spare: Option<(File, u64)>,
 }
 
 /// The files of one registry directory.
@@ -100,13 +106,6 @@ pub(crate) struct Store {
     cache: Mutex<Option<Cached>>,
     /// The last leases.json seen, when it was read or written whole.
     leases_cache: Mutex<Option<LeasesCached>>,
-    /// The file under leases.json's spare name, open, with its length: the
-    /// leases.json this Store wrote before its last exchange, which moved it
-    /// there. Only writers under the exclusive lock touch the spare, and each
-    /// exchange changes leases.json, so it is the spare for as long as
-    /// leases.json is the file this Store swapped in; [`Store::read_leases`]
-    /// drops it as soon as that is not so.
-    spare: Mutex<Option<(File, u64)>>,
     /// A second buffer the size of registry.json, reused to read it (and
     /// compare with the cached bytes) and to serialize it.
     buf: Mutex<Vec<u8>>,
@@ -127,7 +126,6 @@ impl Store {
             dir,
             cache: Mutex::new(None),
             leases_cache: Mutex::new(None),
-            spare: Mutex::new(None),
             buf: Mutex::new(Vec::new()),
             fine_ctime: OnceLock::new(),
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
@@ -273,19 +271,17 @@ impl Store {
 
     /// Fills the spare with `bytes`, through the file this Store's last
     /// exchange moved to the spare's name when that still holds (see
-    /// `spare`), else through the spare opened afresh.
+    /// `LeasesCached::spare`), else through the spare opened afresh.
     fn stage_leases(&self, bytes: &[u8]) -> Option<write::Staged> {
-        let kept = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(kept) = kept {
-            if let Ok(Some(staged)) =
-                write::Staged::new_in(&self.dir, LEASES_FILE, bytes, Some(kept))
-            {
-                return Some(staged);
-            }
-        }
-        write::Staged::new(&self.dir, LEASES_FILE, bytes)
-            .ok()
-            .flatten()
+        let kept = self
+            .leases_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .and_then(|c| c.spare.take());
+        // A kept spare that fails is given up for the spare opened by name.
+        kept.and_then(|k| write::Staged::new_in(&self.dir, LEASES_FILE, bytes, Some(k)).ok()?)
+            .or_else(|| write::Staged::new(&self.dir, LEASES_FILE, bytes).ok()?)
     }
 
     /// Puts `bytes` (encoding `records`) in place as leases.json: the staged
@@ -309,8 +305,8 @@ impl Store {
                 file,
                 id,
                 written: Some(bytes.len() as u64),
+                spare: previous,
             });
-            *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = previous;
             return Ok(());
         }
         write::write_atomic(&self.dir, LEASES_FILE, bytes)
@@ -349,9 +345,6 @@ impl Store {
             }
         }
         *cache = None;
-        // leases.json is not the file this Store swapped in: the spare may
-        // have been exchanged too.
-        *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let mut bytes = Vec::new();
         let read = match read::read_held(&path, &mut bytes)? {
             None => format::parse_leases(&[], &path),
@@ -365,6 +358,7 @@ impl Store {
                         file,
                         id,
                         written: None,
+                        spare: None,
                     });
                 }
                 read

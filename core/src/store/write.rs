@@ -210,7 +210,6 @@ pub(crate) struct Staged {
 
 impl Staged {
     /// Fills the spare; `Ok(None)` where exchanging names is not available.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     pub(crate) fn new(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<Option<Staged>> {
         Staged::new_in(dir, target, bytes, None)
     }
@@ -228,30 +227,25 @@ impl Staged {
     ) -> io::Result<Option<Staged>> {
         use std::os::unix::fs::FileExt;
         let spare = dir.join(spare_name(target));
-        if let Some((f, len)) = kept {
-            f.write_all_at(bytes, 0)?;
-            if len > bytes.len() as u64 {
-                f.set_len(bytes.len() as u64)?;
+        let (f, len) = match kept {
+            Some(kept) => kept,
+            None => {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .custom_flags(nix::libc::O_NOFOLLOW)
+                    .open(&spare)?;
+                let meta = f.metadata()?;
+                if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+                    return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+                }
+                (f, meta.len())
             }
-            return Ok(Some(Staged {
-                file: f,
-                spare,
-                dest: dir.join(target),
-            }));
-        }
-        let f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&spare)?;
-        let meta = f.metadata()?;
-        if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
-            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
-        }
+        };
         f.write_all_at(bytes, 0)?;
-        if meta.len() > bytes.len() as u64 {
+        if len > bytes.len() as u64 {
             f.set_len(bytes.len() as u64)?;
         }
         Ok(Some(Staged {
@@ -259,11 +253,6 @@ impl Staged {
             spare,
             dest: dir.join(target),
         }))
-    }
-
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    pub(crate) fn new(_dir: &Path, _target: &str, _bytes: &[u8]) -> io::Result<Option<Staged>> {
-        Ok(None)
     }
 
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
