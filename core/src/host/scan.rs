@@ -50,11 +50,10 @@ pub(super) struct Scan {
     pub ignored: Vec<Other>,
     /// This user's claim files: port and file name.
     pub own: Vec<(u16, String)>,
-    /// Write handles to this user's claim files, by name.
-    files: HashMap<String, File>,
-    /// Those of `files` known to hold exactly one claim's bytes (written by
-    /// this view), so a rewrite need not ask the file's length.
-    exact: std::collections::HashSet<String>,
+    /// Write handles to this user's claim files, by name, with each file's
+    /// length (known from its creation or its fstat when opened, so a
+    /// rewrite need not ask it).
+    files: HashMap<String, (File, u64)>,
 }
 
 impl Scan {
@@ -68,7 +67,6 @@ impl Scan {
             ignored: Vec::new(),
             own: Vec::new(),
             files: HashMap::new(),
-            exact: std::collections::HashSet::new(),
         }
     }
 
@@ -180,10 +178,7 @@ impl Scan {
             let _ = unlinkat(self.dir.as_fd(), name.as_str(), UnlinkatFlags::NoRemoveDir);
             return Err(e);
         }
-        self.files.insert(name.clone(), file);
-        if body.len() == claim::CLAIM_LEN {
-            self.exact.insert(name.clone());
-        }
+        self.files.insert(name.clone(), (file, body.len() as u64));
         self.own.push((port, name.clone()));
         Ok(name)
     }
@@ -191,7 +186,7 @@ impl Scan {
     /// A write handle to this user's claim file `name`: kept from its
     /// creation or opened now, never through a link, and only if this user
     /// owns it (a squatter's file under our name is left alone).
-    fn own_file(&mut self, name: &str) -> std::io::Result<&File> {
+    fn own_file(&mut self, name: &str) -> std::io::Result<&mut (File, u64)> {
         if !self.files.contains_key(name) {
             let flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
             let file = File::from(openat(self.dir.as_fd(), name, flags, Mode::empty())?);
@@ -200,31 +195,27 @@ impl Scan {
             if !regular || st.st_uid != self.uid || st.st_nlink != 1 {
                 return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
             }
-            self.files.insert(name.to_string(), file);
+            self.files
+                .insert(name.to_string(), (file, st.st_size as u64));
         }
-        Ok(&self.files[name])
+        Ok(self.files.get_mut(name).expect("just inserted"))
     }
 
     /// Rewrites this user's claim file `name` in place with `body` (of
     /// [`claim::CLAIM_LEN`] bytes, like every claim this version writes).
     pub fn rewrite(&mut self, name: &str, body: &[u8]) -> std::io::Result<()> {
-        let exact = body.len() == claim::CLAIM_LEN && self.exact.contains(name);
-        let file = self.own_file(name)?;
+        let (file, len) = self.own_file(name)?;
         let written = file.write_all_at(body, 0).and_then(|()| {
             // A longer file of an older version: cut its tail.
-            if !exact && file.metadata()?.len() != body.len() as u64 {
+            if *len > body.len() as u64 {
                 file.set_len(body.len() as u64)?;
             }
             Ok(())
         });
         match written {
-            Ok(()) if body.len() == claim::CLAIM_LEN => {
-                self.exact.insert(name.to_string());
-            }
-            Ok(()) => {}
+            Ok(()) => *len = body.len() as u64,
             Err(_) => {
                 self.files.remove(name);
-                self.exact.remove(name);
             }
         }
         written
@@ -267,7 +258,6 @@ impl Scan {
             }
             s.own.retain(|(_, n)| n != name);
             s.files.remove(name);
-            s.exact.remove(name);
         });
     }
 
