@@ -89,7 +89,7 @@ pub fn print_entries(entries: &[Entry], hidden_idle: usize) {
                         .map_or(Cow::Borrowed("-"), |h| Cow::Owned(format_age(&h.since))),
                     e.description
                         .as_deref()
-                        .map_or(Cow::Borrowed(""), terminal_safe_cow),
+                        .map_or(Cow::Borrowed(""), terminal_safe),
                 ]
             })
             .collect();
@@ -230,7 +230,7 @@ pub fn print_conflicts(conflicts: &[Conflict]) {
 }
 
 pub fn kill_line(r: &KillReport) -> String {
-    terminal_safe(&kill_words(r))
+    terminal_safe(&kill_words(r)).into_owned()
 }
 
 fn kill_words(r: &KillReport) -> String {
@@ -256,7 +256,7 @@ fn kill_words(r: &KillReport) -> String {
 
 /// A command line on one line: arguments joined by spaces, control characters escaped.
 pub fn show_cmdline(args: &[String]) -> String {
-    terminal_safe(&args.join(" "))
+    terminal_safe(&args.join(" ")).into_owned()
 }
 
 /// Text from the registry or the process table made safe to print on a
@@ -264,27 +264,25 @@ pub fn show_cmdline(args: &[String]) -> String {
 /// line breaks) and every character that reorders the text around it
 /// (bidirectional controls) is written as a Rust escape (`\u{1b}`);
 /// everything else, quotes and non-ASCII letters included, is kept.
-/// [`terminal_safe`], borrowing `s` when nothing in it needs escaping.
-fn terminal_safe_cow(s: &str) -> Cow<'_, str> {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(terminal_safe(s))
+/// `s` with what a terminal would act on (control characters, bidi
+/// overrides) escaped; borrowed when nothing needs escaping.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    let acts = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(acts) {
+        return Cow::Borrowed(s);
     }
-}
-
-pub fn terminal_safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
+        if acts(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
