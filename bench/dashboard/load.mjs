@@ -20,50 +20,16 @@
 //    Long Tasks API) while it renders and filters.
 // 4. The resident size (VmRSS) of the dashboard serving 1,000 entries, idle
 //    and after the load.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
+import { cleanup, dashboard, registry } from './lib.mjs';
 
-const BIN = process.env.PORTREG_BIN;
 const require = createRequire(import.meta.url);
-const portreg = require(process.env.PORTREG_NODE);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const children = [];
-const dirs = [];
-
-function registry(entries) {
-  const dir = mkdtempSync(join(tmpdir(), 'portreg-bench-dash-'));
-  dirs.push(dir);
-  const path = join(dir, 'reg');
-  const reg = new portreg.Registry(path);
-  // Leased by this process: active entries with a holder, as a busy
-  // machine's registry has; every tenth one idle, every twentieth reserved.
-  for (let i = 0; i < entries; i++) {
-    const name = `svc-${String(i).padStart(4, '0')}`;
-    reg.lease(name, { range: '28000-29999', description: `service ${i} of the load test` });
-    if (i % 10 === 9) reg.release(name);
-  }
-  return { path, reg };
-}
-
-async function dashboard(reg, port) {
-  const child = spawn(BIN, ['--registry', reg.path, 'dashboard', '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORTREG_HOME: '', PORTREG_RANGE: '' },
-  });
-  children.push(child);
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the dashboard did not start')), 15000);
-    createInterface({ input: child.stdout }).once('line', () => { clearTimeout(timer); resolve(); });
-    child.once('exit', (c) => reject(new Error(`the dashboard exited ${c}`)));
-  });
-  return { child, port, url: `http://127.0.0.1:${port}/` };
-}
 
 function get(agent, port, path) {
   return new Promise((resolve, reject) => {
@@ -305,7 +271,4 @@ async function main() {
   console.log(JSON.stringify(out));
 }
 
-main().catch((e) => { console.error(e); process.exitCode = 1; }).finally(() => {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+main().catch((e) => { console.error(e); process.exitCode = 1; }).finally(cleanup);

@@ -10,29 +10,16 @@
 // Environment as for load.mjs: PORTREG_BIN (release CLI), PORTREG_NODE (the
 // Node package), PLAYWRIGHT (a directory whose node_modules has
 // playwright-core), CHROMIUM (default /usr/bin/chromium). Dashboard on port
-// 27003, names leased in 28000-29999, a temporary registry only.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// 27003, names leased in 28000-29999 (the registry of load.mjs), a
+// temporary registry only.
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { cleanup, dashboard, registry, stop } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
-const portreg = require(process.env.PORTREG_NODE);
 const { chromium } = require(join(process.env.PLAYWRIGHT, 'node_modules', 'playwright-core'));
 const PORT = 27003;
 const CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline'];
-
-const dir = mkdtempSync(join(tmpdir(), 'portreg-bench-trace-'));
-const path = join(dir, 'reg');
-const reg = new portreg.Registry(path);
-// The same registry as load.mjs: every tenth idle.
-for (let i = 0; i < 1000; i++) {
-  const name = `svc-${String(i).padStart(4, '0')}`;
-  reg.lease(name, { range: '28000-29999', description: `service ${i} of the load test` });
-  if (i % 10 === 9) reg.release(name);
-}
 
 function totals(trace) {
   const sum = {};
@@ -43,16 +30,12 @@ function totals(trace) {
   return Object.fromEntries(keep.map((k) => [k, Math.round((sum[k] || 0) * 10) / 10]));
 }
 
-const child = spawn(process.env.PORTREG_BIN, ['--registry', path, 'dashboard', '--port', String(PORT)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, PORTREG_HOME: '', PORTREG_RANGE: '' },
-});
+const dash = await dashboard(registry(1000), PORT);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
 try {
-  await new Promise((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
   const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
   await browser.startTracing(page, { categories: CATEGORIES });
   const t0 = Date.now();
@@ -73,7 +56,6 @@ try {
   console.log(JSON.stringify({ load, restore }));
 } finally {
   await browser.close();
-  // The dashboard releases its own lease on the way out: then the registry goes.
-  await new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); });
-  rmSync(dir, { recursive: true, force: true });
+  await stop(dash);
+  cleanup();
 }
