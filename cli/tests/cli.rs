@@ -420,3 +420,46 @@ fn list_shows_control_characters_of_an_older_registry_escaped() {
         "\u{1b}]0;pwned\u{7} \u{1b}[2J shop\u{9b}31m"
     );
 }
+
+/// Where new IPv6 sockets are IPv6-only by default (`net.ipv6.bindv6only`
+/// = 1), the probe still asks for a dual-stack socket, so an IPv4 listener
+/// keeps its port busy. Run in a network namespace of its own, where the
+/// setting can be changed without touching the host's.
+#[test]
+fn an_ipv4_listener_is_seen_where_ipv6_sockets_are_v6_only_by_default() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: a network namespace of its own needs root (unshare -n)");
+        return;
+    }
+    let reg = Reg::new();
+    let script = r#"set -e
+[ -w /proc/sys/net/ipv6/bindv6only ] || { echo "NO_IPV6"; exit 0; }
+echo 1 > /proc/sys/net/ipv6/bindv6only
+python3 -c "import socket,time
+s=socket.socket(); s.bind(('0.0.0.0',22203)); s.listen(); print('up',flush=True); time.sleep(30)" > "$R.up" &
+i=0; until [ -s "$R.up" ]; do i=$((i+1)); [ $i -lt 200 ] || exit 9; sleep 0.05; done
+set +e
+"$P" --registry "$R" lease api --port 22203 --exact; echo "busy=$?"
+"$P" --registry "$R" lease web --port 22204 --exact; echo "free=$?"
+kill $!
+"#;
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", script])
+        .env("P", bin())
+        .env("R", &reg.path)
+        .env_remove("PORTREG_HOME")
+        .env_remove("PORTREG_RANGE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (text, err) = (stdout(&out), stderr(&out));
+    if text.contains("NO_IPV6") {
+        println!("skipped: this kernel has no IPv6, so no bindv6only to set");
+        return;
+    }
+    assert!(
+        text.contains("busy=5"),
+        "an IPv4 listener went unseen: {text}{err}"
+    );
+    assert!(text.contains("free=0"), "{text}{err}");
+}

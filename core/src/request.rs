@@ -86,6 +86,6 @@ pub enum Actor {
 impl Actor {
     /// The calling process.
     pub fn me() -> Actor {
-        Actor::Pid(std::process::id())
+        Actor::Pid(crate::pid::my_pid())
     }
 }

@@ -207,10 +207,33 @@ fn probe_each(port: u16, addrs: &[(SocketAddr, bool)]) -> Probe {
 fn try_bind(addr: SocketAddr, v6only: bool) -> io::Result<()> {
     let socket = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
+    if addr.is_ipv6() && v6only_default() != Some(v6only) {
         socket.set_only_v6(v6only)?;
     }
     socket.bind(&addr.into())
+}
+
+/// What a new IPv6 socket's IPV6_V6ONLY is before anyone sets it: the
+/// `net.ipv6.bindv6only` sysctl, read once (false on a stock Linux, so the
+/// dual-stack probe sets nothing). `None` where it cannot be read: the
+/// option is then always set.
+fn v6only_default() -> Option<bool> {
+    static DEFAULT: OnceLock<Option<bool>> = OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        {
+            match std::fs::read("/proc/sys/net/ipv6/bindv6only")
+                .ok()?
+                .trim_ascii()
+            {
+                b"0" => Some(false),
+                b"1" => Some(true),
+                _ => None,
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    })
 }
 
 #[cfg(target_os = "linux")]

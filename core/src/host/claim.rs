@@ -181,7 +181,7 @@ pub(crate) fn start_ticks(pid: u32) -> Option<(u64, bool)> {
 /// [`start_ticks`] of a lease's holder; this process's own are read once.
 pub(crate) fn holder_ticks(pid: u32) -> Option<(u64, bool)> {
     static OWN: std::sync::Mutex<Option<(u32, u64)>> = std::sync::Mutex::new(None);
-    if pid != std::process::id() {
+    if pid != crate::pid::my_pid() {
         return start_ticks(pid);
     }
     let mut own = OWN.lock().unwrap_or_else(|e| e.into_inner());
