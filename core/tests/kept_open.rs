@@ -126,3 +126,102 @@ fn registries_taking_turns_never_write_into_the_file_readers_see() {
         );
     }
 }
+
+/// The descriptors of this process that are open on `path`.
+fn open_on(pid: u32, path: &std::path::Path) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == path))
+        .count()
+}
+
+/// A registry keeps its lock file open between calls; a child made by fork
+/// must not share it: a killed parent's lock would stay held for as long as
+/// the child lives, and the child, locking the shared file, would think it
+/// held a lock its parent holds. The child has no descriptor of it, and its
+/// own calls take the lock anew.
+#[test]
+fn a_forked_child_shares_no_registry_lock_with_its_parent() {
+    use nix::unistd::{fork, pipe, read, write, ForkResult};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    let reg = open(&path);
+    let lock = path.join(portreg_core::LOCK_FILE);
+    lease(&reg, "web");
+    let me = std::process::id();
+    assert_eq!(
+        open_on(me, &lock),
+        1,
+        "the lock file is kept open between calls"
+    );
+    let (rx, tx) = pipe().unwrap();
+    // SAFETY: the child reads /proc, makes one lease and a write, then _exits.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let inherited = open_on(std::process::id(), &lock);
+            let leased = reg
+                .lease(&LeaseRequest::new("worker").range(PortRange::new(25600, 25699).unwrap()))
+                .is_ok();
+            let _ = write(&tx, &[inherited as u8, u8::from(leased)]);
+            unsafe { nix::libc::_exit(0) };
+        }
+        ForkResult::Parent { child } => {
+            drop(tx);
+            let mut b = [0u8; 2];
+            assert_eq!(read(&rx, &mut b).unwrap(), 2);
+            let _ = nix::sys::wait::waitpid(child, None);
+            assert_eq!(b[0], 0, "the child inherited the parent's registry lock");
+            assert_eq!(b[1], 1, "the child could not lease");
+        }
+    }
+    assert_eq!(open_on(me, &lock), 1);
+    lease(&reg, "api");
+}
+
+/// A kept lock file whose name was removed and made again (a registry
+/// directory emptied by hand) is given up: the next call locks the file the
+/// name now points to, so it waits for whoever holds that one.
+#[test]
+fn a_kept_lock_file_replaced_by_another_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::write(path.join("config.toml"), "lock_timeout = 0.3\n").unwrap();
+    let reg = open(&path);
+    lease(&reg, "web");
+    let lock = path.join(portreg_core::LOCK_FILE);
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::write(&lock, "").unwrap();
+    std::fs::set_permissions(&lock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // Another process holds the new lock file (-o: flock(1) itself, not
+    // the sleep it starts, so that killing it frees the lock).
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "5"])
+        .spawn()
+        .expect("flock(1) from util-linux");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let out = loop {
+        let out = std::process::Command::new("flock")
+            .args(["-n", "-x"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap();
+        if !out.success() || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!out.success(), "the holder never took the lock");
+    let err = reg
+        .lease(&LeaseRequest::new("api").range(PortRange::new(25600, 25699).unwrap()))
+        .unwrap_err();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(err.code(), portreg_core::ErrorCode::LockTimeout, "{err}");
+    lease(&reg, "api");
+}

@@ -25,8 +25,23 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 
 /// A held lock: released when dropped (or when the process dies). `None`
 /// inside for a read of a read-only registry that has no lock file, which
-/// nobody can change anyway.
-pub(crate) struct Held(#[allow(dead_code)] Option<Flock<File>>);
+/// nobody can change anyway. The flag says it was taken at the first try,
+/// by this descriptor alone.
+pub(crate) struct Held(Option<Flock<File>>, bool);
+
+impl Held {
+    /// Releases the lock and gives the file back, to be kept for the next
+    /// call: only when the lock was taken at the first try. After a wait,
+    /// a thread may still lock a second descriptor of the same open file
+    /// (see [`Waiter`]), so that file is closed instead.
+    pub fn unlock(mut self) -> Option<File> {
+        let held = self.0.take()?;
+        if !self.1 {
+            return None;
+        }
+        held.unlock().ok()
+    }
+}
 
 /// The lock file opened for a shared lock: read-write (created if needed),
 /// else, where the registry cannot be written, read-only; `Ok(None)` when
@@ -81,7 +96,7 @@ pub(crate) fn acquire(
     notice: &dyn Fn(String),
 ) -> Result<Held> {
     let Some(file) = file else {
-        return Ok(Held(None));
+        return Ok(Held(None, false));
     };
     let arg = if exclusive {
         FlockArg::LockExclusiveNonblock
@@ -90,7 +105,7 @@ pub(crate) fn acquire(
     };
     // The common case: nobody holds it, one system call.
     let file = match Flock::lock(file, arg) {
-        Ok(held) => return Ok(Held(Some(held))),
+        Ok(held) => return Ok(Held(Some(held), true)),
         Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
         Err((_, e)) => return Err(lock_error(path, e)),
     };
@@ -185,7 +200,7 @@ impl Waiter {
                 NOTICE_AFTER.min(timeout)
             };
             match self.0.recv_timeout(until.saturating_sub(waited)) {
-                Ok(Ok(held)) => return Ok(Held(Some(held))),
+                Ok(Ok(held)) => return Ok(Held(Some(held), false)),
                 Ok(Err(e)) => return Err(lock_error(path, e)),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(lock_error(path, Errno::EINTR))
@@ -225,7 +240,7 @@ fn poll(
         std::thread::sleep(pause.min(timeout - waited));
         pause = (pause * 2).min(Duration::from_millis(10));
         file = match Flock::lock(file, arg) {
-            Ok(held) => return Ok(Held(Some(held))),
+            Ok(held) => return Ok(Held(Some(held), false)),
             Err((f, Errno::EWOULDBLOCK)) | Err((f, Errno::EINTR)) => f,
             Err((_, e)) => return Err(lock_error(path, e)),
         };

@@ -13,6 +13,7 @@
 
 mod dir;
 mod format;
+mod kept;
 mod lock;
 mod model;
 mod names;
@@ -116,6 +117,41 @@ pub(crate) struct Store {
     lock_timeout: Duration,
     /// Whether "the registry is read-only" was said already.
     told_read_only: AtomicBool,
+    /// registry.lock, kept open and unlocked between calls (see `kept`).
+    kept_lock: Mutex<Option<kept::Kept>>,
+}
+
+/// The registry lock while an operation holds it: released when dropped,
+/// and its file kept for the Store's next call.
+struct LockGuard<'a> {
+    store: &'a Store,
+    held: Option<lock::Held>,
+    /// The lock file's device and inode, when known; `None` also for a
+    /// read-only open, which is never kept.
+    id: Option<(u64, u64)>,
+    keep: bool,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let Some(file) = self.held.take().and_then(lock::Held::unlock) else {
+            return;
+        };
+        if !self.keep {
+            return;
+        }
+        let Some(id) = self.id.or_else(|| kept::id_of(&file)) else {
+            return;
+        };
+        let mut slot = self
+            .store
+            .kept_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = kept::Kept::keep(file, id);
+        }
+    }
 }
 
 impl Store {
@@ -130,6 +166,7 @@ impl Store {
             fine_ctime: OnceLock::new(),
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
             told_read_only: AtomicBool::new(false),
+            kept_lock: Mutex::new(None),
         })
     }
 
@@ -150,7 +187,14 @@ impl Store {
         warn: &dyn Fn(String),
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<T>,
     ) -> Result<Option<T>> {
-        let (file, read_only) = lock::open_for_read(&self.dir)?;
+        let (file, read_only, id) = match self.kept_lock_file() {
+            Some((f, id)) => (Some(f), None, Some(id)),
+            None => {
+                let (f, read_only) = lock::open_for_read(&self.dir)?;
+                (f, read_only, None)
+            }
+        };
+        let keep = read_only.is_none();
         if let Some(why) = read_only {
             if !self.told_read_only.swap(true, Ordering::Relaxed) {
                 warn(format!(
@@ -162,7 +206,8 @@ impl Store {
         let file = file.inspect(|f| {
             self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
         });
-        let _guard = lock::acquire(file, false, &self.lock_path(), self.lock_timeout, warn)?;
+        let held = lock::acquire(file, false, &self.lock_path(), self.lock_timeout, warn)?;
+        let _guard = self.guard(held, id, keep);
         let Some(data) = self.load_registry(false, warn)? else {
             return Ok(None);
         };
@@ -179,8 +224,12 @@ impl Store {
         warn: &dyn Fn(String),
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<(T, Changes)>,
     ) -> Result<T> {
-        let file = self.open_lock()?;
-        let _guard = lock::acquire(Some(file), true, &self.lock_path(), self.lock_timeout, warn)?;
+        let (file, id) = match self.kept_lock_file() {
+            Some((f, id)) => (f, Some(id)),
+            None => (self.open_lock()?, None),
+        };
+        let held = lock::acquire(Some(file), true, &self.lock_path(), self.lock_timeout, warn)?;
+        let _guard = self.guard(held, id, true);
         let data = self
             .load_registry(true, warn)?
             .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
@@ -474,6 +523,26 @@ impl Store {
             Vec::new(),
             FORMAT_VERSION,
         ))))
+    }
+
+    /// The lock file kept from this process's last call, with its device
+    /// and inode, when its name still points to it.
+    fn kept_lock_file(&self) -> Option<(File, (u64, u64))> {
+        let kept = self
+            .kept_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        kept.take(&self.lock_path())
+    }
+
+    fn guard(&self, held: lock::Held, id: Option<(u64, u64)>, keep: bool) -> LockGuard<'_> {
+        LockGuard {
+            store: self,
+            held: Some(held),
+            id,
+            keep,
+        }
     }
 
     fn lock_path(&self) -> PathBuf {

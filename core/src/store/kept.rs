@@ -1,0 +1,113 @@
+//! `registry.lock` kept open between one call and the next, so that taking
+//! the lock costs a `stat` of its name, a lock and an unlock, instead of an
+//! open, an ownership check, a lock, an unlock and a close.
+//!
+//! A `flock` belongs to the open file, which a forked child shares: a child
+//! that kept its parent's descriptor could keep a lock its killed parent
+//! held, or believe it holds a lock its parent holds. So a kept descriptor
+//! is never used by another process than the one that opened it, and the
+//! child handler registered with `pthread_atfork` closes every kept
+//! descriptor in a freshly forked child (a close there drops only the
+//! child's reference: the parent's lock is untouched). Descriptors are kept
+//! only in a fixed number of slots, which the handler can walk without a
+//! mutex; a registry that finds no free slot opens the lock file each call,
+//! as before.
+
+use std::fs::File;
+use std::mem::ManuallyDrop;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Once;
+
+use crate::pid::my_pid;
+
+/// How many lock files a process keeps open at most (one per registry
+/// directory it uses; a process rarely uses more than two).
+const SLOTS: usize = 16;
+
+/// The kept descriptors, -1 for a free slot.
+static FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+
+/// Closes every kept descriptor in a child made by fork.
+extern "C" fn close_in_child() {
+    for slot in &FDS {
+        let fd = slot.swap(-1, Ordering::Relaxed);
+        if fd >= 0 {
+            // SAFETY: close is async-signal-safe; the descriptor is the
+            // child's copy of one the parent keeps, used by nothing else.
+            unsafe { nix::libc::close(fd) };
+        }
+    }
+}
+
+/// A lock file this process keeps open, unlocked, with the device and inode
+/// it had when opened.
+pub(crate) struct Kept {
+    file: ManuallyDrop<File>,
+    id: (u64, u64),
+    pid: u32,
+    slot: usize,
+}
+
+impl Kept {
+    /// Keeps `file`, unlocked, whose device and inode are `id`; `None`
+    /// (and the file closed) when every slot is taken.
+    pub fn keep(file: File, id: (u64, u64)) -> Option<Kept> {
+        static HANDLER: Once = Once::new();
+        HANDLER.call_once(|| {
+            // SAFETY: the handler only swaps atomics and closes descriptors,
+            // which is safe in a freshly forked child.
+            unsafe { nix::libc::pthread_atfork(None, None, Some(close_in_child)) };
+        });
+        let fd = file.as_raw_fd();
+        let slot = FDS.iter().position(|s| {
+            s.compare_exchange(-1, fd, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        })?;
+        Some(Kept {
+            file: ManuallyDrop::new(file),
+            id,
+            pid: my_pid(),
+            slot,
+        })
+    }
+
+    /// The kept file and its id, when this process kept it and `path` still
+    /// names it (not unlinked or replaced since); `None` otherwise (and the
+    /// file closed, or in a forked child forgotten: it is closed already).
+    pub fn take(self, path: &Path) -> Option<(File, (u64, u64))> {
+        if self.pid != my_pid() {
+            return None;
+        }
+        let named = std::fs::symlink_metadata(path).ok()?;
+        if (named.dev(), named.ino()) != self.id {
+            return None;
+        }
+        let mut me = ManuallyDrop::new(self);
+        FDS[me.slot].store(-1, Ordering::Relaxed);
+        // SAFETY: `me` is never dropped, so the file is taken out once.
+        let file = unsafe { ManuallyDrop::take(&mut me.file) };
+        Some((file, me.id))
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if self.pid != my_pid() {
+            // A forked child: the handler closed the descriptor, whose
+            // number may name another file by now.
+            return;
+        }
+        FDS[self.slot].store(-1, Ordering::Relaxed);
+        // SAFETY: dropped once, here.
+        unsafe { ManuallyDrop::drop(&mut self.file) };
+    }
+}
+
+/// The device and inode of an open file.
+pub(crate) fn id_of(file: &File) -> Option<(u64, u64)> {
+    let m = file.metadata().ok()?;
+    Some((m.dev(), m.ino()))
+}
