@@ -374,27 +374,48 @@ pub fn check_owner(pid: u32, what: &str, root_may: bool) -> Result<()> {
 /// a forked child describes itself afresh.
 static OWN_HOLDER: Mutex<Option<Holder>> = Mutex::new(None);
 
+/// `f` of how this process describes itself, once it has (not a parent's
+/// description, inherited through fork). The description is not copied.
+fn with_own_holder<T>(f: impl FnOnce(&Holder) -> T) -> Option<T> {
+    let cached = OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner());
+    cached
+        .as_ref()
+        .filter(|h| h.pid == crate::pid::my_pid())
+        .map(f)
+}
+
 fn own_holder() -> Option<Holder> {
-    let cached = OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    cached.filter(|h| h.pid == crate::pid::my_pid())
+    with_own_holder(Holder::clone)
 }
 
 /// This process's (pid, start ticks), once it has described itself.
 pub(crate) fn me() -> Option<(u32, u64)> {
-    own_holder().and_then(|h| Some((h.pid, h.start_ticks?)))
+    with_own_holder(|h| Some((h.pid, h.start_ticks?))).flatten()
 }
 
 /// This process's holder lock token: its pid namespace, pid and start
 /// ticks, once it has described itself.
+/// Made once per process (a lease asks for it each time).
 pub(crate) fn own_token() -> Option<String> {
+    static TOKEN: Mutex<Option<(u32, String)>> = Mutex::new(None);
     let (pid, ticks) = me()?;
-    Some(format!("{}-{pid}-{ticks}", own_pid_ns().unwrap_or(0)))
+    let mut cached = TOKEN.lock().unwrap_or_else(|e| e.into_inner());
+    match &*cached {
+        Some((p, token)) if *p == pid => Some(token.clone()),
+        _ => {
+            let token = format!("{}-{pid}-{ticks}", own_pid_ns().unwrap_or(0));
+            *cached = Some((pid, token.clone()));
+            Some(token)
+        }
+    }
 }
 
 /// Takes this process's holder lock in the registry `dir` (once per
 /// directory) and returns its token for the lease record.
 pub(crate) fn hold_lock(dir: &Path) -> Result<String> {
-    holder(crate::pid::my_pid())?;
+    if me().is_none() {
+        holder(crate::pid::my_pid())?;
+    }
     let token = own_token()
         .ok_or_else(|| Error::Internal("this process has no start ticks to lock by".into()))?;
     holdlock::hold(dir, &token)?;

@@ -26,9 +26,10 @@ struct Fingerprint {
 }
 
 impl Fingerprint {
-    fn of(dir: &Path) -> Fingerprint {
+    /// Of `dir`, whose config.toml is `config`.
+    fn of(dir: &Path, config: &Path) -> Fingerprint {
         let dir_meta = fs::metadata(dir).ok();
-        let config = fs::metadata(dir.join(CONFIG_FILE)).ok();
+        let config = fs::metadata(config).ok();
         Fingerprint {
             dir: dir_meta.map(|m| (m.dev(), m.ino(), m.uid(), m.mode())),
             config: config.map(|m| {
@@ -48,6 +49,7 @@ impl Fingerprint {
 
 struct Open {
     dir: PathBuf,
+    config: PathBuf,
     seen: Fingerprint,
     reg: Arc<Registry>,
 }
@@ -60,19 +62,21 @@ impl Registry {
     /// PORTREG_RANGE stay as they were.
     pub fn shared(dir: impl AsRef<Path>) -> Result<Arc<Registry>> {
         let dir = dir.as_ref();
-        let seen = Fingerprint::of(dir);
         let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(o) = open.iter().find(|o| o.dir == dir) {
+            let seen = Fingerprint::of(dir, &o.config);
             if o.seen == seen && seen.dir.is_some() {
                 return Ok(o.reg.clone());
             }
         }
         let reg = Arc::new(Registry::open(dir)?);
         // Opening may have created the directory: fingerprint what it found.
-        let seen = Fingerprint::of(dir);
+        let config = dir.join(CONFIG_FILE);
+        let seen = Fingerprint::of(dir, &config);
         open.retain(|o| o.dir != dir);
         open.push(Open {
             dir: dir.to_path_buf(),
+            config,
             seen,
             reg: reg.clone(),
         });

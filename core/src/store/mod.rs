@@ -104,6 +104,10 @@ struct LeasesCached {
 /// The files of one registry directory.
 pub(crate) struct Store {
     dir: PathBuf,
+    /// registry.json, leases.json and registry.lock in `dir`, joined once.
+    registry_path: PathBuf,
+    leases_path: PathBuf,
+    lock_path: PathBuf,
     cache: Mutex<Option<Cached>>,
     /// The last leases.json seen, when it was read or written whole.
     leases_cache: Mutex<Option<LeasesCached>>,
@@ -159,6 +163,9 @@ impl Store {
     pub fn open(dir: PathBuf) -> Result<Store> {
         dir::prepare_dir(&dir)?;
         Ok(Store {
+            registry_path: dir.join(REGISTRY_FILE),
+            leases_path: dir.join(LEASES_FILE),
+            lock_path: dir.join(LOCK_FILE),
             dir,
             cache: Mutex::new(None),
             leases_cache: Mutex::new(None),
@@ -206,7 +213,7 @@ impl Store {
         let file = file.inspect(|f| {
             self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
         });
-        let held = lock::acquire(file, false, &self.lock_path(), self.lock_timeout, warn)?;
+        let held = lock::acquire(file, false, &self.lock_path, self.lock_timeout, warn)?;
         let _guard = self.guard(held, id, keep);
         let Some(data) = self.load_registry(false, warn)? else {
             return Ok(None);
@@ -228,7 +235,7 @@ impl Store {
             Some((f, id)) => (f, Some(id)),
             None => (self.open_lock()?, None),
         };
-        let held = lock::acquire(Some(file), true, &self.lock_path(), self.lock_timeout, warn)?;
+        let held = lock::acquire(Some(file), true, &self.lock_path, self.lock_timeout, warn)?;
         let _guard = self.guard(held, id, true);
         let data = self
             .load_registry(true, warn)?
@@ -375,10 +382,10 @@ impl Store {
     /// Reads `leases.json`, reusing the records last read or written when
     /// the file is provably the same (see [`Cached`]).
     fn read_leases(&self, warn: &dyn Fn(String)) -> Result<LeasesRead> {
-        let path = self.dir.join(LEASES_FILE);
+        let path = &self.leases_path;
         let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
         if self.fine_ctime.get() == Some(&true) {
-            if let (Some(c), Ok(meta)) = (cache.as_mut(), fs::symlink_metadata(&path)) {
+            if let (Some(c), Ok(meta)) = (cache.as_mut(), fs::symlink_metadata(path)) {
                 if c.id == FileId::of(&meta) {
                     // Read a second time unchanged: this registry is kept
                     // open, so parse every holder once rather than each call.
@@ -395,11 +402,11 @@ impl Store {
         }
         *cache = None;
         let mut bytes = Vec::new();
-        let read = match read::read_held(&path, &mut bytes)? {
-            None => format::parse_leases(&[], &path),
-            Some(Err(size)) => format::too_large_leases(&path, size),
+        let read = match read::read_held(path, &mut bytes)? {
+            None => format::parse_leases(&[], path),
+            Some(Err(size)) => format::too_large_leases(path, size),
             Some(Ok(held)) => {
-                let read = format::parse_leases(&bytes, &path);
+                let read = format::parse_leases(&bytes, path);
                 if let (Some((file, id)), None) = (held, &read.warning) {
                     *cache = Some(LeasesCached {
                         records: read.records.clone(),
@@ -426,9 +433,9 @@ impl Store {
         exclusive: bool,
         warn: &dyn Fn(String),
     ) -> Result<Option<Arc<RegData>>> {
-        let path = self.dir.join(REGISTRY_FILE);
+        let path = &self.registry_path;
         if self.fine_ctime.get() == Some(&true) {
-            if let Ok(meta) = fs::metadata(&path) {
+            if let Ok(meta) = fs::metadata(path) {
                 let id = FileId::of(&meta);
                 let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(c) = cache.as_ref() {
@@ -439,7 +446,7 @@ impl Store {
             }
         }
         let mut bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
-        let held = match read::read_held(&path, &mut bytes)? {
+        let held = match read::read_held(path, &mut bytes)? {
             None => {
                 return Ok(Some(Arc::new(RegData::from_entries(
                     Vec::new(),
@@ -449,7 +456,7 @@ impl Store {
             Some(Ok(held)) => held,
             Some(Err(size)) => {
                 return self.quarantine_corrupt(
-                    &path,
+                    path,
                     exclusive,
                     &format!("it is {size} bytes, larger than any real registry"),
                     warn,
@@ -477,7 +484,7 @@ impl Store {
                 if data.version > FORMAT_VERSION {
                     warn(
                         Error::RegistryVersion {
-                            path: path.clone(),
+                            path: path.to_path_buf(),
                             found: data.version,
                             known: FORMAT_VERSION,
                         }
@@ -492,7 +499,7 @@ impl Store {
                 });
                 Ok(Some(data))
             }
-            RegRead::Corrupt(why) => self.quarantine_corrupt(&path, exclusive, &why, warn),
+            RegRead::Corrupt(why) => self.quarantine_corrupt(path, exclusive, &why, warn),
         }
     }
 
@@ -533,7 +540,7 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()?;
-        kept.take(&self.lock_path())
+        kept.take(&self.lock_path)
     }
 
     fn guard(&self, held: lock::Held, id: Option<(u64, u64)>, keep: bool) -> LockGuard<'_> {
@@ -543,10 +550,6 @@ impl Store {
             id,
             keep,
         }
-    }
-
-    fn lock_path(&self) -> PathBuf {
-        self.dir.join(LOCK_FILE)
     }
 
     /// Opens the lock file, and the first time, finds out from it whether
