@@ -333,7 +333,10 @@ impl Shared {
         };
         // Whoever created a claim on this port before our look sees ours;
         // whoever created one after it is seen now: one of us steps back.
-        scan.refresh(true).map_err(|e| self.io("read", e))?;
+        // (Where ctime is fine-grained, an unchanged directory stamp says
+        // nobody did, and the directory is not read again.)
+        let fine = scan.stamps_are_fine();
+        scan.refresh(!fine).map_err(|e| self.io("read", e))?;
         if let Some(uid) = scan.live_other(port) {
             scan.remove(&name);
             return Err(self.taken(port, uid));

@@ -54,6 +54,9 @@ pub(super) struct Scan {
     /// length (known from its creation or its fstat when opened, so a
     /// rewrite need not ask it).
     files: HashMap<String, (File, u64)>,
+    /// Whether this file system gives every change a new ctime, found out
+    /// once on a claim file of this user (see [`Scan::stamps_are_fine`]).
+    fine: Option<bool>,
 }
 
 impl Scan {
@@ -67,7 +70,26 @@ impl Scan {
             ignored: Vec::new(),
             own: Vec::new(),
             files: HashMap::new(),
+            fine: None,
         }
+    }
+
+    /// Whether an unchanged stamp proves that no claim file was added or
+    /// removed since the directory was last read, however soon after: true
+    /// where every change made after a look at the ctime gets a new one
+    /// (`store::ctime_is_fine`, tried once on a claim file of this user; the
+    /// directory is on the same file system). Until this user has a claim
+    /// file, and where ctime is coarse, false.
+    pub fn stamps_are_fine(&mut self) -> bool {
+        if let Some(fine) = self.fine {
+            return fine;
+        }
+        let Some((file, _)) = self.files.values().next() else {
+            return false;
+        };
+        let fine = crate::store::ctime_is_fine(file);
+        self.fine = Some(fine);
+        fine
     }
 
     fn stamp_now(&self) -> nix::Result<[i64; 5]> {
@@ -81,9 +103,9 @@ impl Scan {
         ])
     }
 
-    /// Reads the directory again when it changed, or when `force`d (a
-    /// change within one timestamp tick may not show in its stamp, so the
-    /// look that decides a claim is always fresh).
+    /// Reads the directory again when it changed, or when `force`d (where
+    /// ctime is coarse, a change within one timestamp tick may not show in
+    /// its stamp, so the look that decides a claim is then always fresh).
     pub fn refresh(&mut self, force: bool) -> nix::Result<()> {
         let stamp = self.stamp_now()?;
         if !force && self.stamp == Some(stamp) {

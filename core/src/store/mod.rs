@@ -35,6 +35,7 @@ pub(crate) use format::{encode_leases, parse_leases, parse_registry, LeasesRead,
 pub(crate) use model::{lookup_key, RegData};
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
+pub(crate) use read::ctime_is_fine;
 pub(crate) use records::RawRecord;
 
 use crate::config::MAX_FILE_BYTES;
