@@ -223,14 +223,7 @@ pub(crate) fn serialize_leases(records: &[&LeaseRecord], port_of: impl Fn(&str) 
     // small chunks, on every write.
     let size = 48 + leases.iter().map(|r| size_hint(r)).sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    serde_json::to_writer_pretty(
-        &mut out,
-        &LeasesFile {
-            version: FORMAT_VERSION,
-            leases,
-        },
-    )
-    .expect("leases serialize");
+    super::leases_text::write_leases(&mut out, &leases);
     out.push(b'\n');
     out
 }

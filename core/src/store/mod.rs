@@ -4,7 +4,8 @@
 //! - `names`: every file name, temp and quarantine names included.
 //! - `model`: the entries in memory; `text`: registry.json's text kept up
 //!   to date entry by entry; `order`: the order of files and lists.
-//! - `format`: parsing and encoding both files.
+//! - `format`: parsing and encoding both files; `leases_text`: leases.json's
+//!   text written field by field.
 //! - `read`: capped reads and the identity of what was read.
 //! - `write`: durable and atomic replacement.
 //! - `dir`: the private directory, the lock file, quarantine, stale temps.
@@ -14,6 +15,7 @@
 mod dir;
 mod format;
 mod kept;
+mod leases_text;
 mod lock;
 mod model;
 mod names;
