@@ -51,7 +51,21 @@ impl ClaimFile {
 
     /// The file's bytes: JSON, padded with spaces to [`CLAIM_LEN`].
     pub fn encode(&self) -> Vec<u8> {
-        let mut body = serde_json::to_vec(self).unwrap_or_default();
+        // serde_json's compact text, written directly (a test compares
+        // them): a lease and a release each write one.
+        let mut body = Vec::with_capacity(CLAIM_LEN.max(96 + self.boot_id.len()));
+        let mut n = itoa::Buffer::new();
+        body.extend_from_slice(b"{\"port\":");
+        body.extend_from_slice(n.format(self.port).as_bytes());
+        body.extend_from_slice(b",\"uid\":");
+        body.extend_from_slice(n.format(self.uid).as_bytes());
+        body.extend_from_slice(b",\"pid\":");
+        body.extend_from_slice(n.format(self.pid).as_bytes());
+        body.extend_from_slice(b",\"start_ticks\":");
+        body.extend_from_slice(n.format(self.start_ticks).as_bytes());
+        body.extend_from_slice(b",\"boot_id\":");
+        serde_json::to_writer(&mut body, &self.boot_id).expect("writing to a Vec");
+        body.push(b'}');
         if body.len() < CLAIM_LEN {
             body.resize(CLAIM_LEN, b' ');
         }
@@ -241,6 +255,28 @@ mod tests {
             assert_eq!(parse_name(junk), None, "{}", String::from_utf8_lossy(junk));
         }
         assert_eq!(plain_name(8070, 1000), "8070.1000");
+    }
+
+    #[test]
+    fn a_claim_is_serde_jsons_compact_text_padded() {
+        let boots = ["", "4d49fb2f-c77d-4db8-a3a1-21d372e31caa", "a\"b\\c\u{1}é"];
+        for (i, boot) in boots.iter().enumerate() {
+            let c = ClaimFile {
+                port: [1, 8070, u16::MAX][i],
+                uid: [0, 1000, u32::MAX][i],
+                pid: [0, 42, u32::MAX][i],
+                start_ticks: [0, 123_456, u64::MAX][i],
+                boot_id: boot.to_string(),
+            };
+            let mut want = serde_json::to_vec(&c).unwrap();
+            want.resize(want.len().max(CLAIM_LEN), b' ');
+            assert_eq!(
+                String::from_utf8(c.encode()).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+            let back: ClaimFile = serde_json::from_slice(&c.encode()).unwrap();
+            assert_eq!(back, c);
+        }
     }
 
     #[test]
