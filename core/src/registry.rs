@@ -169,22 +169,24 @@ impl Registry {
             let Some(port) = tx.data().get(name).map(|e| e.port) else {
                 return Err(not_found(name));
             };
-            let Some(rec) = tx.record(name)?.cloned() else {
+            let Some(pid) = tx.record(name)?.map(|r| r.holder.pid) else {
                 return Ok(Released::NotHeld);
             };
-            let pid = rec.holder.pid;
             match actor {
                 Actor::Pid(me) if me != pid => {
+                    let name = tx.record(name)?.map_or(name, |r| &r.name).to_string();
                     return Err(Error::NotHolder {
-                        name: rec.name,
+                        name,
                         pid,
                         caller: me,
-                    })
+                    });
                 }
                 Actor::Force => liveness::check_same_user(pid, "release it")?,
                 Actor::Pid(_) => {}
             }
-            tx.remove_record(name);
+            let Some(rec) = tx.remove_record(name) else {
+                return Ok(Released::NotHeld);
+            };
             if tx.data().get(name).is_some_and(is_temporary) {
                 tx.data_mut().remove(name);
             } else if let Some(mark) = released_mark(port, &rec.holder) {

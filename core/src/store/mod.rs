@@ -111,6 +111,8 @@ pub(crate) struct Store {
     registry_path: PathBuf,
     leases_path: PathBuf,
     lock_path: PathBuf,
+    /// leases.json's spare file, joined once too.
+    spare_path: PathBuf,
     cache: Mutex<Option<Cached>>,
     /// The last leases.json seen, when it was read or written whole.
     leases_cache: Mutex<Option<LeasesCached>>,
@@ -169,6 +171,7 @@ impl Store {
             registry_path: dir.join(REGISTRY_FILE),
             leases_path: dir.join(LEASES_FILE),
             lock_path: dir.join(LOCK_FILE),
+            spare_path: dir.join(names::spare_name(LEASES_FILE)),
             dir,
             cache: Mutex::new(None),
             leases_cache: Mutex::new(None),
@@ -339,8 +342,11 @@ impl Store {
             .as_mut()
             .and_then(|c| c.spare.take());
         // A kept spare that fails is given up for the spare opened by name.
-        kept.and_then(|k| write::Staged::new_in(&self.dir, LEASES_FILE, bytes, Some(k)).ok()?)
-            .or_else(|| write::Staged::new(&self.dir, LEASES_FILE, bytes).ok()?)
+        let stage = |kept| {
+            let (spare, dest) = (self.spare_path.clone(), self.leases_path.clone());
+            write::Staged::new_at(spare, dest, bytes, kept).ok()?
+        };
+        kept.and_then(|k| stage(Some(k))).or_else(|| stage(None))
     }
 
     /// Puts `bytes` (encoding `records`) in place as leases.json: the staged

@@ -218,15 +218,25 @@ impl Staged {
     /// this process's last exchange, and its length (the caller knows that
     /// nobody has exchanged since, so the spare's name still points to it).
     /// That spares an open, a check of its owner and a close.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     pub(crate) fn new_in(
         dir: &Path,
         target: &str,
         bytes: &[u8],
         kept: Option<(File, u64)>,
     ) -> io::Result<Option<Staged>> {
+        Staged::new_at(dir.join(spare_name(target)), dir.join(target), bytes, kept)
+    }
+
+    /// [`Staged::new_in`] with the spare's and the target's paths joined
+    /// already (a caller writing the same file again and again keeps them).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub(crate) fn new_at(
+        spare: PathBuf,
+        dest: PathBuf,
+        bytes: &[u8],
+        kept: Option<(File, u64)>,
+    ) -> io::Result<Option<Staged>> {
         use std::os::unix::fs::FileExt;
-        let spare = dir.join(spare_name(target));
         let (f, len) = match kept {
             Some(kept) => kept,
             None => {
@@ -251,14 +261,14 @@ impl Staged {
         Ok(Some(Staged {
             file: f,
             spare,
-            dest: dir.join(target),
+            dest,
         }))
     }
 
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    pub(crate) fn new_in(
-        _dir: &Path,
-        _target: &str,
+    pub(crate) fn new_at(
+        _spare: PathBuf,
+        _dest: PathBuf,
         _bytes: &[u8],
         _kept: Option<(File, u64)>,
     ) -> io::Result<Option<Staged>> {
