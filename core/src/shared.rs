@@ -63,7 +63,10 @@ impl Registry {
     pub fn shared(dir: impl AsRef<Path>) -> Result<Arc<Registry>> {
         let dir = dir.as_ref();
         let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(o) = open.iter().find(|o| o.dir == dir) {
+        // The same bytes first: comparing paths component by component is
+        // dearer, and the module functions pass the same path every call.
+        let same = |o: &&Open| o.dir.as_os_str() == dir.as_os_str() || o.dir == dir;
+        if let Some(o) = open.iter().find(same) {
             let seen = Fingerprint::of(dir, &o.config);
             if o.seen == seen && seen.dir.is_some() {
                 return Ok(o.reg.clone());
