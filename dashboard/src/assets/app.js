@@ -400,18 +400,27 @@ function render(snap) {
       if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
     }
     const state = e ? e.state : 'service';
-    r.tr.dataset.name = r.entry.name;
-    r.tr.dataset.state = state;
-    if (it.sup) {
-      r.tr.dataset.checkout = it.sup.co.checkout;
-      r.tr.dataset.service = it.sup.svc.service;
-    } else {
-      delete r.tr.dataset.checkout;
-      delete r.tr.dataset.service;
-    }
     const other = e && others.has(e.port);
-    r.tr.className = `entry ${state}${it.sup ? ' supervised' : ''}${c ? ' conflict' : ''}${busy.has(it.key) ? ' busy' : ''}${other ? ' other-user' : ''}`;
-    r.tr.title = other ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
+    const cls = `entry ${state}${it.sup ? ' supervised' : ''}${c ? ' conflict' : ''}${busy.has(it.key) ? ' busy' : ''}${other ? ' other-user' : ''}`;
+    const title = other ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
+    const attrs = [r.entry.name, state, it.sup ? it.sup.co.checkout : null, it.sup ? it.sup.svc.service : null, cls, title];
+    // Only what changed is written: every attribute written invalidates the
+    // row's style, and a filter keystroke brings back rows whose attributes
+    // are all as they were.
+    if (!r.attrs || attrs.some((x, i) => x !== r.attrs[i])) {
+      r.tr.dataset.name = attrs[0];
+      r.tr.dataset.state = attrs[1];
+      if (it.sup) {
+        r.tr.dataset.checkout = attrs[2];
+        r.tr.dataset.service = attrs[3];
+      } else {
+        delete r.tr.dataset.checkout;
+        delete r.tr.dataset.service;
+      }
+      r.tr.className = cls;
+      r.tr.title = title;
+      r.attrs = attrs;
+    }
     place(r.tr);
     if (c) place(r.note);
     else if (r.note.parentNode) r.note.remove();
