@@ -57,7 +57,7 @@ count "$work/api.log"
 
 step "browser tests: node --test tests/dashboard (headless /usr/bin/chromium)"
 if ! (cd tests/dashboard && PORTREG_BIN="$TARGET_DIR/debug/portreg" \
-  node --test --test-concurrency=1 --test-timeout=90000 --test-reporter=tap dashboard.test.mjs projects.test.mjs) 2>&1 | tee "$work/browser.log"; then
+  node --test --test-concurrency=1 --test-timeout=90000 --test-reporter=tap dashboard.test.mjs projects.test.mjs many.test.mjs) 2>&1 | tee "$work/browser.log"; then
   status=1
 fi
 count "$work/browser.log"

@@ -14,6 +14,9 @@ const rows = new Map(); // lower-cased name -> { tr, note, cells: Map(field -> h
 let last = null; // last snapshot
 let firstPid = null;
 const busy = new Set(); // names with an action in flight
+let renders = 0; // renders begun: a row placement of an older one stops
+const PLACE_FIRST = 60; // rows placed at once: more than a screenful
+const PLACE_EACH_FRAME = 150; // then per frame
 
 // ------------------------------------------------------------ helpers
 
@@ -366,69 +369,86 @@ function render(snap) {
     if (r.note && r.note.parentNode) r.note.remove();
     if (!names.has(key)) rows.delete(key);
   }
+  // Rows are placed in order, the first screenful at once and the rest
+  // PLACE_EACH_FRAME per frame after it: bringing 1,000 rows back in one go
+  // made one task (style and layout of every row) that outlasted a frame.
+  // A newer render (the next keystroke, a new snapshot) stops the old one.
+  const pass = ++renders;
   let prev = null;
   const place = (node) => {
     const want = prev ? prev.nextSibling : tbody.firstChild;
     if (want !== node) tbody.insertBefore(node, want);
     prev = node;
   };
-  let shownRows = 0;
-  for (const it of items) {
-    let r = rows.get(it.key);
-    if (!r) { r = it.group ? makeGroup(it.key) : makeRow(it.key); rows.set(it.key, r); }
-    if (it.group) {
-      const html = groupHtml(it.group);
-      if (r.html !== html) { r.tr.innerHTML = html; r.html = html; }
-      r.tr.dataset.checkout = it.group.co ? it.group.co.checkout : '';
-      place(r.tr);
-      continue;
-    }
-    shownRows += 1;
-    const e = it.entry;
-    const c = e ? conflicts.get(it.key) : null;
-    const hl = e ? health.get(it.key) : null;
-    // The cells depend on these objects only (a snapshot makes new ones): a
-    // filter keystroke re-lays out the same snapshot and builds no HTML.
-    const inputs = [e, c, hl, it.sup ? it.sup.co : null, it.sup ? it.sup.svc : null];
-    const same = r.inputs && inputs.every((x, i) => x === r.inputs[i]);
-    r.inputs = inputs;
-    r.entry = e || { name: it.sup.svc.name, port: '—', state: 'none' };
-    r.sup = it.sup || null;
-    if (!same) {
-      const html = e ? cellsFor(e, c, hl, it.sup) : svcCells(it.sup.co, it.sup.svc);
-      fillRow(r, html);
-      if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
-    }
-    const state = e ? e.state : 'service';
-    const other = e && others.has(e.port);
-    const cls = `entry ${state}${it.sup ? ' supervised' : ''}${c ? ' conflict' : ''}${busy.has(it.key) ? ' busy' : ''}${other ? ' other-user' : ''}`;
-    const title = other ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
-    const attrs = [r.entry.name, state, it.sup ? it.sup.co.checkout : null, it.sup ? it.sup.svc.service : null, cls, title];
-    // Only what changed is written: every attribute written invalidates the
-    // row's style, and a filter keystroke brings back rows whose attributes
-    // are all as they were.
-    if (!r.attrs || attrs.some((x, i) => x !== r.attrs[i])) {
-      r.tr.dataset.name = attrs[0];
-      r.tr.dataset.state = attrs[1];
-      if (it.sup) {
-        r.tr.dataset.checkout = attrs[2];
-        r.tr.dataset.service = attrs[3];
-      } else {
-        delete r.tr.dataset.checkout;
-        delete r.tr.dataset.service;
-      }
-      r.tr.className = cls;
-      r.tr.title = title;
-      r.attrs = attrs;
-    }
-    place(r.tr);
-    if (c) place(r.note);
-    else if (r.note.parentNode) r.note.remove();
-  }
+  let next = 0;
+  const placeSome = (n) => {
+    for (const end = Math.min(items.length, next + n); next < end; next += 1) placeItem(items[next], place, conflicts, health, others);
+  };
+  placeSome(PLACE_FIRST);
+  const more = () => {
+    if (pass !== renders) return;
+    placeSome(PLACE_EACH_FRAME);
+    if (next < items.length) requestAnimationFrame(more);
+  };
+  if (next < items.length) requestAnimationFrame(more);
+  const shownRows = items.filter((it) => !it.group).length;
   const any = entries.length > 0 || (snap.projects || []).length > 0;
   $('#empty').hidden = any;
   $('#nomatch').hidden = !(any && shownRows === 0);
   $('#entries').hidden = shownRows === 0;
+}
+
+/** Puts the row (or heading) of `it` in place, after the node `place` put last. */
+function placeItem(it, place, conflicts, health, others) {
+  let r = rows.get(it.key);
+  if (!r) { r = it.group ? makeGroup(it.key) : makeRow(it.key); rows.set(it.key, r); }
+  if (it.group) {
+    const html = groupHtml(it.group);
+    if (r.html !== html) { r.tr.innerHTML = html; r.html = html; }
+    r.tr.dataset.checkout = it.group.co ? it.group.co.checkout : '';
+    place(r.tr);
+    return;
+  }
+  const e = it.entry;
+  const c = e ? conflicts.get(it.key) : null;
+  const hl = e ? health.get(it.key) : null;
+  // The cells depend on these objects only (a snapshot makes new ones): a
+  // filter keystroke re-lays out the same snapshot and builds no HTML.
+  const inputs = [e, c, hl, it.sup ? it.sup.co : null, it.sup ? it.sup.svc : null];
+  const same = r.inputs && inputs.every((x, i) => x === r.inputs[i]);
+  r.inputs = inputs;
+  r.entry = e || { name: it.sup.svc.name, port: '—', state: 'none' };
+  r.sup = it.sup || null;
+  if (!same) {
+    const html = e ? cellsFor(e, c, hl, it.sup) : svcCells(it.sup.co, it.sup.svc);
+    fillRow(r, html);
+    if (r.noteHtml !== html.conflict) { r.note.firstChild.innerHTML = html.conflict; r.noteHtml = html.conflict; }
+  }
+  const state = e ? e.state : 'service';
+  const other = e && others.has(e.port);
+  const cls = `entry ${state}${it.sup ? ' supervised' : ''}${c ? ' conflict' : ''}${busy.has(it.key) ? ' busy' : ''}${other ? ' other-user' : ''}`;
+  const title = other ? `port ${e.port} is leased by user ${others.get(e.port)} on this host` : '';
+  const attrs = [r.entry.name, state, it.sup ? it.sup.co.checkout : null, it.sup ? it.sup.svc.service : null, cls, title];
+  // Only what changed is written: every attribute written invalidates the
+  // row's style, and a filter keystroke brings back rows whose attributes
+  // are all as they were.
+  if (!r.attrs || attrs.some((x, i) => x !== r.attrs[i])) {
+    r.tr.dataset.name = attrs[0];
+    r.tr.dataset.state = attrs[1];
+    if (it.sup) {
+      r.tr.dataset.checkout = attrs[2];
+      r.tr.dataset.service = attrs[3];
+    } else {
+      delete r.tr.dataset.checkout;
+      delete r.tr.dataset.service;
+    }
+    r.tr.className = cls;
+    r.tr.title = title;
+    r.attrs = attrs;
+  }
+  place(r.tr);
+  if (c) place(r.note);
+  else if (r.note.parentNode) r.note.remove();
 }
 
 function renderSummary(entries, conflicts, health, others) {
