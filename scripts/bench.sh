@@ -17,6 +17,7 @@ step "release builds: portreg CLI and libportreg"
 cargo build --release -q -p portreg-cli -p portreg-ffi
 cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude bench/roundtrip/roundtrip.c \
   "$TARGET_DIR/release/libportreg.a" -lpthread -ldl -lm -o "$PEERS/roundtrip-c"
+rustc -O -C strip=debuginfo bench/startup/hello.rs -o "$PEERS/hello-rust"
 
 step "tools: hyperfine (Debian), chromium (Debian, for the dashboard's page)"
 need_apt hyperfine hyperfine
