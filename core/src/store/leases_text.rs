@@ -14,21 +14,32 @@ use super::format::FORMAT_VERSION;
 pub(crate) fn write_leases(out: &mut Vec<u8>, leases: &[&LeaseRecord]) {
     out.extend_from_slice(b"{\n  \"version\": ");
     number(out, FORMAT_VERSION);
-    out.extend_from_slice(b",\n  \"leases\": [");
-    for (i, r) in leases.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\n    {\n      \"name\": ");
+    out.extend_from_slice(b",\n  \"leases\": ");
+    array(out, leases, b"  ", |out, r| {
+        out.extend_from_slice(b"{\n      \"name\": ");
         string(out, &r.name);
         out.extend_from_slice(b",\n      \"holder\": ");
         holder(out, &r.holder);
         out.extend_from_slice(b"\n    }");
+    });
+    out.extend_from_slice(b"\n}");
+}
+
+/// An array whose closing bracket is indented by `indent` (its items one
+/// level deeper), `[]` when empty, as the pretty printer writes it.
+fn array<T>(out: &mut Vec<u8>, items: &[T], indent: &[u8], item: impl Fn(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        out.extend_from_slice(indent);
+        out.extend_from_slice(b"  ");
+        item(out, x);
     }
-    if !leases.is_empty() {
-        out.extend_from_slice(b"\n  ");
+    if !items.is_empty() {
+        out.push(b'\n');
+        out.extend_from_slice(indent);
     }
-    out.extend_from_slice(b"]\n}");
+    out.push(b']');
 }
 
 fn holder(out: &mut Vec<u8>, h: &Holder) {
@@ -46,16 +57,9 @@ fn holder(out: &mut Vec<u8>, h: &Holder) {
     option(out, h.lock.as_deref(), string);
     out.extend_from_slice(b",\n        \"exe\": ");
     string(out, &h.exe);
-    out.extend_from_slice(b",\n        \"cmdline\": [");
-    for (i, arg) in h.cmdline.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        out.extend_from_slice(b"          ");
-        string(out, arg);
-    }
-    if !h.cmdline.is_empty() {
-        out.extend_from_slice(b"\n        ");
-    }
-    out.extend_from_slice(b"],\n        \"user\": ");
+    out.extend_from_slice(b",\n        \"cmdline\": ");
+    array(out, &h.cmdline, b"        ", |out, arg| string(out, arg));
+    out.extend_from_slice(b",\n        \"user\": ");
     string(out, &h.user);
     out.extend_from_slice(b",\n        \"cwd\": ");
     string(out, &h.cwd);
