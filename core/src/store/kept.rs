@@ -21,6 +21,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Once;
 
+use super::{lock, Store};
 use crate::pid::my_pid;
 
 /// How many lock files a process keeps open at most (one per registry
@@ -107,7 +108,70 @@ impl Drop for Kept {
 }
 
 /// The device and inode of an open file.
-pub(crate) fn id_of(file: &File) -> Option<(u64, u64)> {
+fn id_of(file: &File) -> Option<(u64, u64)> {
     let m = file.metadata().ok()?;
     Some((m.dev(), m.ino()))
+}
+
+/// The registry lock while an operation holds it: released when dropped,
+/// and its file kept for the Store's next call.
+pub(super) struct LockGuard<'a> {
+    store: &'a Store,
+    held: Option<lock::Held>,
+    /// The lock file's device and inode when it is the kept one; a file
+    /// opened afresh is asked for them once, when it is kept.
+    id: Option<(u64, u64)>,
+    /// False for a read-only open, which is never kept.
+    keep: bool,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let Some(file) = self.held.take().and_then(lock::Held::unlock) else {
+            return;
+        };
+        if !self.keep {
+            return;
+        }
+        let Some(id) = self.id.or_else(|| id_of(&file)) else {
+            return;
+        };
+        let mut slot = self
+            .store
+            .kept_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Kept::keep(file, id);
+        }
+    }
+}
+
+impl Store {
+    /// The lock file kept from this process's last call, with its device
+    /// and inode, when its name still points to it.
+    pub(super) fn kept_lock_file(&self) -> Option<(File, (u64, u64))> {
+        let kept = self
+            .kept_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        kept.take(&self.lock_path)
+    }
+
+    /// The guard of a lock just taken on the file of `id` (`None`: opened
+    /// afresh), to be kept afterwards when `keep`.
+    pub(super) fn guard(
+        &self,
+        held: lock::Held,
+        id: Option<(u64, u64)>,
+        keep: bool,
+    ) -> LockGuard<'_> {
+        LockGuard {
+            store: self,
+            held: Some(held),
+            id,
+            keep,
+        }
+    }
 }

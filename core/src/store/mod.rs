@@ -130,39 +130,6 @@ pub(crate) struct Store {
     kept_lock: Mutex<Option<kept::Kept>>,
 }
 
-/// The registry lock while an operation holds it: released when dropped,
-/// and its file kept for the Store's next call.
-struct LockGuard<'a> {
-    store: &'a Store,
-    held: Option<lock::Held>,
-    /// The lock file's device and inode, when known; `None` also for a
-    /// read-only open, which is never kept.
-    id: Option<(u64, u64)>,
-    keep: bool,
-}
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        let Some(file) = self.held.take().and_then(lock::Held::unlock) else {
-            return;
-        };
-        if !self.keep {
-            return;
-        }
-        let Some(id) = self.id.or_else(|| kept::id_of(&file)) else {
-            return;
-        };
-        let mut slot = self
-            .store
-            .kept_lock
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot = kept::Kept::keep(file, id);
-        }
-    }
-}
-
 impl Store {
     /// Opens `dir`, creating it (private) if needed.
     pub fn open(dir: PathBuf) -> Result<Store> {
@@ -539,26 +506,6 @@ impl Store {
             Vec::new(),
             FORMAT_VERSION,
         ))))
-    }
-
-    /// The lock file kept from this process's last call, with its device
-    /// and inode, when its name still points to it.
-    fn kept_lock_file(&self) -> Option<(File, (u64, u64))> {
-        let kept = self
-            .kept_lock
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
-        kept.take(&self.lock_path)
-    }
-
-    fn guard(&self, held: lock::Held, id: Option<(u64, u64)>, keep: bool) -> LockGuard<'_> {
-        LockGuard {
-            store: self,
-            held: Some(held),
-            id,
-            keep,
-        }
     }
 
     /// Opens the lock file, and the first time, finds out from it whether
