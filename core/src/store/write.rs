@@ -11,7 +11,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 use super::names::spare_name;
 use super::names::temp_name;
 use super::read::FileId;
