@@ -28,7 +28,6 @@ pub(crate) fn temp_pid(name: &str) -> Option<u32> {
 
 /// The spare file that `target`'s next bytes are staged in (where names
 /// can be exchanged: Linux with glibc).
-#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 pub(crate) fn spare_name(target: &str) -> String {
     format!(".{target}.spare")
 }

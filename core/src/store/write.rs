@@ -210,24 +210,15 @@ pub(crate) struct Staged {
 impl Staged {
     /// Fills the spare; `Ok(None)` where exchanging names is not available.
     pub(crate) fn new(dir: &Path, target: &str, bytes: &[u8]) -> io::Result<Option<Staged>> {
-        Staged::new_in(dir, target, bytes, None)
+        Staged::new_at(dir.join(spare_name(target)), dir.join(target), bytes, None)
     }
 
-    /// [`Staged::new`] into `kept`, when given: the spare, still open from
-    /// this process's last exchange, and its length (the caller knows that
-    /// nobody has exchanged since, so the spare's name still points to it).
-    /// That spares an open, a check of its owner and a close.
-    pub(crate) fn new_in(
-        dir: &Path,
-        target: &str,
-        bytes: &[u8],
-        kept: Option<(File, u64)>,
-    ) -> io::Result<Option<Staged>> {
-        Staged::new_at(dir.join(spare_name(target)), dir.join(target), bytes, kept)
-    }
-
-    /// [`Staged::new_in`] with the spare's and the target's paths joined
-    /// already (a caller writing the same file again and again keeps them).
+    /// Fills the spare `spare` of `dest`, paths joined by a caller that
+    /// writes the same file again and again; into `kept`, when given: the
+    /// spare, still open from this process's last exchange, and its length
+    /// (the caller knows that nobody has exchanged since, so the spare's
+    /// name still points to it). That spares an open, a check of its owner
+    /// and a close.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     pub(crate) fn new_at(
         spare: PathBuf,
