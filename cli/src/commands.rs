@@ -75,13 +75,18 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             };
             release(&reg, g, name, actor)
         }
-        Command::Get { name } => match reg.get(&name)? {
+        // The port alone needs registry.json alone; --json describes the
+        // whole entry (holder, listening).
+        Command::Get { name } if g.json => match reg.get(&name)? {
             Some(e) => {
-                if g.json {
-                    print_json(&e);
-                } else {
-                    println!("{}", e.port);
-                }
+                print_json(&e);
+                Ok(Outcome::ok())
+            }
+            None => Err(portreg_core::Error::NotFound { what: "name", name }),
+        },
+        Command::Get { name } => match reg.port_of(&name)? {
+            Some(port) => {
+                println!("{port}");
                 Ok(Outcome::ok())
             }
             None => Err(portreg_core::Error::NotFound { what: "name", name }),
@@ -98,11 +103,11 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 // For people, the services of a project (`portreg up`) sit
                 // together, one checkout after another, after everything
                 // else in port order. --json keeps port order.
-                entries.sort_by_key(|e| {
-                    e.meta
-                        .get("portreg.project")
-                        .map(|p| (p.clone(), e.meta.get("portreg.checkout").cloned()))
-                });
+                fn key(e: &Entry) -> Option<(&String, Option<&String>)> {
+                    let project = e.meta.get("portreg.project")?;
+                    Some((project, e.meta.get("portreg.checkout")))
+                }
+                entries.sort_by(|a, b| key(a).cmp(&key(b)));
             }
             let total = entries.len();
             let shown: Vec<Entry> = entries
@@ -115,6 +120,7 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
                 let hidden = total - shown.len();
                 table::print_entries(&shown, hidden);
             }
+            crate::leave_to_exit(shown);
             Ok(Outcome::ok())
         }
         Command::Reserve {

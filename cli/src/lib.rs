@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
@@ -20,6 +21,26 @@ use args::Cli;
 /// The code of a command line clap could not parse (unknown option, missing
 /// argument, a value of the wrong type). Exit status 2, as for invalid input.
 const USAGE: &str = "USAGE";
+
+/// Set by the `portreg` binary, which exits as soon as [`run`] returns.
+static EXITS_AFTER_RUN: AtomicBool = AtomicBool::new(false);
+
+/// Tells [`run`] that the process exits as soon as it returns, as the
+/// `portreg` binary does: a large result (a thousand entries are some ten
+/// thousand allocations) is then left for the exit to reclaim instead of
+/// being freed piece by piece. Callers that go on running (the Python and
+/// Node packages) never call it.
+pub fn exits_after_run() {
+    EXITS_AFTER_RUN.store(true, Ordering::Relaxed);
+}
+
+/// Drops `value`, or, in a process that exits right after [`run`], leaves
+/// it to the exit.
+fn leave_to_exit<T>(value: T) {
+    if EXITS_AFTER_RUN.load(Ordering::Relaxed) {
+        std::mem::forget(value);
+    }
+}
 
 /// Runs the CLI on `argv` (program name first) and returns the exit status.
 /// Output goes to this process's stdout and stderr.

@@ -9,6 +9,7 @@ fn main() {
             nix::sys::signal::SigHandler::SigIgn,
         );
     }
+    portreg_cli::exits_after_run();
     let code = portreg_cli::run(std::env::args_os());
     std::process::exit(code);
 }

@@ -224,13 +224,24 @@ impl Registry {
         }))
     }
 
+    /// The port of `name` (held, reserved or remembered), if the registry
+    /// knows it: [`Registry::get`]'s port, read without leases.json, the
+    /// socket tables or the holders' processes, none of which can change it.
+    pub fn port_of(&self, name: &str) -> Result<Option<u16>> {
+        validate_name(name)?;
+        let warn = |m| self.warn(m);
+        match self.store.shared_registry(&warn)? {
+            Some(data) => Ok(data.get(name).map(|e| e.port)),
+            // A corrupt registry.json is moved aside under the exclusive lock.
+            None => Ok(self.get(name)?.map(|e| e.port)),
+        }
+    }
+
     /// Every entry, sorted by port then name.
     pub fn list(&self) -> Result<Vec<Entry>> {
         let mut entries = self.read(|tx| {
             tx.verify(|_| true)?;
-            let mut stored: Vec<&StoredEntry> = tx.data().entries.iter().collect();
-            stored.sort_unstable_by(|a, b| file_order(a, b));
-            Ok(stored.into_iter().map(|e| tx.view(e)).collect::<Vec<_>>())
+            Ok(tx.take_views(|a, b| file_order(a, b)))
         })?;
         mark_listening(&mut entries);
         refresh_holders(&mut entries);

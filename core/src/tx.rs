@@ -275,20 +275,52 @@ impl Tx {
     /// The entry as callers see it; the records it depends on must have been
     /// verified (`record` or `verify`) first.
     pub fn view(&self, e: &StoredEntry) -> Entry {
-        let views = self.views.get_or_init(|| {
-            let mut m = FxHashMap::with_capacity_and_hasher(self.leases.len(), Default::default());
-            for (i, l) in self.leases.iter().enumerate() {
-                if l.checked {
-                    // The first record of a name, as a scan would find.
-                    m.entry(name_key(&l.rec.name)).or_insert(i);
-                }
-            }
-            m
-        });
+        let views = self.views.get_or_init(|| self.checked_index());
         let holder = views
             .get(crate::store::lookup_key(&e.name).as_ref())
             .map(|&i| self.leases[i].rec.holder.clone());
         Entry::from_stored(e, holder)
+    }
+
+    /// [`Tx::view`] of every entry, in the order `cmp` sorts them, the
+    /// holders moved out of their records instead of copied: a reader's last
+    /// use of the Tx. The records are gone afterwards, so the Tx writes no
+    /// lease record (what it found dead is found again by the next call).
+    pub fn take_views(
+        &mut self,
+        cmp: impl FnMut(&&StoredEntry, &&StoredEntry) -> std::cmp::Ordering,
+    ) -> Vec<Entry> {
+        let data = Arc::clone(&self.data);
+        let mut entries: Vec<&StoredEntry> = data.entries.iter().collect();
+        entries.sort_unstable_by(cmp);
+        let index = self.views.take().unwrap_or_else(|| self.checked_index());
+        self.leases_dirty = false;
+        self.pruned_dirty = false;
+        let mut holders: Vec<Option<Holder>> = std::mem::take(&mut self.leases)
+            .into_iter()
+            .map(|l| Some(l.rec.holder))
+            .collect();
+        entries
+            .iter()
+            .map(|e| {
+                let holder = index
+                    .get(crate::store::lookup_key(&e.name).as_ref())
+                    .and_then(|&i| holders[i].take());
+                Entry::from_stored(e, holder)
+            })
+            .collect()
+    }
+
+    /// The checked records by case-folded name: the first record of a name,
+    /// as a scan would find.
+    fn checked_index(&self) -> FxHashMap<String, usize> {
+        let mut m = FxHashMap::with_capacity_and_hasher(self.leases.len(), Default::default());
+        for (i, l) in self.leases.iter().enumerate() {
+            if l.checked {
+                m.entry(name_key(&l.rec.name)).or_insert(i);
+            }
+        }
+        m
     }
 
     /// Another name that holds (live) or reserves `port`, with that state.

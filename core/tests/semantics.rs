@@ -63,6 +63,28 @@ fn sticky_port_across_release_and_re_lease() {
 }
 
 #[test]
+fn port_of_is_the_port_get_shows_in_every_state() {
+    let (d, reg) = reg();
+    let r = range(21010, 21019);
+    let held = reg.lease(&req("web", r)).unwrap();
+    let idle = reg.lease(&req("api", r)).unwrap();
+    reg.release("api", Actor::me()).unwrap();
+    reg.reserve("db", 21019, None).unwrap();
+    for (name, port) in [("web", held.port), ("API", idle.port), ("db", 21019)] {
+        assert_eq!(reg.port_of(name).unwrap(), Some(port), "{name}");
+        assert_eq!(reg.get(name).unwrap().map(|e| e.port), Some(port), "{name}");
+    }
+    assert_eq!(reg.port_of("nobody").unwrap(), None);
+    assert_eq!(
+        reg.port_of("not a name").unwrap_err().code(),
+        ErrorCode::InvalidName
+    );
+    // Who holds a name never moves its port, not even a torn leases.json.
+    fs::write(d.path().join("reg/leases.json"), "{ torn").unwrap();
+    assert_eq!(reg.port_of("web").unwrap(), Some(held.port));
+}
+
+#[test]
 fn idempotent_for_same_process_and_lease_held_for_another() {
     let (_d, reg) = reg();
     let r = range(21010, 21019);

@@ -4,13 +4,14 @@
 //! (`registry.json` is encoded by the model, through the text module).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::model::RegData;
 use super::order::port_then_name;
-use super::records::{RawRecord, Records};
+use super::records::{Borrowed, RawRecord, Records};
 use crate::entry::{is_timestamp, name_key, validate_name, LeaseRecord, StoredEntry};
 
 /// The file format version this code reads and writes.
@@ -155,29 +156,38 @@ pub(crate) fn too_large_leases(path: &Path, size: u64) -> LeasesRead {
 }
 
 /// Parses the bytes of `leases.json`; anything unreadable means "nothing is held".
-pub(crate) fn parse_leases(bytes: &[u8], path: &Path) -> LeasesRead {
+pub(crate) fn parse_leases(bytes: impl Into<Vec<u8>>, path: &Path) -> LeasesRead {
     let empty = |warning| LeasesRead {
         records: Records::default(),
         version: FORMAT_VERSION,
         warning,
     };
+    let bytes: Vec<u8> = bytes.into();
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return empty(None);
     }
     // The common case: every record has a name; holders are parsed later,
     // those of the names an operation asks about (see `records`).
-    if let Ok(file) = serde_json::from_slice::<LeasesFile<RawRecord>>(bytes) {
-        if file.version >= 1 {
-            return LeasesRead {
-                records: Records {
-                    parsed: Vec::new(),
-                    raw: file.leases,
-                },
-                version: file.version,
-                warning: None,
-            };
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => {
+            let text = Arc::new(text);
+            if let Ok(file) = serde_json::from_str::<LeasesFile<Borrowed>>(&text) {
+                if file.version >= 1 {
+                    return LeasesRead {
+                        records: Records {
+                            parsed: Vec::new(),
+                            raw: RawRecord::of(&text, file.leases),
+                        },
+                        version: file.version,
+                        warning: None,
+                    };
+                }
+            }
+            Arc::unwrap_or_clone(text).into_bytes()
         }
-    }
+        Err(e) => e.into_bytes(),
+    };
+    let bytes = &bytes[..];
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -358,7 +368,7 @@ mod tests {
         let ports = |n: &str| if n == "C" { 10 } else { 20 };
         let text = serialize_leases(&[&a, &b, &c], ports);
         assert!(text.ends_with(b"}\n"));
-        let back = parse_leases(&text, Path::new("leases.json"));
+        let back = parse_leases(text, Path::new("leases.json"));
         assert_eq!(back.warning, None);
         assert_eq!(back.version, FORMAT_VERSION);
         let records = back.records.all();

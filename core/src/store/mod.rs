@@ -114,8 +114,12 @@ pub(crate) struct Store {
     /// leases.json's spare file, joined once too.
     spare_path: PathBuf,
     cache: Mutex<Option<Cached>>,
-    /// The last leases.json seen, when it was read or written whole.
+    /// The last leases.json seen, when it was written whole, or read whole
+    /// by a Store that had read it before.
     leases_cache: Mutex<Option<LeasesCached>>,
+    /// Whether leases.json was read before: a Store that reads it once (a
+    /// command-line `list`) keeps no copy of its records.
+    leases_read: AtomicBool,
     /// A second buffer the size of registry.json, reused to read it (and
     /// compare with the cached bytes) and to serialize it.
     buf: Mutex<Vec<u8>>,
@@ -142,6 +146,7 @@ impl Store {
             dir,
             cache: Mutex::new(None),
             leases_cache: Mutex::new(None),
+            leases_read: AtomicBool::new(false),
             buf: Mutex::new(Vec::new()),
             fine_ctime: OnceLock::new(),
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
@@ -167,6 +172,25 @@ impl Store {
         warn: &dyn Fn(String),
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<T>,
     ) -> Result<Option<T>> {
+        let _guard = self.lock_shared(warn)?;
+        let Some(data) = self.load_registry(false, warn)? else {
+            return Ok(None);
+        };
+        let leases = self.read_leases(warn)?;
+        f(data, leases).map(Some)
+    }
+
+    /// registry.json alone, read under the shared lock: the names and their
+    /// ports, without parsing who holds them (leases.json). `Ok(None)` when
+    /// it is corrupt, as for [`Store::shared`].
+    pub fn shared_registry(&self, warn: &dyn Fn(String)) -> Result<Option<Arc<RegData>>> {
+        let _guard = self.lock_shared(warn)?;
+        self.load_registry(false, warn)
+    }
+
+    /// The shared lock, on the kept lock file when there is one; a registry
+    /// that cannot be locked for writing is read (and said so, once).
+    fn lock_shared(&self, warn: &dyn Fn(String)) -> Result<kept::LockGuard<'_>> {
         let (file, read_only, id) = match self.kept_lock_file() {
             Some((f, id)) => (Some(f), None, Some(id)),
             None => {
@@ -187,12 +211,7 @@ impl Store {
             self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
         });
         let held = lock::acquire(file, false, &self.lock_path, self.lock_timeout, warn)?;
-        let _guard = self.guard(held, id, keep);
-        let Some(data) = self.load_registry(false, warn)? else {
-            return Ok(None);
-        };
-        let leases = self.read_leases(warn)?;
-        f(data, leases).map(Some)
+        Ok(self.guard(held, id, keep))
     }
 
     /// Runs `f` on both files under the exclusive lock, then writes what
@@ -379,11 +398,14 @@ impl Store {
         *cache = None;
         let mut bytes = Vec::new();
         let read = match read::read_held(path, &mut bytes)? {
-            None => format::parse_leases(&[], path),
+            None => format::parse_leases(Vec::new(), path),
             Some(Err(size)) => format::too_large_leases(path, size),
             Some(Ok(held)) => {
-                let read = format::parse_leases(&bytes, path);
-                if let (Some((file, id)), None) = (held, &read.warning) {
+                let read = format::parse_leases(bytes, path);
+                // The first read keeps no copy: a thousand records' copy
+                // costs a one-shot reader half a megabyte of fresh pages.
+                let again = self.leases_read.swap(true, Ordering::Relaxed);
+                if let (Some((file, id)), None, true) = (held, &read.warning, again) {
                     *cache = Some(LeasesCached {
                         records: read.records.clone(),
                         version: read.version,

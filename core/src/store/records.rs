@@ -2,19 +2,49 @@
 //! holder parsed only when an operation asks about that name, so that a
 //! `get` of one name among a thousand parses one holder, not a thousand.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::entry::{is_timestamp, Holder, LeaseRecord};
 
-/// A record whose holder is still the text it was read as.
-#[derive(Debug, Clone, Deserialize)]
+/// A record whose holder is still the text it was read as: a range of the
+/// file's text, which all the records of one read share (no copy of it).
+#[derive(Debug, Clone)]
 pub(crate) struct RawRecord {
     pub name: String,
-    holder: Box<RawValue>,
+    file: Arc<String>,
+    holder: Range<usize>,
+}
+
+/// A record as parsed from the file's text, its holder borrowed.
+#[derive(Deserialize)]
+pub(crate) struct Borrowed<'a> {
+    name: String,
+    #[serde(borrow)]
+    holder: &'a RawValue,
 }
 
 impl RawRecord {
+    /// The records of `file`, parsed from it into `borrowed`.
+    pub fn of(file: &Arc<String>, borrowed: Vec<Borrowed<'_>>) -> Vec<RawRecord> {
+        let base = file.as_ptr() as usize;
+        borrowed
+            .into_iter()
+            .map(|b| {
+                let text = b.holder.get();
+                let start = text.as_ptr() as usize - base;
+                RawRecord {
+                    name: b.name,
+                    file: Arc::clone(file),
+                    holder: start..start + text.len(),
+                }
+            })
+            .collect()
+    }
+
     /// The record, when its holder parses and its `since` is a date; `None`
     /// drops it, as a record this code cannot read is always dropped.
     pub fn parse(self) -> Option<LeaseRecord> {
@@ -27,7 +57,7 @@ impl RawRecord {
 
     /// The holder's text as read (records of one process share it).
     pub fn holder_text(&self) -> &str {
-        self.holder.get()
+        &self.file[self.holder.clone()]
     }
 
     /// The record with `holder`, parsed from this record's holder text (or
@@ -40,7 +70,7 @@ impl RawRecord {
     }
 
     pub fn holder(&self) -> Option<Holder> {
-        let holder: Holder = serde_json::from_str(self.holder.get()).ok()?;
+        let holder: Holder = serde_json::from_str(self.holder_text()).ok()?;
         is_timestamp(&holder.since).then_some(holder)
     }
 }
