@@ -18,6 +18,15 @@ cargo build --release -q -p portreg-cli -p portreg-ffi
 cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude bench/roundtrip/roundtrip.c \
   "$TARGET_DIR/release/libportreg.a" -lpthread -ldl -lm -o "$PEERS/roundtrip-c"
 rustc -O -C strip=debuginfo bench/startup/hello.rs -o "$PEERS/hello-rust"
+# The CLI as the release tarball ships it: static, for x86_64 musl (timed
+# beside the glibc build above, which `cargo install` gives).
+STATIC_BIN=""
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  cargo build --release -q -p portreg-cli --bin portreg --target x86_64-unknown-linux-musl
+  STATIC_BIN="$ROOT/target/x86_64-unknown-linux-musl/release/portreg"
+else
+  echo "skipped: the static CLI's timings (rustup has no x86_64-unknown-linux-musl target here)"
+fi
 
 step "tools: hyperfine (Debian), chromium (Debian, for the dashboard's page)"
 need_apt hyperfine hyperfine
@@ -40,7 +49,7 @@ step "peers from PyPI, and portreg's wheel, in $PEERS/venv"
 "$PEERS/venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings-python
 
 export PEERS_DIR="$PEERS" PEERS_PYTHON="$PEERS/venv/bin/python" \
-  PORTREG_BIN="$TARGET_DIR/release/portreg" PORTREG_NODE="$ROOT/bindings-node" \
+  PORTREG_BIN="$TARGET_DIR/release/portreg" PORTREG_STATIC_BIN="$STATIC_BIN" PORTREG_NODE="$ROOT/bindings-node" \
   C_ROUNDTRIP="$PEERS/roundtrip-c" HONCHO="$PEERS/venv/bin/honcho" \
   PLAYWRIGHT="$PEERS" CHROMIUM=/usr/bin/chromium
 if [ -n "${RACE_ONLY:-}" ]; then
