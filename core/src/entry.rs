@@ -285,21 +285,26 @@ pub struct Entry {
 
 impl Entry {
     pub(crate) fn from_stored(e: &StoredEntry, holder: Option<Holder>) -> Entry {
+        Entry::from_owned(e.clone(), holder)
+    }
+
+    /// [`Entry::from_stored`] of an entry no one else needs: its texts move.
+    pub(crate) fn from_owned(e: StoredEntry, holder: Option<Holder>) -> Entry {
         let state = match (&holder, e.reserved) {
             (Some(_), _) => State::Active,
             (None, true) => State::Reserved,
             (None, false) => State::Idle,
         };
         Entry {
-            name: e.name.clone(),
+            name: e.name,
             port: e.port,
             state,
             holder,
             reserved: e.reserved,
-            description: e.description.clone(),
-            meta: e.meta.clone(),
-            created: e.created.clone(),
-            changed: e.changed.clone(),
+            description: e.description,
+            meta: e.meta,
+            created: e.created,
+            changed: e.changed,
             listening: None,
         }
     }

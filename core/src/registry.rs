@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::allocate::{self, Probe};
@@ -239,10 +239,30 @@ impl Registry {
 
     /// Every entry, sorted by port then name.
     pub fn list(&self) -> Result<Vec<Entry>> {
-        let mut entries = self.read(|tx| {
+        let (data, mut holders) = self.read(|tx| {
             tx.verify(|_| true)?;
-            Ok(tx.take_views(|a, b| file_order(a, b)))
+            Ok(tx.take_holders())
         })?;
+        let mut order: Vec<usize> = (0..data.entries.len()).collect();
+        order.sort_unstable_by(|&a, &b| file_order(&data.entries[a], &data.entries[b]));
+        // A registry read once is this call's alone: its entries move.
+        let mut entries: Vec<Entry> = match Arc::try_unwrap(data) {
+            Ok(data) => {
+                let mut stored: Vec<Option<StoredEntry>> =
+                    data.entries.into_iter().map(Some).collect();
+                let mut entries = Vec::with_capacity(order.len());
+                for &i in &order {
+                    if let Some(e) = stored[i].take() {
+                        entries.push(Entry::from_owned(e, holders[i].take()));
+                    }
+                }
+                entries
+            }
+            Err(data) => order
+                .iter()
+                .map(|&i| Entry::from_stored(&data.entries[i], holders[i].take()))
+                .collect(),
+        };
         mark_listening(&mut entries);
         refresh_holders(&mut entries);
         Ok(entries)

@@ -282,33 +282,24 @@ impl Tx {
         Entry::from_stored(e, holder)
     }
 
-    /// [`Tx::view`] of every entry, in the order `cmp` sorts them, the
-    /// holders moved out of their records instead of copied: a reader's last
-    /// use of the Tx. The records are gone afterwards, so the Tx writes no
-    /// lease record (what it found dead is found again by the next call).
-    pub fn take_views(
-        &mut self,
-        cmp: impl FnMut(&&StoredEntry, &&StoredEntry) -> std::cmp::Ordering,
-    ) -> Vec<Entry> {
-        let data = Arc::clone(&self.data);
-        let mut entries: Vec<&StoredEntry> = data.entries.iter().collect();
-        entries.sort_unstable_by(cmp);
-        let index = self.views.take().unwrap_or_else(|| self.checked_index());
+    /// The entries as read, with each one's live holder (the one
+    /// [`Tx::view`] shows) at the same index, moved out of its record
+    /// instead of copied: a reader's last use of the Tx. The records are
+    /// gone afterwards, so the Tx writes no lease record (what it found dead
+    /// is found again by the next call).
+    pub fn take_holders(&mut self) -> (Arc<RegData>, Vec<Option<Holder>>) {
+        self.views.take();
         self.leases_dirty = false;
         self.pruned_dirty = false;
-        let mut holders: Vec<Option<Holder>> = std::mem::take(&mut self.leases)
-            .into_iter()
-            .map(|l| Some(l.rec.holder))
-            .collect();
-        entries
-            .iter()
-            .map(|e| {
-                let holder = index
-                    .get(crate::store::lookup_key(&e.name).as_ref())
-                    .and_then(|&i| holders[i].take());
-                Entry::from_stored(e, holder)
-            })
-            .collect()
+        let mut of_entries: Vec<Option<Holder>> = Vec::new();
+        of_entries.resize_with(self.data.entries.len(), || None);
+        for l in std::mem::take(&mut self.leases) {
+            if let (true, Some(i)) = (l.checked, self.data.position(&l.rec.name)) {
+                // The first record of a name, as a scan would find.
+                of_entries[i].get_or_insert(l.rec.holder);
+            }
+        }
+        (Arc::clone(&self.data), of_entries)
     }
 
     /// The checked records by case-folded name: the first record of a name,

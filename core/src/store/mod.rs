@@ -120,6 +120,8 @@ pub(crate) struct Store {
     /// Whether leases.json was read before: a Store that reads it once (a
     /// command-line `list`) keeps no copy of its records.
     leases_read: AtomicBool,
+    /// The same for registry.json, read under the shared lock.
+    registry_read: AtomicBool,
     /// A second buffer the size of registry.json, reused to read it (and
     /// compare with the cached bytes) and to serialize it.
     buf: Mutex<Vec<u8>>,
@@ -147,6 +149,7 @@ impl Store {
             cache: Mutex::new(None),
             leases_cache: Mutex::new(None),
             leases_read: AtomicBool::new(false),
+            registry_read: AtomicBool::new(false),
             buf: Mutex::new(Vec::new()),
             fine_ctime: OnceLock::new(),
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
@@ -490,11 +493,15 @@ impl Store {
                     );
                 }
                 let data = Arc::new(data);
-                self.set_cache(Cached {
-                    bytes,
-                    data: data.clone(),
-                    held,
-                });
+                // As for leases.json, a reader's first read keeps no copy:
+                // the caller may take the entries (see Registry::list).
+                if exclusive || self.registry_read.swap(true, Ordering::Relaxed) {
+                    self.set_cache(Cached {
+                        bytes,
+                        data: data.clone(),
+                        held,
+                    });
+                }
                 Ok(Some(data))
             }
             RegRead::Corrupt(why) => self.quarantine_corrupt(path, exclusive, &why, warn),

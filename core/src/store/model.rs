@@ -52,9 +52,12 @@ impl RegData {
     }
 
     pub fn get(&self, name: &str) -> Option<&StoredEntry> {
-        self.index
-            .get(lookup_key(name).as_ref())
-            .map(|&i| &self.entries[i])
+        self.position(name).map(|i| &self.entries[i])
+    }
+
+    /// Where `name`'s entry is in `entries`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(lookup_key(name).as_ref()).copied()
     }
 
     pub fn insert(&mut self, e: StoredEntry) {
