@@ -45,8 +45,12 @@ pub(crate) enum RegRead {
 /// Parses the bytes of `registry.json`. A newer version is read as far as
 /// possible (entries this code cannot read are skipped) and never written.
 pub(crate) fn parse_registry(bytes: &[u8]) -> RegRead {
-    // The common case, a file of this version, parses straight into entries.
-    if let Ok(file) = serde_json::from_slice::<RegistryFile<StoredEntry>>(bytes) {
+    // The common case, a file of this version, parses straight into entries
+    // (from text checked as UTF-8 once, not string by string).
+    let parsed = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| serde_json::from_str::<RegistryFile<StoredEntry>>(text).ok());
+    if let Some(file) = parsed {
         if file.version == FORMAT_VERSION {
             return check_entries(RegData::from_entries(file.entries, file.version));
         }
