@@ -183,11 +183,14 @@ impl Tx {
         }
         self.views.take();
         let running = Running::of(&holders, &self.ctx);
-        let mut i = 0;
-        while i < self.leases.len() {
-            let l = &mut self.leases[i];
+        // One pass, the live records kept in order: removing each dead one
+        // in place moved every record after it, n x n for a thousand names
+        // of one process that died.
+        let mut kept = Vec::with_capacity(self.leases.len());
+        let mut locks_tried: HashSet<String> = HashSet::new();
+        for mut l in std::mem::take(&mut self.leases) {
             if l.checked || !which(&l.rec.name) {
-                i += 1;
+                kept.push(l);
                 continue;
             }
             if running.is_alive(&l.rec.holder) {
@@ -198,12 +201,17 @@ impl Tx {
                     self.pruned_dirty = true;
                 }
                 l.checked = true;
-                i += 1;
+                kept.push(l);
             } else {
-                let dead = self.leases.remove(i).rec;
+                let dead = l.rec;
                 if let Some(lock) = &dead.holder.lock {
-                    let own = crate::liveness::own_token();
-                    holdlock::remove_if_free(self.ctx.dir(), lock, own.as_deref());
+                    // A process holds many names under one lock: its file
+                    // is looked at once.
+                    if !locks_tried.contains(lock) {
+                        let own = crate::liveness::own_token();
+                        holdlock::remove_if_free(self.ctx.dir(), lock, own.as_deref());
+                        locks_tried.insert(lock.clone());
+                    }
                 }
                 let port = self.data.get(&dead.name).map(|e| e.port);
                 self.pruned.push(Cleaned {
@@ -214,6 +222,7 @@ impl Tx {
                 self.pruned_dirty = true;
             }
         }
+        self.leases = kept;
         Ok(())
     }
 

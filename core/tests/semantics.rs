@@ -140,6 +140,49 @@ fn sigkilled_holder_turns_idle_even_unreaped() {
 }
 
 #[test]
+fn a_dead_holders_names_turn_idle_among_live_ones_in_order() {
+    let (_d, reg) = reg();
+    let r = range(21200, 21239);
+    let live = Sleeper::new();
+    let mut dead = Command::new("sleep").arg("60").spawn().unwrap();
+    // Twenty names each, interleaved in the file's (port) order.
+    for i in 0..40 {
+        let pid = if i % 2 == 0 { live.pid() } else { dead.id() };
+        reg.lease(&req(&format!("n{i:02}"), r).port(21200 + i).pid(pid))
+            .unwrap();
+    }
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let check = |reg: &Registry| {
+        let mut all = reg.list().unwrap();
+        all.retain(|e| e.name != "another");
+        let names: Vec<String> = all.iter().map(|e| e.name.clone()).collect();
+        let want: Vec<String> = (0..40).map(|i| format!("n{i:02}")).collect();
+        assert_eq!(names, want, "port order kept");
+        for (i, e) in all.iter().enumerate() {
+            let (state, pid) = if i % 2 == 0 {
+                (State::Active, Some(live.pid()))
+            } else {
+                (State::Idle, None)
+            };
+            assert_eq!(
+                (e.state, e.holder.as_ref().map(|h| h.pid)),
+                (state, pid),
+                "{}",
+                e.name
+            );
+        }
+    };
+    // A read judges them; a write drops the dead records for good.
+    check(&reg);
+    reg.lease(&req("another", r)).unwrap();
+    reg.release("another", Actor::me()).unwrap();
+    let text = fs::read_to_string(reg.path().join("leases.json")).unwrap();
+    assert_eq!(text.matches("\"name\"").count(), 20, "{text}");
+    check(&reg);
+}
+
+#[test]
 fn pid_reuse_defeated_by_start_time() {
     let (_d, reg) = reg();
     let r = range(21030, 21039);
