@@ -270,6 +270,17 @@ impl Tx {
         Some(self.leases.remove(i).rec)
     }
 
+    /// Removes the records of every name `which` selects, in one pass.
+    pub fn remove_records(&mut self, which: impl Fn(&str) -> bool) {
+        self.parse_records(&which);
+        let before = self.leases.len();
+        self.leases.retain(|l| !which(&l.rec.name));
+        if self.leases.len() != before {
+            self.views.take();
+            self.leases_dirty = true;
+        }
+    }
+
     /// The case-folded names held by a live process (every record verified).
     pub fn held_keys(&mut self) -> Result<HashSet<String>> {
         self.verify(|_| true)?;

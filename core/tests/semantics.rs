@@ -394,6 +394,35 @@ fn description_and_meta_are_kept() {
 }
 
 #[test]
+fn forget_by_glob_is_all_or_nothing_and_keeps_other_records() {
+    let (_d, reg) = reg();
+    let r = range(21240, 21269);
+    let other = Sleeper::new();
+    for i in 0..10 {
+        reg.lease(&req(&format!("web-{i}"), r)).unwrap();
+        reg.lease(&req(&format!("api-{i}"), r).pid(other.pid()))
+            .unwrap();
+    }
+    reg.lease(&req("web-other", r).pid(other.pid())).unwrap();
+    // One of the names the glob gives is another process's: nothing goes.
+    let err = reg.forget_many(&["web-*"], false).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LeaseHeld);
+    assert!(err.to_string().contains("web-other"), "{err}");
+    assert_eq!(reg.list().unwrap().len(), 21);
+    let gone = reg.forget_many(&["web-*"], true).unwrap();
+    assert_eq!(gone.len(), 11);
+    assert!(gone.iter().all(|e| e.state == State::Active));
+    let left = reg.list().unwrap();
+    assert_eq!(left.len(), 10);
+    assert!(left.iter().all(
+        |e| e.name.starts_with("api-") && e.holder.as_ref().map(|h| h.pid) == Some(other.pid())
+    ));
+    let text = fs::read_to_string(reg.path().join("leases.json")).unwrap();
+    assert!(!text.contains("web-"), "{text}");
+    assert_eq!(text.matches("\"name\"").count(), 10, "{text}");
+}
+
+#[test]
 fn forget_and_clean() {
     let (_d, reg) = reg();
     let r = range(21180, 21189);
