@@ -210,8 +210,15 @@ impl Store {
                 ));
             }
         }
+        // What a stat can prove matters only to a Store with a copy to
+        // trust, so never to a first read (which keeps none): a one-shot
+        // reader skips the three no-op chmods.
         let file = file.inspect(|f| {
-            self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
+            if self.leases_read.load(Ordering::Relaxed)
+                || self.registry_read.load(Ordering::Relaxed)
+            {
+                self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
+            }
         });
         let held = lock::acquire(file, false, &self.lock_path, self.lock_timeout, warn)?;
         Ok(self.guard(held, id, keep))
@@ -230,6 +237,8 @@ impl Store {
             Some((f, id)) => (f, Some(id)),
             None => (self.open_lock()?, None),
         };
+        // A lock file kept since a first read was not looked at then.
+        self.fine_ctime.get_or_init(|| read::ctime_is_fine(&file));
         let held = lock::acquire(Some(file), true, &self.lock_path, self.lock_timeout, warn)?;
         let _guard = self.guard(held, id, true);
         let data = self
