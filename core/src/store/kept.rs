@@ -12,6 +12,9 @@
 //! only in a fixed number of slots, which the handler can walk without a
 //! mutex; a registry that finds no free slot opens the lock file each call,
 //! as before.
+//!
+//! Which file a call locks lives here too: the kept one, else the lock file
+//! opened afresh (for reading, a registry that cannot be written is read).
 
 use std::fs::File;
 use std::mem::ManuallyDrop;
@@ -21,7 +24,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Once;
 
-use super::{lock, Store};
+use std::io;
+
+use super::{dir, lock, read, Store};
+use crate::error::{Error, Result};
 use crate::pid::my_pid;
 
 /// How many lock files a process keeps open at most (one per registry
@@ -148,6 +154,58 @@ impl Drop for LockGuard<'_> {
 }
 
 impl Store {
+    /// The shared lock, on the kept lock file when there is one; a registry
+    /// that cannot be locked for writing is read (and said so, once).
+    pub(super) fn lock_shared(&self, warn: &dyn Fn(String)) -> Result<LockGuard<'_>> {
+        let (file, read_only, id) = match self.kept_lock_file() {
+            Some((f, id)) => (Some(f), None, Some(id)),
+            None => {
+                let (f, read_only) = lock::open_for_read(&self.dir)?;
+                (f, read_only, None)
+            }
+        };
+        let keep = read_only.is_none();
+        if let Some(why) = read_only {
+            if !self.told_read_only.swap(true, Ordering::Relaxed) {
+                warn(format!(
+                    "the registry {} is read-only ({why}): it is read, but nothing can be changed",
+                    self.dir.display()
+                ));
+            }
+        }
+        // What a stat can prove matters only to a Store with a copy to
+        // trust, so never to a first read (which keeps none): a one-shot
+        // reader skips the three no-op chmods.
+        let file = file.inspect(|f| {
+            if self.leases_read.load(Ordering::Relaxed)
+                || self.registry_read.load(Ordering::Relaxed)
+            {
+                self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
+            }
+        });
+        let held = lock::acquire(file, false, &self.lock_path, self.lock_timeout, warn)?;
+        Ok(self.guard(held, id, keep))
+    }
+
+    /// Opens the lock file, to be locked exclusively.
+    pub(super) fn open_lock(&self) -> Result<File> {
+        // A read-only mount says so plainly; a lock file we may not write
+        // stays PERMISSION, with its own advice.
+        let f = dir::open_lock(&self.dir).map_err(|e| {
+            match (e.code(), lock::read_only_reason(&self.dir)) {
+                (crate::ErrorCode::Io, Some(why)) => Error::Io {
+                    context: format!(
+                        "the registry {} is read-only ({why}): it can be read, not changed",
+                        self.dir.display()
+                    ),
+                    source: io::Error::from(io::ErrorKind::ReadOnlyFilesystem),
+                },
+                _ => e,
+            }
+        })?;
+        Ok(f)
+    }
+
     /// The lock file kept from this process's last call, with its device
     /// and inode, when its name still points to it.
     pub(super) fn kept_lock_file(&self) -> Option<(File, (u64, u64))> {

@@ -26,7 +26,6 @@ mod text;
 mod write;
 
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -189,39 +188,6 @@ impl Store {
     pub fn shared_registry(&self, warn: &dyn Fn(String)) -> Result<Option<Arc<RegData>>> {
         let _guard = self.lock_shared(warn)?;
         self.load_registry(false, warn)
-    }
-
-    /// The shared lock, on the kept lock file when there is one; a registry
-    /// that cannot be locked for writing is read (and said so, once).
-    fn lock_shared(&self, warn: &dyn Fn(String)) -> Result<kept::LockGuard<'_>> {
-        let (file, read_only, id) = match self.kept_lock_file() {
-            Some((f, id)) => (Some(f), None, Some(id)),
-            None => {
-                let (f, read_only) = lock::open_for_read(&self.dir)?;
-                (f, read_only, None)
-            }
-        };
-        let keep = read_only.is_none();
-        if let Some(why) = read_only {
-            if !self.told_read_only.swap(true, Ordering::Relaxed) {
-                warn(format!(
-                    "the registry {} is read-only ({why}): it is read, but nothing can be changed",
-                    self.dir.display()
-                ));
-            }
-        }
-        // What a stat can prove matters only to a Store with a copy to
-        // trust, so never to a first read (which keeps none): a one-shot
-        // reader skips the three no-op chmods.
-        let file = file.inspect(|f| {
-            if self.leases_read.load(Ordering::Relaxed)
-                || self.registry_read.load(Ordering::Relaxed)
-            {
-                self.fine_ctime.get_or_init(|| read::ctime_is_fine(f));
-            }
-        });
-        let held = lock::acquire(file, false, &self.lock_path, self.lock_timeout, warn)?;
-        Ok(self.guard(held, id, keep))
     }
 
     /// Runs `f` on both files under the exclusive lock, then writes what
@@ -544,27 +510,6 @@ impl Store {
             Vec::new(),
             FORMAT_VERSION,
         ))))
-    }
-
-    /// Opens the lock file, and the first time, finds out from it whether
-    /// ctime on this file system is fine-grained.
-    fn open_lock(&self) -> Result<File> {
-        // A read-only mount says so plainly; a lock file we may not write
-        // stays PERMISSION, with its own advice.
-        let f = dir::open_lock(&self.dir).map_err(|e| {
-            match (e.code(), lock::read_only_reason(&self.dir)) {
-                (crate::ErrorCode::Io, Some(why)) => Error::Io {
-                    context: format!(
-                        "the registry {} is read-only ({why}): it can be read, not changed",
-                        self.dir.display()
-                    ),
-                    source: io::Error::from(io::ErrorKind::ReadOnlyFilesystem),
-                },
-                _ => e,
-            }
-        })?;
-        self.fine_ctime.get_or_init(|| read::ctime_is_fine(&f));
-        Ok(f)
     }
 
     /// Remembers what registry.json holds; the buffer it replaces is kept
