@@ -75,22 +75,19 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             };
             release(&reg, g, name, actor)
         }
-        // The port alone needs registry.json alone; --json describes the
-        // whole entry (holder, listening).
-        Command::Get { name } if g.json => match reg.get(&name)? {
-            Some(e) => {
-                print_json(&e);
-                Ok(Outcome::ok())
+        Command::Get { name } => {
+            // The port alone needs registry.json alone; --json describes the
+            // whole entry (holder, listening).
+            let shown = if g.json {
+                reg.get(&name)?.map(|e| print_json(&e))
+            } else {
+                reg.port_of(&name)?.map(|port| println!("{port}"))
+            };
+            match shown {
+                Some(()) => Ok(Outcome::ok()),
+                None => Err(portreg_core::Error::NotFound { what: "name", name }),
             }
-            None => Err(portreg_core::Error::NotFound { what: "name", name }),
-        },
-        Command::Get { name } => match reg.port_of(&name)? {
-            Some(port) => {
-                println!("{port}");
-                Ok(Outcome::ok())
-            }
-            None => Err(portreg_core::Error::NotFound { what: "name", name }),
-        },
+        }
         // A listing, as `list` without --host: 0 even when it is empty
         // (it says so); only an error is not.
         Command::List { host: true, .. } => {

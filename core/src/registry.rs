@@ -245,24 +245,16 @@ impl Registry {
         })?;
         let mut order: Vec<usize> = (0..data.entries.len()).collect();
         order.sort_unstable_by(|&a, &b| file_order(&data.entries[a], &data.entries[b]));
-        // A registry read once is this call's alone: its entries move.
-        let mut entries: Vec<Entry> = match Arc::try_unwrap(data) {
-            Ok(data) => {
-                let mut stored: Vec<Option<StoredEntry>> =
-                    data.entries.into_iter().map(Some).collect();
-                let mut entries = Vec::with_capacity(order.len());
-                for &i in &order {
-                    if let Some(e) = stored[i].take() {
-                        entries.push(Entry::from_owned(e, holders[i].take()));
-                    }
-                }
-                entries
+        // A registry read once is this call's alone: its entries move
+        // (a cached one is copied).
+        let stored = Arc::try_unwrap(data).map_or_else(|d| d.entries.clone(), |d| d.entries);
+        let mut stored: Vec<Option<StoredEntry>> = stored.into_iter().map(Some).collect();
+        let mut entries = Vec::with_capacity(order.len());
+        for &i in &order {
+            if let Some(e) = stored[i].take() {
+                entries.push(Entry::from_owned(e, holders[i].take()));
             }
-            Err(data) => order
-                .iter()
-                .map(|&i| Entry::from_stored(&data.entries[i], holders[i].take()))
-                .collect(),
-        };
+        }
         mark_listening(&mut entries);
         refresh_holders(&mut entries);
         Ok(entries)
