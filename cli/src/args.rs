@@ -55,6 +55,7 @@ pub(crate) struct Global {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Lease a port for NAME and print it; the holder is the calling shell or script
     #[command(
@@ -344,7 +345,8 @@ impl Cli {
     }
 }
 
-/// What `lease` and `run` ask for: a name and how to choose its port.
+// What `lease` and `run` ask for: a name and how to choose its port (a plain
+// comment: a doc comment would become the about text of both commands).
 #[derive(Args, Debug)]
 pub(crate) struct Want {
     /// The service's name: 1-64 letters, digits, '.', '_', '-' (case-insensitive)

@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use portreg_core::{Registry, Result};
 use portreg_supervisor::{commands, Checkout};
 
-/// Which project file: `-f FILE`, else portreg.toml found from the cwd up.
+// Which project file: `-f FILE`, else portreg.toml found from the cwd up (a
+// plain comment: a doc comment would become the about text of each command).
 #[derive(Args, Debug, Clone)]
 pub struct FileArg {
     /// The project file (default: portreg.toml in this folder or the nearest parent)
@@ -16,6 +17,7 @@ pub struct FileArg {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ProjectCommand {
     /// Start a project's services from portreg.toml: ports leased first, in
     /// dependency order, each once its dependencies are healthy
