@@ -83,6 +83,8 @@ pub(crate) fn dispatch(cli: Cli) -> portreg_core::Result<Outcome> {
             } else {
                 reg.port_of(&name)?.map(|port| println!("{port}"))
             };
+            // With registry.json's parsed entries, which it keeps.
+            crate::leave_to_exit(reg);
             match shown {
                 Some(()) => Ok(Outcome::ok()),
                 None => Err(portreg_core::Error::NotFound { what: "name", name }),

@@ -175,7 +175,7 @@ impl Store {
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<T>,
     ) -> Result<Option<T>> {
         let _guard = self.lock_shared(warn)?;
-        let Some(data) = self.load_registry(false, warn)? else {
+        let Some(data) = self.load_registry(false, false, warn)? else {
             return Ok(None);
         };
         let leases = self.read_leases(warn)?;
@@ -187,7 +187,9 @@ impl Store {
     /// it is corrupt, as for [`Store::shared`].
     pub fn shared_registry(&self, warn: &dyn Fn(String)) -> Result<Option<Arc<RegData>>> {
         let _guard = self.lock_shared(warn)?;
-        self.load_registry(false, warn)
+        // Only read from (never taken apart), so kept for the next read, as
+        // a caller that exits next may also leave it to the exit to free.
+        self.load_registry(false, true, warn)
     }
 
     /// Runs `f` on both files under the exclusive lock, then writes what
@@ -208,7 +210,7 @@ impl Store {
         let held = lock::acquire(Some(file), true, &self.lock_path, self.lock_timeout, warn)?;
         let _guard = self.guard(held, id, true);
         let data = self
-            .load_registry(true, warn)?
+            .load_registry(true, true, warn)?
             .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
         let leases = self.read_leases(warn)?;
         // Under the exclusive lock nobody else can change the file: take the
@@ -403,10 +405,11 @@ impl Store {
     }
 
     /// Reads `registry.json`, reusing the parsed form when the file has not
-    /// changed since the last call.
+    /// changed since the last call. A first read keeps it only when `keep`.
     fn load_registry(
         &self,
         exclusive: bool,
+        keep: bool,
         warn: &dyn Fn(String),
     ) -> Result<Option<Arc<RegData>>> {
         let path = &self.registry_path;
@@ -468,9 +471,10 @@ impl Store {
                     );
                 }
                 let data = Arc::new(data);
-                // As for leases.json, a reader's first read keeps no copy:
-                // the caller may take the entries (see Registry::list).
-                if exclusive || self.registry_read.swap(true, Ordering::Relaxed) {
+                // As for leases.json, a reader's first read keeps no copy
+                // unless asked to: the caller may take the entries (see
+                // Registry::list).
+                if self.registry_read.swap(true, Ordering::Relaxed) || keep {
                     self.set_cache(Cached {
                         bytes,
                         data: data.clone(),
