@@ -66,3 +66,13 @@ unsafe fn reopen_closed_std_fds() {
         }
     }
 }
+
+/// `pow` for the glibc build, from the libm crate (musl's implementation, the
+/// one the static build links). It is the only libm.so function the binary
+/// calls (tokio's scheduler, in `portreg dashboard`); defined here, the
+/// linker leaves libm.so out and no start pays for loading it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[no_mangle]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
