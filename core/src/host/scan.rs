@@ -8,7 +8,7 @@
 //! with one write of the same size, instead of creating and unlinking a
 //! file (about 25 µs on ext4, against 1 µs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -54,6 +54,8 @@ pub(super) struct Scan {
     /// length (known from its creation or its fstat when opened, so a
     /// rewrite need not ask it).
     files: HashMap<String, (File, u64)>,
+    /// Which of `files` this process last wrote as released.
+    released: HashSet<String>,
     /// Whether this file system gives every change a new ctime, found out
     /// once on a claim file of this user (see [`Scan::stamps_are_fine`]).
     fine: Option<bool>,
@@ -70,6 +72,7 @@ impl Scan {
             ignored: Vec::new(),
             own: Vec::new(),
             files: HashMap::new(),
+            released: HashSet::new(),
             fine: None,
         }
     }
@@ -224,8 +227,9 @@ impl Scan {
     }
 
     /// Rewrites this user's claim file `name` in place with `body` (of
-    /// [`claim::CLAIM_LEN`] bytes, like every claim this version writes).
-    pub fn rewrite(&mut self, name: &str, body: &[u8]) -> std::io::Result<()> {
+    /// [`claim::CLAIM_LEN`] bytes, like every claim this version writes), a
+    /// `released` claim or a live one.
+    pub fn rewrite(&mut self, name: &str, body: &[u8], released: bool) -> std::io::Result<()> {
         let (file, len) = self.own_file(name)?;
         let written = file.write_all_at(body, 0).and_then(|()| {
             // A longer file of an older version: cut its tail.
@@ -240,7 +244,19 @@ impl Scan {
                 self.files.remove(name);
             }
         }
+        if released && written.is_ok() {
+            self.released.insert(name.to_string());
+        } else {
+            self.released.remove(name);
+        }
         written
+    }
+
+    /// Whether this process has the claim file `name` open for rewriting,
+    /// and keeps fewer than `most` others it released.
+    pub fn keeps_open(&self, name: &str, most: usize) -> bool {
+        self.files.contains_key(name)
+            && (self.released.contains(name) || self.released.len() < most)
     }
 
     /// This user's claim file on `port` that the view knows of (the plain
@@ -280,6 +296,7 @@ impl Scan {
             }
             s.own.retain(|(_, n)| n != name);
             s.files.remove(name);
+            s.released.remove(name);
         });
     }
 
