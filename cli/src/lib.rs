@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod args;
 mod commands;
@@ -49,7 +49,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(argv) {
+    let cli = match parse(argv) {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
             // --help and --version: clap's own text on stdout.
@@ -80,6 +80,22 @@ where
             e.code().exit_code()
         }
     }
+}
+
+/// `Cli::try_parse_from(argv)`, leaving the command definition it builds and
+/// the matches it reads (a few hundred allocations) to the exit, when the
+/// binary exits next.
+fn parse<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut cmd = Cli::command();
+    let mut matches = cmd.try_get_matches_from_mut(argv)?;
+    let cli = Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd));
+    leave_to_exit(matches);
+    leave_to_exit(cmd);
+    cli
 }
 
 /// One line for a clap error: its message with the usage it names, the code
