@@ -205,13 +205,11 @@ impl Area {
             // keeps it open: removed, the next lease of the port would
             // create it again and, to see any claim made meanwhile, read the
             // whole directory (a thousand files: 0.4 ms a round trip).
-            let name = scan.own_name(port);
-            let keep = scan.own.len() <= KEEP_RELEASED
-                || name
-                    .as_deref()
-                    .is_some_and(|n| scan.keeps_open(n, KEEP_RELEASED));
-            match name {
-                Some(name) if keep && scan.rewrite(&name, &body, true).is_ok() => {
+            match scan.own_name(port) {
+                Some(name)
+                    if scan.keeps_released(&name, KEEP_RELEASED)
+                        && scan.rewrite(&name, &body, true).is_ok() =>
+                {
                     scan.remove_others(port, &name)
                 }
                 _ => scan.remove_port(port),

@@ -48,6 +48,17 @@ struct OwnFile {
     released: bool,
 }
 
+impl OwnFile {
+    /// A file just created or opened: as far as this process knows, live.
+    fn live(file: File, len: u64) -> OwnFile {
+        OwnFile {
+            file,
+            len,
+            released: false,
+        }
+    }
+}
+
 pub(super) struct Scan {
     pub dir: Dir,
     /// This user.
@@ -208,15 +219,8 @@ impl Scan {
             let _ = unlinkat(self.dir.as_fd(), name.as_str(), UnlinkatFlags::NoRemoveDir);
             return Err(e);
         }
-        let len = body.len() as u64;
-        self.files.insert(
-            name.clone(),
-            OwnFile {
-                file,
-                len,
-                released: false,
-            },
-        );
+        self.files
+            .insert(name.clone(), OwnFile::live(file, body.len() as u64));
         self.own.push((port, name.clone()));
         Ok(name)
     }
@@ -233,12 +237,8 @@ impl Scan {
             if !regular || st.st_uid != self.uid || st.st_nlink != 1 {
                 return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
             }
-            let own = OwnFile {
-                file,
-                len: st.st_size as u64,
-                released: false,
-            };
-            self.files.insert(name.to_string(), own);
+            self.files
+                .insert(name.to_string(), OwnFile::live(file, st.st_size as u64));
         }
         Ok(self.files.get_mut(name).expect("just inserted"))
     }
@@ -267,12 +267,15 @@ impl Scan {
         written
     }
 
-    /// Whether this process has the claim file `name` open for rewriting,
-    /// and keeps fewer than `most` others it released.
-    pub fn keeps_open(&self, name: &str, most: usize) -> bool {
-        self.files.get(name).is_some_and(|own| {
-            own.released || self.files.values().filter(|f| f.released).count() < most
-        })
+    /// Whether this user's claim file `name`, released, stays for the next
+    /// lease of its port: while this user has at most `most` claim files, or
+    /// while this process has it open and keeps fewer than `most` others it
+    /// released.
+    pub fn keeps_released(&self, name: &str, most: usize) -> bool {
+        self.own.len() <= most
+            || self.files.get(name).is_some_and(|own| {
+                own.released || self.files.values().filter(|f| f.released).count() < most
+            })
     }
 
     /// This user's claim file on `port` that the view knows of (the plain
