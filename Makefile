@@ -27,7 +27,7 @@ test: ## set everything up and run every suite below, going on past a failed one
 	echo "suites: $$passed passed, $$failed failed"
 	[ "$$failed" -eq 0 ]
 
-test-rust: lint-rust ## Rust: fmt, clippy, every core, CLI and ffi test (real processes, strace, the C example server, the header)
+test-rust: lint-rust ## Rust: fmt, clippy, every core, CLI and ffi test (real processes, strace, the C example server, the header), core and CLI again on musl
 	@$(COMMON)
 	need_apt strace strace
 	need_apt prlimit util-linux
@@ -36,6 +36,14 @@ test-rust: lint-rust ## Rust: fmt, clippy, every core, CLI and ffi test (real pr
 	[ "$$(id -u)" -ne 0 ] || export PORTREG_REQUIRE_ROOT=1
 	step "cargo test (core, cli, ffi)"
 	cargo test
+	# The static CLI and the musl wheel and npm package are built on musl,
+	# whose libc differs in what nix offers and how files are opened.
+	step "cargo test --target x86_64-unknown-linux-musl (core, cli)"
+	if rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1; then
+	  cargo test -p portreg-core -p portreg-cli --target x86_64-unknown-linux-musl
+	else
+	  echo "skipped: the musl tests (rustup cannot add x86_64-unknown-linux-musl here)"
+	fi
 
 test-c: ## C: the C tests as C99 and C++, shared and static, natively and under valgrind; install + pkg-config
 	@scripts/test-c.sh

@@ -150,9 +150,10 @@ pub(crate) fn open_dir(path: &Path, me: u32) -> Result<OwnedFd, String> {
 /// mode: it is made under a private temp name, opened up, then renamed into
 /// place without replacing anything (another user's first look must never
 /// see it half made).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(target_os = "linux")]
 fn create(path: &Path) -> nix::Result<bool> {
-    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    use nix::fcntl::AT_FDCWD;
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
     if std::fs::symlink_metadata(path).is_ok() {
         return Ok(false);
     }
@@ -176,13 +177,9 @@ fn create(path: &Path) -> nix::Result<bool> {
         nix::sys::stat::FchmodatFlags::NoFollowSymlink,
     )
     .and_then(|()| {
-        renameat2(
-            AT_FDCWD,
-            &tmp,
-            AT_FDCWD,
-            path,
-            RenameFlags::RENAME_NOREPLACE,
-        )
+        // rustix's system call: nix offers renameat2 for glibc alone.
+        renameat_with(CWD, &tmp, CWD, path, RenameFlags::NOREPLACE)
+            .map_err(|e| Errno::from_raw(e.raw_os_error()))
     });
     match made {
         Ok(()) => Ok(true),
@@ -198,7 +195,7 @@ fn create(path: &Path) -> nix::Result<bool> {
 }
 
 /// Elsewhere: mkdir, then open it up (a look in between may refuse it).
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(not(target_os = "linux"))]
 fn create(path: &Path) -> nix::Result<bool> {
     match mkdir(path, Mode::from_bits_truncate(0o1777)) {
         Ok(()) => Ok(true),

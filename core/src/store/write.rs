@@ -5,7 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(target_os = "linux")]
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -199,11 +199,11 @@ fn write_via_temp(dir: &Path, target: &str, bytes: &[u8]) -> Result<()> {
 /// writer leaves is unchanged (registry.json first), and the work after
 /// the wait on the disk is one system call.
 pub(crate) struct Staged {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(target_os = "linux")]
     file: File,
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(target_os = "linux")]
     spare: PathBuf,
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(target_os = "linux")]
     dest: PathBuf,
 }
 
@@ -219,7 +219,7 @@ impl Staged {
     /// (the caller knows that nobody has exchanged since, so the spare's
     /// name still points to it). That spares an open, a check of its owner
     /// and a close.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(target_os = "linux")]
     pub(crate) fn new_at(
         spare: PathBuf,
         dest: PathBuf,
@@ -255,7 +255,7 @@ impl Staged {
         }))
     }
 
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(target_os = "linux"))]
     pub(crate) fn new_at(
         _spare: PathBuf,
         _dest: PathBuf,
@@ -267,7 +267,7 @@ impl Staged {
 
     /// Makes the staged bytes the target's; `Ok(false)` when the target
     /// does not exist yet (the caller then writes it through a temp file).
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(target_os = "linux")]
     pub(crate) fn swap_in(self) -> io::Result<bool> {
         self.swap_in_held().map(|h| h.is_some())
     }
@@ -275,31 +275,24 @@ impl Staged {
     /// [`Staged::swap_in`], returning the file now under the target's name,
     /// still open, with its id taken after the exchange (which changes its
     /// ctime); `Ok(None)` when the target does not exist yet.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(target_os = "linux")]
     pub(crate) fn swap_in_held(self) -> io::Result<Option<(File, FileId)>> {
-        use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
-        match renameat2(
-            AT_FDCWD,
-            &self.spare,
-            AT_FDCWD,
-            &self.dest,
-            RenameFlags::RENAME_EXCHANGE,
-        ) {
+        match exchange(&self.spare, &self.dest) {
             Ok(()) => {
                 let id = FileId::of(&self.file.metadata()?);
                 Ok(Some((self.file, id)))
             }
-            Err(nix::errno::Errno::ENOENT) => Ok(None),
-            Err(e) => Err(io::Error::from(e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(target_os = "linux"))]
     pub(crate) fn swap_in(self) -> io::Result<bool> {
         Ok(false)
     }
 
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(target_os = "linux"))]
     pub(crate) fn swap_in_held(self) -> io::Result<Option<(File, FileId)>> {
         Ok(None)
     }
@@ -313,10 +306,9 @@ impl Staged {
 /// the old content, now under the temp name, is then unlinked. Where the
 /// exchange is not possible (no target yet, a filesystem without it) this is
 /// a plain rename.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(target_os = "linux")]
 fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
-    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
-    match renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RenameFlags::RENAME_EXCHANGE) {
+    match exchange(tmp, dest) {
         Ok(()) => {
             // A crash right here leaves the old bytes under the temp name:
             // harmless, and `clean` removes it.
@@ -327,7 +319,17 @@ fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
     }
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+/// Swaps the names `a` and `b` in one step (renameat2 RENAME_EXCHANGE),
+/// through rustix's system call: nix offers renameat2 for glibc alone, and
+/// the musl builds (the static CLI, the musllinux wheel, the musl npm
+/// package) need it as much.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    Ok(renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)?)
+}
+
+#[cfg(not(target_os = "linux"))]
 fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
     fs::rename(tmp, dest)
 }
