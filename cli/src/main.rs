@@ -18,6 +18,11 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: runs first, on the only thread; argv holds argc C strings, as
     // the C runtime passes them to main.
     let args: Vec<OsString> = unsafe {
+        // Before anything is allocated, as the crate asks: a process forked
+        // while another thread holds the allocator's lock (`portreg up
+        // --detach`, `run`) finds it free in the child.
+        #[cfg(target_os = "linux")]
+        dlmalloc::enable_alloc_after_fork();
         reopen_closed_std_fds();
         // A write to a closed pipe (`portreg list | head -1`) fails with
         // EPIPE instead of killing the process, as under Rust's own start-up;
@@ -76,3 +81,17 @@ unsafe fn reopen_closed_std_fds() {
 pub extern "C" fn pow(x: f64, y: f64) -> f64 {
     libm::pow(x, y)
 }
+
+/// The allocator, on Linux. musl's malloc (the static build's) hands memory
+/// back to the kernel as soon as it is freed and maps it again for the next
+/// use: on a registry of 1,000 names `portreg list` made 120 mmap and 58
+/// munmap calls and 350 more page faults than under glibc (`strace -c`,
+/// `perf stat`). Median of 300 runs each (`hyperfine -N`), musl's malloc
+/// against this one: `list` of 1,000 names 5.8 to 4.3 ms, of 100 names 1.49
+/// to 1.10 ms, `get` 0.75 to 0.62 ms, `--version` 0.55 to 0.45 ms. Under
+/// glibc it is a little faster than glibc's own (`perf stat`, mean of 300
+/// runs: `get` 1.20 to 1.11 ms; of 100 runs: `list` of 1,000 names 5.18 to
+/// 4.97 ms), so both builds use it.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
