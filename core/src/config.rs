@@ -53,16 +53,51 @@ pub fn default_dir() -> Result<PathBuf> {
     })
 }
 
-/// The ranges of the registry in `dir`, tried in order: `PORTREG_RANGE`,
-/// else `range` in its `config.toml`, else [`DEFAULT_RANGE`]. Either may
+/// The registry's `config.toml`, read and parsed once when the registry is
+/// opened: every setting it gives (range, lock timeout, claims) is taken
+/// from this one read.
+pub(crate) struct ConfigFile {
+    pub path: PathBuf,
+    /// Its text; `Ok(None)` when there is no such file.
+    text: std::io::Result<Option<String>>,
+    /// The text parsed, when there is text.
+    table: Option<std::result::Result<toml::Table, toml::de::Error>>,
+}
+
+impl ConfigFile {
+    /// Reads `dir`'s config.toml, if any.
+    pub fn read(dir: &Path) -> ConfigFile {
+        let path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        let table = text
+            .as_ref()
+            .ok()
+            .and_then(Option::as_deref)
+            .map(str::parse);
+        ConfigFile { path, text, table }
+    }
+
+    /// The file's settings, when it exists and parses (which reading the
+    /// range reports otherwise).
+    pub fn table(&self) -> Option<&toml::Table> {
+        self.table.as_ref().and_then(|t| t.as_ref().ok())
+    }
+}
+
+/// The ranges of a registry, tried in order: `PORTREG_RANGE`, else
+/// `range` in its `config.toml` (`config`), else [`DEFAULT_RANGE`]. Either may
 /// list several ranges, `3000-3099,8070-8999`; the file may also give a
 /// list of strings, `range = ["3000-3099", "8070-8999"]`.
-pub(crate) fn configured_range(dir: &Path) -> Result<PortRanges> {
-    range_from(std::env::var_os(RANGE_VAR).as_deref(), dir)
+pub(crate) fn configured_range(config: &ConfigFile) -> Result<PortRanges> {
+    range_from(std::env::var_os(RANGE_VAR).as_deref(), config)
 }
 
 /// [`configured_range`] with the environment variable's value given.
-fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRanges> {
+fn range_from(env: Option<&OsStr>, config: &ConfigFile) -> Result<PortRanges> {
     if let Some(v) = env.filter(|v| !v.is_empty()) {
         let s = v.to_string_lossy();
         return s.parse().map_err(|e: Error| match e {
@@ -73,20 +108,33 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRanges> {
             other => other,
         });
     }
-    let path = dir.join(CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DEFAULT_RANGE.into()),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    let path = &config.path;
+    let text = match &config.text {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(DEFAULT_RANGE.into()),
+        Err(e) => {
+            // The kernel's error again (the read's is kept with the file).
+            let e = e.raw_os_error().map_or_else(
+                || std::io::Error::new(e.kind(), e.to_string()),
+                std::io::Error::from_raw_os_error,
+            );
+            return Err(Error::io(format!("cannot read {}", path.display()), e));
+        }
     };
-    let table: toml::Table = text.parse().map_err(|e| Error::InvalidRange {
-        value: path.display().to_string(),
-        why: format!(
-            "{} does not parse as TOML: {}",
-            path.display(),
-            toml_error_line(&text, &e)
-        ),
-    })?;
+    let table = match &config.table {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            return Err(Error::InvalidRange {
+                value: path.display().to_string(),
+                why: format!(
+                    "{} does not parse as TOML: {}",
+                    path.display(),
+                    toml_error_line(text, e)
+                ),
+            })
+        }
+        None => return Ok(DEFAULT_RANGE.into()),
+    };
     let not_a_string = || {
         Error::InvalidRange {
         value: path.display().to_string(),
@@ -112,12 +160,12 @@ fn range_from(env: Option<&OsStr>, dir: &Path) -> Result<PortRanges> {
     })
 }
 
-/// How long a call on the registry in `dir` waits for its lock:
+/// How long a call on a registry waits for its lock:
 /// `PORTREG_LOCK_TIMEOUT` (seconds, fractions allowed), else `lock_timeout`
 /// in its `config.toml`, else [`DEFAULT_LOCK_TIMEOUT`]. A value that is not
 /// a number of seconds is passed over with a warning (the second value):
 /// a typo must not make a call wait forever or fail.
-pub(crate) fn lock_timeout(dir: &Path) -> (Duration, Option<String>) {
+pub(crate) fn lock_timeout(config: &ConfigFile) -> (Duration, Option<String>) {
     let parse = |v: &str| {
         v.trim()
             .parse::<f64>()
@@ -138,11 +186,7 @@ pub(crate) fn lock_timeout(dir: &Path) -> (Duration, Option<String>) {
             None => (DEFAULT_LOCK_TIMEOUT, Some(bad(&v, LOCK_TIMEOUT_VAR))),
         };
     }
-    let path = dir.join(CONFIG_FILE);
-    let table = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.parse::<toml::Table>().ok());
-    let Some(value) = table.as_ref().and_then(|t| t.get("lock_timeout")) else {
+    let Some(value) = config.table().and_then(|t| t.get("lock_timeout")) else {
         return (DEFAULT_LOCK_TIMEOUT, None);
     };
     let text = match value {
@@ -167,9 +211,9 @@ pub(crate) const CONFIG_KEYS: [&str; 4] = ["range", "lock_timeout", "claims_dir"
 /// reads (most likely a misspelt setting, which would otherwise be ignored
 /// without a word). A file that is missing or does not parse says nothing
 /// here: reading the range reports the latter.
-pub(crate) fn unknown_keys(dir: &Path) -> Option<String> {
-    let path = dir.join(CONFIG_FILE);
-    let table: toml::Table = std::fs::read_to_string(&path).ok()?.parse().ok()?;
+pub(crate) fn unknown_keys(config: &ConfigFile) -> Option<String> {
+    let path = &config.path;
+    let table = config.table()?;
     let unknown: Vec<String> = table
         .keys()
         .filter(|k| !CONFIG_KEYS.contains(&k.as_str()))
@@ -214,6 +258,11 @@ mod tests {
     use super::*;
     use crate::ErrorCode;
 
+    /// The range `env` (PORTREG_RANGE) and `dir`'s config.toml give.
+    fn range_in(env: Option<&OsStr>, dir: &Path) -> Result<PortRanges> {
+        range_from(env, &ConfigFile::read(dir))
+    }
+
     fn why(r: Result<PortRanges>) -> String {
         match r {
             Err(Error::InvalidRange { why, .. }) => why,
@@ -224,32 +273,32 @@ mod tests {
     #[test]
     fn default_when_nothing_is_set() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE.into());
+        assert_eq!(range_in(None, dir.path()).unwrap(), DEFAULT_RANGE.into());
         assert_eq!(
-            range_from(Some(OsStr::new("")), dir.path()).unwrap(),
+            range_in(Some(OsStr::new("")), dir.path()).unwrap(),
             DEFAULT_RANGE.into()
         );
         assert_eq!("8070-8999".parse::<PortRange>().unwrap(), DEFAULT_RANGE);
         std::fs::write(dir.path().join(CONFIG_FILE), "other = 1\n").unwrap();
-        assert_eq!(range_from(None, dir.path()).unwrap(), DEFAULT_RANGE.into());
+        assert_eq!(range_in(None, dir.path()).unwrap(), DEFAULT_RANGE.into());
     }
 
     #[test]
     fn unknown_keys_make_one_warning_line() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(unknown_keys(dir.path()), None);
+        assert_eq!(unknown_keys(&ConfigFile::read(dir.path())), None);
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, "range = \"7000-7099\"\nlock_timeout = 3\n").unwrap();
-        assert_eq!(unknown_keys(dir.path()), None);
+        assert_eq!(unknown_keys(&ConfigFile::read(dir.path())), None);
         std::fs::write(&file, "rnage = \"7000-7099\"\nclaims_cap = 3\n").unwrap();
-        let w = unknown_keys(dir.path()).unwrap();
+        let w = unknown_keys(&ConfigFile::read(dir.path())).unwrap();
         assert!(w.starts_with("unknown key \"rnage\" in "), "{w}");
         assert!(
             w.ends_with("config.toml; known keys: range, lock_timeout, claims_dir, claims_cap"),
             "{w}"
         );
         std::fs::write(&file, "a = 1\n[b]\nc = 2\n").unwrap();
-        let w = unknown_keys(dir.path()).unwrap();
+        let w = unknown_keys(&ConfigFile::read(dir.path())).unwrap();
         assert!(w.starts_with("unknown keys \"a\", \"b\" in "), "{w}");
         assert!(!w.contains('\n'));
     }
@@ -259,16 +308,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), "range = \"7000-7099\"\n").unwrap();
         assert_eq!(
-            range_from(None, dir.path()).unwrap(),
+            range_in(None, dir.path()).unwrap(),
             PortRange::new(7000, 7099).unwrap().into()
         );
         assert_eq!(
-            range_from(Some(OsStr::new("9100-9199")), dir.path()).unwrap(),
+            range_in(Some(OsStr::new("9100-9199")), dir.path()).unwrap(),
             PortRange::new(9100, 9199).unwrap().into()
         );
-        let w = why(range_from(Some(OsStr::new("9199-9100")), dir.path()));
+        let w = why(range_in(Some(OsStr::new("9199-9100")), dir.path()));
         assert!(w.contains("PORTREG_RANGE"), "{w}");
-        let w = why(range_from(Some(OsStr::new("9100-9199,x")), dir.path()));
+        let w = why(range_in(Some(OsStr::new("9100-9199,x")), dir.path()));
         assert!(w.contains("PORTREG_RANGE") && w.contains("\"x\""), "{w}");
     }
 
@@ -277,12 +326,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let two = || "3000-3099,8070-8999".parse::<PortRanges>().unwrap();
         let env = OsStr::new("3000-3099,8070-8999");
-        assert_eq!(range_from(Some(env), dir.path()).unwrap(), two());
+        assert_eq!(range_in(Some(env), dir.path()).unwrap(), two());
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, "range = \"3000-3099, 8070-8999\"\n").unwrap();
-        assert_eq!(range_from(None, dir.path()).unwrap(), two());
+        assert_eq!(range_in(None, dir.path()).unwrap(), two());
         std::fs::write(&file, "range = [\"3000-3099\", \"8070-8999\"]\n").unwrap();
-        assert_eq!(range_from(None, dir.path()).unwrap(), two());
+        assert_eq!(range_in(None, dir.path()).unwrap(), two());
     }
 
     #[test]
@@ -290,19 +339,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, "range = \"80-90\"\n").unwrap();
-        let w = why(range_from(None, dir.path()));
+        let w = why(range_in(None, dir.path()));
         assert!(w.contains("1024") && w.contains("config.toml"), "{w}");
         std::fs::write(&file, "range = 8080\n").unwrap();
-        assert!(why(range_from(None, dir.path())).contains("must be a string"));
+        assert!(why(range_in(None, dir.path())).contains("must be a string"));
         std::fs::write(&file, "range = [8080]\n").unwrap();
-        assert!(why(range_from(None, dir.path())).contains("list of such strings"));
+        assert!(why(range_in(None, dir.path())).contains("list of such strings"));
         std::fs::write(&file, "range = []\n").unwrap();
-        assert!(why(range_from(None, dir.path())).contains("must be a string"));
+        assert!(why(range_in(None, dir.path())).contains("must be a string"));
         std::fs::write(&file, "range = \"3000-3099,9000-80\"\n").unwrap();
-        let w = why(range_from(None, dir.path()));
+        let w = why(range_in(None, dir.path()));
         assert!(w.contains("9000-80") && w.contains("config.toml"), "{w}");
         std::fs::write(&file, "range = [").unwrap();
-        let e = range_from(None, dir.path()).unwrap_err();
+        let e = range_in(None, dir.path()).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidRange);
         assert!(e.to_string().contains("TOML"), "{e}");
     }

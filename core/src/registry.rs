@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::allocate::{self, Probe};
-use crate::config::{configured_range, default_dir, lock_timeout};
+use crate::config::{configured_range, default_dir, lock_timeout, ConfigFile};
 use crate::entry::{
     glob_match, is_glob, name_key, validate_description, validate_meta, validate_name, Cleaned,
     Entry, LeaseRecord, Released, StoredEntry,
@@ -26,6 +26,7 @@ use crate::process::{describe_listener, mark_listening, refresh_holders, release
 use crate::request::{Actor, RELEASED_META};
 use crate::store::{file_order, Store};
 use crate::tx::Tx;
+use rustc_hash::FxHashSet;
 
 /// A registry opened on a directory. Cheap to keep; every call takes the
 /// lock, reads, decides and writes, so many processes and threads can share
@@ -36,7 +37,9 @@ pub struct Registry {
     pub(crate) warnings: Mutex<Vec<String>>,
     pub(crate) print_warnings: AtomicBool,
     /// Ranges already checked against the ephemeral ports (warn once each).
-    pub(crate) warned_ranges: Mutex<HashSet<PortRange>>,
+    /// (Fx-hashed: std's hasher asks the kernel for a random key at its
+    /// first use, one more system call for every command.)
+    pub(crate) warned_ranges: Mutex<FxHashSet<PortRange>>,
     /// Where leases are claimed host-wide, so other users' leases avoid them.
     pub(crate) host: Area,
 }
@@ -68,22 +71,23 @@ impl Registry {
     pub fn open(dir: impl AsRef<Path>) -> Result<Registry> {
         let dir = dir.as_ref().to_path_buf();
         let mut store = Store::open(dir)?;
-        let range = configured_range(store.dir())?;
-        let (timeout, bad_timeout) = lock_timeout(store.dir());
+        let config = ConfigFile::read(store.dir());
+        let range = configured_range(&config)?;
+        let (timeout, bad_timeout) = lock_timeout(&config);
         store.set_lock_timeout(timeout);
-        let host = Area::new(store.dir());
+        let host = Area::new(&config);
         let reg = Registry {
             host,
             store,
             range,
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
-            warned_ranges: Mutex::new(HashSet::new()),
+            warned_ranges: Mutex::new(FxHashSet::default()),
         };
         if let Some(w) = bad_timeout {
             reg.warn(w);
         }
-        if let Some(w) = crate::config::unknown_keys(reg.path()) {
+        if let Some(w) = crate::config::unknown_keys(&config) {
             reg.warn(w);
         }
         Ok(reg)

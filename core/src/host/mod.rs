@@ -19,12 +19,13 @@ mod scan;
 
 use std::cell::RefCell;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::dir::Dir;
 use serde::{Deserialize, Serialize};
 
+use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use claim::{ClaimFile, Seen};
 use place::Place;
@@ -59,7 +60,9 @@ pub struct HostClaim {
 
 /// The claims area of one registry: resolved and opened on first use.
 pub(crate) struct Area {
-    registry_dir: PathBuf,
+    /// Where, how many per user, and a warning about either (see
+    /// `place::settings`), until the area is resolved.
+    settings: (Place, usize, Option<String>),
     state: OnceLock<Resolved>,
     warned: std::sync::atomic::AtomicBool,
 }
@@ -98,9 +101,10 @@ pub(crate) fn claimed_by_other(port: u16) -> Option<Error> {
 }
 
 impl Area {
-    pub fn new(registry_dir: &Path) -> Area {
+    /// The area a registry's settings (`config`, and the environment) give.
+    pub fn new(config: &ConfigFile) -> Area {
         Area {
-            registry_dir: registry_dir.to_path_buf(),
+            settings: place::settings(config),
             state: OnceLock::new(),
             warned: Default::default(),
         }
@@ -108,7 +112,7 @@ impl Area {
 
     fn resolved(&self) -> &Resolved {
         self.state.get_or_init(|| {
-            let (place, cap, note) = place::settings(&self.registry_dir);
+            let (place, cap, note) = self.settings.clone();
             let uid = nix::unistd::geteuid().as_raw();
             let (path, source) = match place {
                 Place::Off => return Resolved::Off,

@@ -12,7 +12,7 @@ use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
 use nix::unistd::mkdir;
 use nix::unistd::{access, AccessFlags};
 
-use crate::config::CONFIG_FILE;
+use crate::config::ConfigFile;
 
 /// The shared directory any user can create: sticky and world-writable like /tmp.
 pub const DEFAULT_CLAIMS_DIR: &str = "/tmp/portreg-claims";
@@ -37,14 +37,12 @@ pub(crate) enum Place {
     Explicit(PathBuf, String),
 }
 
-/// The claims settings of the registry in `registry_dir`, with a warning
-/// for a setting that could not be read (it is then left at its default).
-pub(crate) fn settings(registry_dir: &Path) -> (Place, usize, Option<String>) {
-    let config = registry_dir.join(CONFIG_FILE);
-    let table: Option<toml::Table> = std::fs::read_to_string(&config)
-        .ok()
-        .and_then(|t| t.parse().ok());
-    let from_file = |key: &str| table.as_ref().and_then(|t| t.get(key)).cloned();
+/// The claims settings of a registry, from the environment and its
+/// `config`, with a warning for a setting that could not be read (it is
+/// then left at its default).
+pub(crate) fn settings(config_file: &ConfigFile) -> (Place, usize, Option<String>) {
+    let config = &config_file.path;
+    let from_file = |key: &str| config_file.table().and_then(|t| t.get(key)).cloned();
     let mut warning = None;
     let place = match std::env::var_os(CLAIMS_DIR_VAR).filter(|v| !v.is_empty()) {
         Some(v) => place_of(PathBuf::from(v), CLAIMS_DIR_VAR.to_string()),
