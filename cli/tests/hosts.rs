@@ -194,8 +194,8 @@ fn port_of(o: &Output) -> u16 {
 
 /// `users` each start `per_user` `portreg lease` at one instant (a barrier
 /// file), each user with its own registry; returns the port each user got
-/// per lease and the failures' exit codes.
-fn race(users: &[&User], per_user: usize, range: &str) -> (Vec<Vec<u16>>, Vec<i32>) {
+/// per lease and the failures' exit codes and messages.
+fn race(users: &[&User], per_user: usize, range: &str) -> (Vec<Vec<u16>>, Vec<(i32, String)>) {
     let host = Host::new();
     let barrier = host.dir.path().join("go");
     let holders: Vec<Holder> = users.iter().map(|u| host.holder(u)).collect();
@@ -233,7 +233,7 @@ fn race(users: &[&User], per_user: usize, range: &str) -> (Vec<Vec<u16>>, Vec<i3
                 err.contains("[PORT_TAKEN]") || err.contains("[NO_FREE_PORT]"),
                 "a failed lease names its code: exit {code}: {err}"
             );
-            failures.push(code);
+            failures.push((code, err));
         }
     }
     drop(holders);
@@ -272,7 +272,11 @@ fn racing(n_users: usize) {
         );
         assert_eq!(shared, 0, "ports handed to two users: {owner:?}");
         assert_eq!(ok + failures.len(), 10 * n_users);
-        assert_eq!(ok, 10 * n_users, "the range has room for everyone");
+        assert_eq!(
+            ok,
+            10 * n_users,
+            "the range has room for everyone: {failures:?}"
+        );
     }
 }
 

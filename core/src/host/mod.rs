@@ -190,7 +190,10 @@ impl Area {
         loop {
             let port = self.scoped(&mut choose)?;
             match shared.claim(port, pid) {
-                Err(Error::ClaimedByUser { .. }) if races < MAX_RACES => races += 1,
+                Err(Error::ClaimedByUser { .. }) if races < MAX_RACES => {
+                    races += 1;
+                    step_back(port, races);
+                }
                 other => return other.map(|()| port),
             }
         }
@@ -280,6 +283,18 @@ impl Area {
         out.dedup_by_key(|c| (c.port, c.uid));
         Ok(out)
     }
+}
+
+/// Waits a random while before a lease tries again after stepping back
+/// from `port` (the `races`th time). Two users who claimed one port at the
+/// same instant both step back, and, doing the same work, would choose the
+/// same port again at the same instant, and again: the wait (up to half a
+/// millisecond per race so far) lets one of them come first.
+fn step_back(port: u16, races: usize) {
+    use std::hash::BuildHasher;
+    let max_us = 500 * races as u64;
+    let r = std::collections::hash_map::RandomState::new().hash_one((port, races));
+    std::thread::sleep(std::time::Duration::from_micros(r % max_us));
 }
 
 impl Shared {
