@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,14 @@ import portreg
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RANGE = "24000-24999"
+
+# The tests stop servers with Ctrl-C's signal and expect what a terminal
+# gives: SIGINT raising KeyboardInterrupt. A suite started in the background
+# by a non-interactive shell (`make test &`, nohup, some CI runners) inherits
+# SIGINT ignored, and Python then leaves it ignored in every child, so a
+# Flask server would never stop. A handler here is reset to the default in
+# each child at exec, as an ignored signal is not.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def rust_binary() -> pathlib.Path:
