@@ -58,33 +58,34 @@ pub fn default_dir() -> Result<PathBuf> {
 /// from this one read.
 pub(crate) struct ConfigFile {
     pub path: PathBuf,
-    /// Its text; `Ok(None)` when there is no such file.
-    text: std::io::Result<Option<String>>,
-    /// The text parsed, when there is text.
-    table: Option<std::result::Result<toml::Table, toml::de::Error>>,
+    /// Its text and that text parsed; `Ok(None)` when there is no such file.
+    read: std::io::Result<Option<(String, Parsed)>>,
 }
+
+type Parsed = std::result::Result<toml::Table, toml::de::Error>;
 
 impl ConfigFile {
     /// Reads `dir`'s config.toml, if any.
     pub fn read(dir: &Path) -> ConfigFile {
         let path = dir.join(CONFIG_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => Ok(Some(t)),
+        let read = match std::fs::read_to_string(&path) {
+            Ok(t) => {
+                let parsed = t.parse();
+                Ok(Some((t, parsed)))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         };
-        let table = text
-            .as_ref()
-            .ok()
-            .and_then(Option::as_deref)
-            .map(str::parse);
-        ConfigFile { path, text, table }
+        ConfigFile { path, read }
     }
 
     /// The file's settings, when it exists and parses (which reading the
     /// range reports otherwise).
     pub fn table(&self) -> Option<&toml::Table> {
-        self.table.as_ref().and_then(|t| t.as_ref().ok())
+        match &self.read {
+            Ok(Some((_, Ok(table)))) => Some(table),
+            _ => None,
+        }
     }
 }
 
@@ -109,21 +110,10 @@ fn range_from(env: Option<&OsStr>, config: &ConfigFile) -> Result<PortRanges> {
         });
     }
     let path = &config.path;
-    let text = match &config.text {
-        Ok(Some(t)) => t,
+    let table = match &config.read {
         Ok(None) => return Ok(DEFAULT_RANGE.into()),
-        Err(e) => {
-            // The kernel's error again (the read's is kept with the file).
-            let e = e.raw_os_error().map_or_else(
-                || std::io::Error::new(e.kind(), e.to_string()),
-                std::io::Error::from_raw_os_error,
-            );
-            return Err(Error::io(format!("cannot read {}", path.display()), e));
-        }
-    };
-    let table = match &config.table {
-        Some(Ok(t)) => t,
-        Some(Err(e)) => {
+        Ok(Some((_, Ok(table)))) => table,
+        Ok(Some((text, Err(e)))) => {
             return Err(Error::InvalidRange {
                 value: path.display().to_string(),
                 why: format!(
@@ -133,7 +123,14 @@ fn range_from(env: Option<&OsStr>, config: &ConfigFile) -> Result<PortRanges> {
                 ),
             })
         }
-        None => return Ok(DEFAULT_RANGE.into()),
+        Err(e) => {
+            // The kernel's error again (the read's is kept with the file).
+            let e = e.raw_os_error().map_or_else(
+                || std::io::Error::new(e.kind(), e.to_string()),
+                std::io::Error::from_raw_os_error,
+            );
+            return Err(Error::io(format!("cannot read {}", path.display()), e));
+        }
     };
     let not_a_string = || {
         Error::InvalidRange {
