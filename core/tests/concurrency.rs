@@ -16,6 +16,16 @@ fn worker() {
     common::worker::main();
 }
 
+/// A repeatable stream of pseudo-random numbers (xorshift64) from `seed`.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 #[test]
 fn thirty_two_processes_lease_at_once_without_duplicates() {
     let reg = Reg::new();
@@ -76,13 +86,7 @@ fn sigkilled_writers_never_tear_the_registry_or_lose_a_completed_lease() {
     let mut killed = 0;
     let start = Instant::now();
     let mut round = 0;
-    let mut seed: u64 = 0x9e3779b97f4a7c15;
-    let mut rand = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rand = xorshift(0x9e3779b97f4a7c15);
     while start.elapsed() < Duration::from_secs(6) {
         round += 1;
         let batch: Vec<(String, std::process::Child)> = (0..8)
@@ -168,4 +172,89 @@ fn sigkilled_writers_never_tear_the_registry_or_lose_a_completed_lease() {
     // A writer killed after its write but before printing leaves a lease the
     // test never heard of: more entries than completed leases is fine.
     assert!(reg.json(&["list", "--json"]).as_array().unwrap().len() >= completed.len());
+}
+
+/// A registry kept open that wrote leases.json last writes it again in
+/// place. Writers doing that in a loop (one, or two taking turns) are
+/// killed at random moments: leases.json always parses with no warning,
+/// and a lease another process holds all along is never lost.
+#[test]
+fn sigkilled_writers_editing_leases_in_place_never_tear_it() {
+    use std::io::{BufRead, BufReader};
+    let reg = Reg::new();
+    let mut holder = reg
+        .cmd()
+        .args(["hold", "steady", "--range", "23100-23199"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line a worker prints that is not the test harness's.
+    let said = |out: std::process::ChildStdout| {
+        let mut out = BufReader::new(out);
+        let mut line = String::new();
+        while line.trim().is_empty() || line == worker::PREAMBLE {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "a worker said nothing"
+            );
+        }
+        (line.trim().to_string(), out)
+    };
+    let (port, _held_out) = said(holder.stdout.take().unwrap());
+    let steady: u16 = port.parse().expect("the holder's port");
+    let mut rand = xorshift(0x2545_f491_4f6c_dd1d);
+    let start = Instant::now();
+    let mut rounds = 0;
+    while start.elapsed() < Duration::from_secs(5) {
+        rounds += 1;
+        let writers: Vec<_> = ["churn-a", "churn-b"][..1 + rounds % 2]
+            .iter()
+            .map(|name| {
+                let mut c = reg
+                    .cmd()
+                    .args(["churn", name, "--range", "23100-23199"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let (line, out) = said(c.stdout.take().unwrap());
+                assert_eq!(line, "ready", "round {rounds}");
+                (c, out)
+            })
+            .collect();
+        std::thread::sleep(Duration::from_micros(rand() % 3000));
+        for (mut c, _out) in writers {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::SIGKILL,
+            );
+            let status = c.wait().unwrap();
+            assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&status),
+                Some(9),
+                "round {rounds}: a writer stopped before it was killed"
+            );
+        }
+        let bytes = std::fs::read(reg.path.join("leases.json")).unwrap();
+        let read = portreg_core::fuzzing::leases_file(&bytes);
+        assert!(read.is_ok(), "round {rounds}: {read:?}");
+        let list = reg.json(&["list", "--json"]);
+        let steady_now = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "steady");
+        assert!(
+            steady_now.is_some_and(|e| e["state"] == "active" && e["port"] == steady),
+            "round {rounds}: {list}"
+        );
+    }
+    assert!(
+        rounds > 20,
+        "the test must really kill writers ({rounds} rounds)"
+    );
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
 }

@@ -108,6 +108,27 @@ fn write_cut_short_by_a_file_size_limit_is_io_and_changes_nothing() {
         .success());
 }
 
+/// A registry kept open writes leases.json over itself once it wrote the
+/// file last: a file-size limit below the file's length (lowered while the
+/// process runs) would cut that write short, so it is not tried; the lease
+/// fails with IO and leases.json keeps its last whole text.
+#[test]
+fn leases_file_edit_under_a_lowered_size_limit_changes_nothing() {
+    let reg = Reg::new();
+    let out = reg.run(&["relimit", "web", "300"]);
+    assert_eq!(out.status.code(), Some(11), "IO: {}", stderr(&out));
+    assert!(stderr(&out).contains("[IO]"), "{}", stderr(&out));
+    let bytes = std::fs::read(reg.path.join("leases.json")).unwrap();
+    assert!(bytes.len() > 300, "{} bytes", bytes.len());
+    assert_eq!(
+        portreg_core::fuzzing::leases_file(&bytes),
+        Ok(0),
+        "whole, and nothing held: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    no_temp_files(&reg);
+}
+
 #[test]
 fn immutable_directory_is_refused_and_changes_nothing() {
     if !require_root() {

@@ -2,7 +2,8 @@
 //! last read or wrote while the files are unchanged: every change another
 //! registry on the same directory makes must still be seen at once,
 //! including a leases.json that comes back under the same inode with new
-//! bytes (a spare file exchanged into place twice).
+//! bytes (a spare file exchanged into place twice, or the file written in
+//! place).
 
 use std::os::unix::fs::MetadataExt;
 
@@ -280,4 +281,90 @@ fn a_claim_file_kept_open_is_rewritten_in_place_past_the_kept_count() {
         );
     }
     assert_eq!(std::fs::read_dir(&claims).unwrap().count(), 101);
+}
+
+/// Whether this file system gives every change made after a `stat` a new
+/// ctime (Linux 6.13+ on ext4, xfs, btrfs, tmpfs), found as portreg does.
+fn fine_ctime(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let f = dir.join("ctime-probe");
+    std::fs::write(&f, "").unwrap();
+    let mut last = None;
+    (0..3).all(|_| {
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let m = std::fs::metadata(&f).unwrap();
+        let now = (m.ctime(), m.ctime_nsec());
+        let rising = last.is_none_or(|l| now > l);
+        last = Some(now);
+        rising
+    })
+}
+
+/// A registry that wrote leases.json last writes it again in place, padded
+/// to its length, while text and file fit in a page: another registry kept
+/// open sees each of those writes at once, and a registry opened afresh
+/// reads the same. Once the text outgrows a page the file is replaced whole
+/// again, exactly as long as its text.
+#[test]
+fn leases_written_in_place_are_seen_at_once_and_outgrow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    let (a, b) = (open(&path), open(&path));
+    let me = Actor::Pid(std::process::id());
+    let leases = path.join("leases.json");
+    let ino = || std::fs::metadata(&leases).unwrap().ino();
+    let whole = |step: &str| {
+        let bytes = std::fs::read(&leases).unwrap();
+        let read = portreg_core::fuzzing::leases_file(&bytes);
+        assert!(read.is_ok(), "{step}: {read:?}");
+        bytes
+    };
+    // Where ctime is coarse, a registry reads leases.json on every call and
+    // so never holds it for an edit: the file is still right, but replaced.
+    let in_place = fine_ctime(dir.path());
+    if !in_place {
+        eprintln!("skipping the in-place checks: this file system's ctime is coarse");
+    }
+    // The first lease makes the file, the first release puts a spare in
+    // place, the second lease grows it (a longer text is exchanged in).
+    for _ in 0..2 {
+        lease(&a, "web");
+        a.release("web", me).unwrap();
+    }
+    let first = ino();
+    for step in 0..100 {
+        let held = step % 2 == 0;
+        if held {
+            lease(&a, "web");
+        } else {
+            a.release("web", me).unwrap();
+        }
+        let want = if held { State::Active } else { State::Idle };
+        assert_eq!(
+            state(&b, "web"),
+            want,
+            "step {step}: the registry kept open"
+        );
+        assert_eq!(state(&open(&path), "web"), want, "step {step}: a fresh one");
+        whole(&format!("step {step}"));
+        if in_place {
+            assert_eq!(ino(), first, "step {step}: written in place");
+        }
+    }
+    // Enough holders for more than a page of text.
+    let names: Vec<String> = (0..16)
+        .map(|i| format!("a-service-with-a-long-name-{i}"))
+        .collect();
+    for name in &names {
+        lease(&a, name);
+    }
+    let bytes = whole("outgrown");
+    assert!(bytes.len() > 4096, "{} bytes", bytes.len());
+    assert!(bytes.ends_with(b"}\n"), "exactly its text, no padding");
+    for name in &names {
+        assert_eq!(state(&b, name), State::Active, "{name}");
+        a.release(name, me).unwrap();
+        assert_eq!(state(&b, name), State::Idle, "{name}");
+    }
+    whole("emptied");
 }

@@ -82,9 +82,14 @@ pub(crate) struct Changes {
 
 /// The last `leases.json` a Store read or wrote: its records, and the file
 /// held open with its [`FileId`], reused on the same terms as [`Cached`].
-/// Every writer replaces the file (a spare exchanged into place) rather
-/// than editing it, and one that fills the spare again before the next
-/// exchange gives it a new ctime.
+///
+/// A writer replaces the file (a spare exchanged into place), or, when it
+/// wrote the file last (so holds it open for writing) and the old and new
+/// text both fit one page, writes over it in one `pwrite` (see
+/// `write::edit_in_place`). An edit keeps the inode and, padded, the size,
+/// but not the ctime: where ctime is fine-grained, every change made after
+/// a `stat` gets a newer one, and every id here was taken by a `stat`.
+/// Where it is coarse, the file is read on every call anyway.
 struct LeasesCached {
     records: records::Records,
     version: u64,
@@ -93,7 +98,8 @@ struct LeasesCached {
     file: File,
     id: FileId,
     /// The file's length, when this Store wrote it (its own spare, checked
-    /// when opened): only then is it reused as the next spare.
+    /// when opened, or leases.json edited in place): only then is it
+    /// edited in place, or reused as the next spare.
     written: Option<u64>,
     /// The file under leases.json's spare name, open, with its length: the
     /// leases.json this Store wrote before the exchange that put `file` in
@@ -101,6 +107,12 @@ struct LeasesCached {
     /// exchange changes leases.json, so it is the spare for as long as this
     /// cache holds (whatever drops the cache drops it too).
     spare: Option<(File, u64)>,
+}
+
+/// How leases.json's new text goes in (see [`Store::prepare_leases`]).
+enum LeasesWrite {
+    Edit,
+    Staged(Option<write::Staged>),
 }
 
 /// The files of one registry directory.
@@ -268,8 +280,9 @@ impl Store {
         }
         if registry_changed {
             // leases.json is staged before the wait on the disk and swapped
-            // in after registry.json is durable (see write::Staged).
-            let staged = leases.as_ref().and_then(|b| self.stage_leases(b));
+            // in after registry.json is durable (see write::Staged); an
+            // edit in place waits for it too.
+            let staged = leases.as_ref().map(|b| self.prepare_leases(b));
             let written =
                 write::write_durable(&self.dir, REGISTRY_FILE, Arc::make_mut(&mut data).encode());
             if let Some((old, _)) = cached {
@@ -282,19 +295,66 @@ impl Store {
                 data,
                 held: Some(held),
             });
-            if let Some(b) = &leases {
-                self.swap_leases(staged, b, records)?;
+            if let (Some(b), Some(how)) = (&leases, staged) {
+                self.put_leases(how, b, records)?;
             }
         } else {
             if let Some((bytes, held)) = cached {
                 self.set_cache(Cached { bytes, data, held });
             }
             if let Some(b) = &leases {
-                let staged = self.stage_leases(b);
-                self.swap_leases(staged, b, records)?;
+                let how = self.prepare_leases(b);
+                self.put_leases(how, b, records)?;
             }
         }
         Ok(())
+    }
+
+    /// How `bytes` will become leases.json: written over the file itself
+    /// when this Store wrote it last, it fits the in-place limit and `bytes`
+    /// fit in it (see [`LeasesCached`]), else staged in the spare.
+    fn prepare_leases(&self, bytes: &[u8]) -> LeasesWrite {
+        let cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
+        let fits = |n: u64| n <= write::EDIT_IN_PLACE_MAX;
+        if let Some(c) = cache.as_ref() {
+            if c.written
+                .is_some_and(|n| fits(n) && bytes.len() as u64 <= n)
+            {
+                return LeasesWrite::Edit;
+            }
+        }
+        drop(cache);
+        LeasesWrite::Staged(self.stage_leases(bytes))
+    }
+
+    /// Makes `bytes` (encoding `records`) leases.json the way
+    /// [`Store::prepare_leases`] chose; an edit that fails is given up for
+    /// the spare exchanged in, which replaces whatever it left.
+    fn put_leases(&self, how: LeasesWrite, bytes: &[u8], records: Vec<LeaseRecord>) -> Result<()> {
+        let staged = match how {
+            LeasesWrite::Staged(staged) => staged,
+            LeasesWrite::Edit => {
+                let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = cache.as_mut() {
+                    let len = c.written.unwrap_or(u64::MAX);
+                    match write::edit_in_place(&c.file, bytes, len) {
+                        Ok(Some(id)) => {
+                            c.records = records.into();
+                            c.version = FORMAT_VERSION;
+                            c.id = id;
+                            return Ok(());
+                        }
+                        Ok(None) => {}
+                        // Its length is no longer known: it must not be
+                        // reused as the spare, whose old tail it would keep.
+                        Err(_) => c.written = None,
+                    }
+                }
+                drop(cache);
+                self.stage_leases(bytes)
+            }
+        };
+        self.swap_leases(staged, bytes, records)
     }
 
     /// Fills the spare with `bytes`, through the file this Store's last

@@ -1,7 +1,8 @@
 //! Replacing a registry file so that readers only ever see a whole one:
 //! durably (a new temp file, fsync, rename, directory fsync) for
 //! `registry.json`, atomically without waiting for the disk for
-//! `leases.json` (a spare file exchanged into place).
+//! `leases.json` (a spare file exchanged into place, or, when old and new
+//! text fit in a page, one write over the file itself).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -332,4 +333,61 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
     fs::rename(tmp, dest)
+}
+
+/// The most a file edited in place may hold: one page. The kernel copies a
+/// write of at most one page, at offset 0, from memory the writer has just
+/// filled, in one step, and looks for a fatal signal only between steps, so
+/// a writer killed during it leaves the old bytes or the new ones.
+pub(crate) const EDIT_IN_PLACE_MAX: u64 = 4096;
+
+/// Writes `bytes` over `file` (now `len` bytes long) in one `pwrite` at
+/// offset 0, padded with spaces before its last byte to `len`, so that the
+/// file's length never changes: no truncation can leave an old tail behind
+/// a killed writer's new head, and no block has to be found on a full disk.
+/// Returns the file's new id; `Ok(None)`, having written nothing, when
+/// `bytes` is longer than the file (it grows by an exchange), the file is
+/// over [`EDIT_IN_PLACE_MAX`], or this process's file-size limit would cut
+/// the write short; an error when the write fell short anyway (the caller
+/// then replaces the file whole).
+///
+/// Only for leases.json, whose readers hold the registry's shared lock and
+/// whose writers hold its exclusive one, so that nobody reads between the
+/// bytes, and whose `]`, `}` and newline tolerate trailing spaces.
+pub(crate) fn edit_in_place(file: &File, bytes: &[u8], len: u64) -> io::Result<Option<FileId>> {
+    use std::os::unix::fs::FileExt;
+    if bytes.is_empty()
+        || bytes.len() as u64 > len
+        || len > EDIT_IN_PLACE_MAX
+        || !under_size_limit(len)
+    {
+        return Ok(None);
+    }
+    let mut padded;
+    let out = if (bytes.len() as u64) < len {
+        let (head, last) = bytes.split_at(bytes.len() - 1);
+        padded = Vec::with_capacity(len as usize);
+        padded.extend_from_slice(head);
+        padded.resize(len as usize - 1, b' ');
+        padded.extend_from_slice(last);
+        &padded[..]
+    } else {
+        bytes
+    };
+    let n = file.write_at(out, 0)?;
+    if n != out.len() {
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "a short write"));
+    }
+    Ok(Some(FileId::of(&file.metadata()?)))
+}
+
+/// Whether a write of `len` bytes at offset 0 fits this process's file-size
+/// limit (`ulimit -f`), which cuts longer writes short even inside a file
+/// already that long.
+fn under_size_limit(len: u64) -> bool {
+    use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+    match getrlimit(Resource::RLIMIT_FSIZE) {
+        Ok((soft, _)) => soft == RLIM_INFINITY || soft >= len,
+        Err(_) => false,
+    }
 }

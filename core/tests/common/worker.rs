@@ -105,6 +105,40 @@ fn run(args: &[String]) -> portreg_core::Result<i32> {
             let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
             Ok(0)
         }
+        "churn" => {
+            // Leases and releases NAME on this one registry until killed,
+            // so that it writes leases.json again and again (in place, once
+            // it wrote the file last); says "ready" after the first round.
+            let mut req = LeaseRequest::new(name);
+            if let Some(r) = opt(rest, "--range") {
+                req.range = Some(r.parse()?);
+            }
+            let me = Actor::Pid(std::process::id());
+            for round in 0u64.. {
+                reg.lease(&req)?;
+                reg.release(name, me)?;
+                if round == 0 {
+                    println!("ready");
+                    let _ = std::io::stdout().flush();
+                }
+            }
+            Ok(0)
+        }
+        "relimit" => {
+            // Leases and releases NAME on this one registry (so that it
+            // holds leases.json for an edit in place), lowers its own
+            // file-size limit to BYTES, then leases NAME again.
+            let bytes: u64 = rest[1].parse().expect("BYTES");
+            let me = Actor::Pid(std::process::id());
+            for _ in 0..2 {
+                reg.lease(&LeaseRequest::new(name))?;
+                reg.release(name, me)?;
+            }
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, bytes, bytes)
+                .expect("setrlimit");
+            println!("{}", reg.lease(&LeaseRequest::new(name))?.port);
+            Ok(0)
+        }
         "release" => match reg.release(name, Actor::Force)? {
             Released::Released { port, pid } => {
                 println!("released {name} (port {port}, was held by pid {pid})");
