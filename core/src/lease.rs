@@ -88,9 +88,7 @@ impl Registry {
             }
         }
         let mut holder = liveness::holder(req.pid.unwrap_or_else(crate::pid::my_pid))?;
-        if holder.pid == crate::pid::my_pid() {
-            holder.lock = Some(liveness::hold_lock(self.path())?);
-        }
+        let own = holder.pid == crate::pid::my_pid();
         let key = name_key(&req.name);
         let claimed = std::cell::Cell::new(None);
         let lease = self.write(|tx| {
@@ -128,6 +126,9 @@ impl Registry {
                     holder: rec.holder,
                     existing: true,
                 });
+            }
+            if own {
+                holder.lock = Some(self.own_holder_lock()?);
             }
             let want = Want {
                 key: &key,
@@ -168,6 +169,30 @@ impl Registry {
             self.warn(w);
         }
         lease
+    }
+
+    /// This process's holder lock in the registry directory, taken (or
+    /// found held) under the registry's exclusive lock; its token. Once
+    /// made sure of, it is not looked for again while the lock file this
+    /// call locked is the same one, found at the first try under its name:
+    /// then the directory is the same one too (a directory removed or
+    /// replaced brings a new lock file), and this process took the holder
+    /// lock there (a forked child, which does not inherit it, is another
+    /// pid). That spares a `stat` of the directory on every lease.
+    fn own_holder_lock(&self) -> Result<String> {
+        let me = crate::pid::my_pid();
+        let locked = self.store.locked_id();
+        let mut sure = self.holder_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(id), Some((pid, was))) = (locked, *sure) {
+            if pid == me && was == id {
+                if let Some(token) = liveness::own_token() {
+                    return Ok(token);
+                }
+            }
+        }
+        let token = liveness::hold_lock(self.path())?;
+        *sure = locked.map(|id| (me, id));
+        Ok(token)
     }
 
     /// Makes `to_pid` the holder of a name the calling process holds (how

@@ -42,6 +42,10 @@ pub struct Registry {
     pub(crate) warned_ranges: Mutex<FxHashSet<PortRange>>,
     /// Where leases are claimed host-wide, so other users' leases avoid them.
     pub(crate) host: Area,
+    /// This process (pid) made sure of its holder lock in the directory
+    /// while the registry's lock file was the one of this device and inode
+    /// (see `Registry::own_holder_lock`).
+    pub(crate) holder_lock: Mutex<Option<(u32, (u64, u64))>>,
 }
 
 pub(crate) fn now() -> String {
@@ -83,6 +87,7 @@ impl Registry {
             warnings: Mutex::new(Vec::new()),
             print_warnings: AtomicBool::new(true),
             warned_ranges: Mutex::new(FxHashSet::default()),
+            holder_lock: Mutex::new(None),
         };
         if let Some(w) = bad_timeout {
             reg.warn(w);

@@ -5,6 +5,8 @@
 //! bytes (a spare file exchanged into place twice, or the file written in
 //! place).
 
+mod common;
+
 use std::os::unix::fs::MetadataExt;
 
 use portreg_core::{Actor, LeaseRequest, PortRange, Registry, State};
@@ -367,4 +369,42 @@ fn leases_written_in_place_are_seen_at_once_and_outgrow_it() {
         assert_eq!(state(&b, name), State::Idle, "{name}");
     }
     whole("emptied");
+}
+
+/// This process's holder lock file in `dir`, when it is there and this
+/// process holds its lock (a POSIX lock, listed in /proc/locks).
+fn holder_lock_held(dir: &std::path::Path) -> bool {
+    let me = std::process::id();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    common::files_starting(dir, ".holder-")
+        .into_iter()
+        .any(|p| {
+            let ino = std::fs::metadata(&p).unwrap().ino();
+            locks.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(1) == Some(&"POSIX")
+                    && f.get(4) == Some(&me.to_string().as_str())
+                    && f.get(5).is_some_and(|d| d.ends_with(&format!(":{ino}")))
+            })
+        })
+}
+
+/// A registry kept open takes its holder lock once per directory: when the
+/// directory is moved away and made again under its name, the next lease
+/// takes the lock in the new one (else another pid namespace would judge
+/// the lease dead).
+#[test]
+fn a_replaced_directory_gets_the_holder_lock_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    let r = open(&path);
+    lease(&r, "web");
+    lease(&r, "api");
+    assert!(holder_lock_held(&path), "held in the first directory");
+    std::fs::rename(&path, dir.path().join("reg.old")).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    lease(&r, "db");
+    assert!(holder_lock_held(&path), "held in the new directory too");
+    assert_eq!(state(&open(&path), "db"), State::Active);
 }

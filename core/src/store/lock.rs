@@ -30,6 +30,11 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Held(Option<Flock<File>>, bool);
 
 impl Held {
+    /// Whether the lock was taken at the first try, on the file given.
+    pub fn first_try(&self) -> bool {
+        self.0.is_some() && self.1
+    }
+
     /// Releases the lock and gives the file back, to be kept for the next
     /// call: only when the lock was taken at the first try. After a wait,
     /// a thread may still lock a second descriptor of the same open file

@@ -145,6 +145,10 @@ pub(crate) struct Store {
     told_read_only: AtomicBool,
     /// registry.lock, kept open and unlocked between calls (see `kept`).
     kept_lock: Mutex<Option<kept::Kept>>,
+    /// While [`Store::exclusive`] runs: the device and inode of the lock
+    /// file it locked, when that is the kept one, just seen under its name,
+    /// and locked at the first try.
+    locked: Mutex<Option<(u64, u64)>>,
 }
 
 impl Store {
@@ -166,6 +170,7 @@ impl Store {
             lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
             told_read_only: AtomicBool::new(false),
             kept_lock: Mutex::new(None),
+            locked: Mutex::new(None),
         })
     }
 
@@ -220,6 +225,7 @@ impl Store {
         // A lock file kept since a first read was not looked at then.
         self.fine_ctime.get_or_init(|| read::ctime_is_fine(&file));
         let held = lock::acquire(Some(file), true, &self.lock_path, self.lock_timeout, warn)?;
+        *self.locked.lock().unwrap_or_else(|e| e.into_inner()) = id.filter(|_| held.first_try());
         let _guard = self.guard(held, id, true);
         let data = self
             .load_registry(true, true, warn)?
@@ -237,6 +243,13 @@ impl Store {
         let (out, changes) = f(data, leases)?;
         self.save(cached, changes)?;
         Ok(out)
+    }
+
+    /// Inside [`Store::exclusive`]'s `f`: the lock file's device and inode,
+    /// when it is the file kept since the last call, its name was just seen
+    /// to point to it, and it was locked at the first try; else `None`.
+    pub fn locked_id(&self) -> Option<(u64, u64)> {
+        *self.locked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Removes the temp files of writers that died mid-write.

@@ -83,14 +83,14 @@ pub fn fresh() -> (tempfile::TempDir, portreg_core::Registry) {
 
 /// The files a corrupt registry.json was moved aside to.
 pub fn corrupt_files(reg: &portreg_core::Registry) -> Vec<PathBuf> {
-    std::fs::read_dir(reg.path())
+    files_starting(reg.path(), "registry.json.corrupt-")
+}
+
+/// The files in `dir` whose names start with `prefix`.
+pub fn files_starting(dir: &std::path::Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("registry.json.corrupt-")
-        })
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .collect()
 }
