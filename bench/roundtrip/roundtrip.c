@@ -7,7 +7,7 @@
  *             (the default registry, $PORTREG_HOME, set to REGISTRY_DIR/module);
  *   probe     the racy guess portreg is compared with: a TCP socket bound to
  *             port 0 on 127.0.0.1, its port read back, closed;
- *   calls     the 35 system calls a module round trip makes (`trace` below
+ *   calls     the 34 system calls a module round trip makes (`trace` below
  *             lists them), replayed on files of the same sizes with no
  *             logic between them: what the kernel's part costs alone.
  * Usage: roundtrip REGISTRY_DIR [RUNS]
@@ -15,10 +15,11 @@
  *      calls <median_us>".
  *        roundtrip REGISTRY_DIR kinds
  *   -> what each kind of those calls costs alone ("socket <us> probe <us>
- *      exchange <us> statx-path <us> statx-fd <us> pwrite <us> flock <us>":
- *      a socket created and closed; the probe, bound too; renameat2's
- *      exchange; a statx of a path and of an open file; a pwrite of 200
- *      bytes; a flock and its unlock), the mean of 20,000 in a row.
+ *      exchange <us> statx-path <us> statx-fd <us> pwrite <us> flock <us>
+ *      prlimit <us>": a socket created and closed; the probe, bound too;
+ *      renameat2's exchange; a statx of a path and of an open file; a
+ *      pwrite of 200 bytes; a flock and its unlock; a look at the
+ *      file-size limit), the mean of 20,000 in a row.
  *        roundtrip REGISTRY_DIR trace
  *   -> after three module round trips, one more between the lines "MARK"
  *      and "END" on stderr: under strace, the system calls of one. */
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -68,7 +70,7 @@ static int probe(uint16_t *port) {
  * a claims directory, as a module round trip sees them. */
 struct replay {
     char dir[4096], config[4200], lock[4200], registry[4200], leases[4200], spare[4200];
-    int lock_fd, claims_fd, claim_fd, spare_fd[2], next;
+    int lock_fd, claims_fd, claim_fd, spare_fd[2];
 };
 
 static int open_file(const char *path, const char *text) {
@@ -97,7 +99,6 @@ static int replay_open(struct replay *r, const char *base) {
     r->claim_fd = open_file(claims, NULL);
     r->spare_fd[0] = open_file(r->spare, NULL);
     r->spare_fd[1] = open_file(r->leases, "{}");
-    r->next = 0;
     close(open_file(r->registry, "{}"));
     return r->lock_fd < 0 || r->claims_fd < 0 || r->claim_fd < 0 || r->spare_fd[0] < 0 ||
                    r->spare_fd[1] < 0
@@ -117,35 +118,36 @@ static void replay_probe(void) {
     close(fd);
 }
 
-/* leases.json's new text into the spare, exchanged in, the file looked at. */
+/* leases.json's new text written over it, padded to its length (a
+ * registry that wrote the file last edits it in place, once the file-size
+ * limit allows), the file looked at. */
 static void replay_leases(struct replay *r, const char *text, size_t len) {
     struct statx sx;
-    int fd = r->spare_fd[r->next];
+    struct rlimit lim;
+    int fd = r->spare_fd[1];
+    getrlimit(RLIMIT_FSIZE, &lim);
     pwrite(fd, text, len, 0);
-    renameat2(AT_FDCWD, r->spare, AT_FDCWD, r->leases, RENAME_EXCHANGE);
     statx(fd, "", AT_EMPTY_PATH, STATX_ALL, &sx);
-    r->next ^= 1;
 }
 
 /* Looks at the registry as a call does before deciding: the directory and
  * config.toml (did the settings change), the lock file (is it still the
  * one kept open), then, locked, registry.json and leases.json. */
-static void replay_look(struct replay *r, int dir_twice) {
+static void replay_look(struct replay *r) {
     struct statx sx;
     statx(AT_FDCWD, r->dir, 0, STATX_ALL, &sx);
     statx(AT_FDCWD, r->config, 0, STATX_ALL, &sx);
-    if (dir_twice) statx(AT_FDCWD, r->dir, 0, STATX_ALL, &sx);
     statx(AT_FDCWD, r->lock, AT_SYMLINK_NOFOLLOW, STATX_ALL, &sx);
     flock(r->lock_fd, LOCK_EX | LOCK_NB);
     statx(AT_FDCWD, r->registry, 0, STATX_ALL, &sx);
     statx(AT_FDCWD, r->leases, AT_SYMLINK_NOFOLLOW, STATX_ALL, &sx);
 }
 
-/* The 35 calls of one module round trip, in their order. */
+/* The 34 calls of one module round trip, in their order. */
 static void replay(struct replay *r) {
-    static char claim[200], leased[561], released[35];
+    static char claim[200], leased[561], released[561];
     struct stat st;
-    replay_look(r, 1); /* lease */
+    replay_look(r); /* lease */
     fstat(r->claims_fd, &st);
     replay_probe();
     fstat(r->claims_fd, &st);
@@ -153,7 +155,7 @@ static void replay(struct replay *r) {
     fstat(r->claims_fd, &st);
     replay_leases(r, leased, sizeof leased);
     flock(r->lock_fd, LOCK_UN);
-    replay_look(r, 0); /* release */
+    replay_look(r); /* release */
     replay_probe();
     replay_leases(r, released, sizeof released);
     flock(r->lock_fd, LOCK_UN);
@@ -169,7 +171,8 @@ static int kinds(struct replay *r) {
     struct statx sx;
     double a;
     int i, k;
-    for (k = 0; k < 7; k++) {
+    struct rlimit lim;
+    for (k = 0; k < 8; k++) {
         a = now_us();
         for (i = 0; i < N; i++) switch (k) {
             case 0: close(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP)); break;
@@ -178,11 +181,12 @@ static int kinds(struct replay *r) {
             case 3: statx(AT_FDCWD, r->registry, 0, STATX_ALL, &sx); break;
             case 4: statx(r->claim_fd, "", AT_EMPTY_PATH, STATX_ALL, &sx); break;
             case 5: pwrite(r->claim_fd, buf, 200, 0); break;
-            default: flock(r->lock_fd, LOCK_EX | LOCK_NB); flock(r->lock_fd, LOCK_UN);
+            case 6: flock(r->lock_fd, LOCK_EX | LOCK_NB); flock(r->lock_fd, LOCK_UN); break;
+            default: getrlimit(RLIMIT_FSIZE, &lim);
         }
         printf("%s%s %.2f", k ? " " : "",
                (const char *[]){"socket", "probe", "exchange", "statx-path", "statx-fd", "pwrite",
-                                "flock"}[k],
+                                "flock", "prlimit"}[k],
                (now_us() - a) / N);
     }
     printf("\n");
