@@ -44,5 +44,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(project::project, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(lease::release_at_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::lease_default, m)?)?;
     Ok(())
 }

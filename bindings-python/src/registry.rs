@@ -85,16 +85,7 @@ impl PyRegistry {
         meta: Option<&Bound<'_, PyAny>>,
         temporary: bool,
     ) -> PyResult<PyLease> {
-        let req = LeaseRequest {
-            name,
-            port: convert::opt_port(port)?,
-            exact,
-            range: convert::range(range)?,
-            pid: None,
-            description,
-            meta: convert::meta(meta)?,
-            temporary,
-        };
+        let req = request(name, port, exact, range, description, meta, temporary)?;
         let reg = &self.inner;
         let r = py.detach(|| OwnLease::take(reg, &req));
         let lease = PyLease(check(py, r)?);
@@ -244,4 +235,55 @@ fn to_target(py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<Target> {
     } else {
         Ok(Target::Port(convert::port(target)?))
     }
+}
+
+/// `portreg.lease` on the default registry in one native call: the same as
+/// `Registry().lease(...)`, without making a Registry object nor leaving
+/// and taking the GIL twice (the arguments come in order from the
+/// package's `lease`).
+#[pyfunction]
+#[pyo3(signature = (name, port, exact, range, description, meta, temporary))]
+#[allow(clippy::too_many_arguments)]
+pub fn lease_default(
+    py: Python<'_>,
+    name: String,
+    port: Option<&Bound<'_, PyAny>>,
+    exact: bool,
+    range: Option<&Bound<'_, PyAny>>,
+    description: Option<String>,
+    meta: Option<&Bound<'_, PyAny>>,
+    temporary: bool,
+) -> PyResult<PyLease> {
+    let req = request(name, port, exact, range, description, meta, temporary)?;
+    let r = py.detach(|| {
+        let reg = Registry::shared_default()?;
+        // Python shows warnings through its own `warnings` module.
+        reg.set_print_warnings(false);
+        OwnLease::take(&reg, &req).map(|l| (l, reg))
+    });
+    let (lease, reg) = check(py, r)?;
+    emit_warnings(py, &reg)?;
+    Ok(PyLease(lease))
+}
+
+/// A lease request from `lease`'s Python arguments.
+fn request(
+    name: String,
+    port: Option<&Bound<'_, PyAny>>,
+    exact: bool,
+    range: Option<&Bound<'_, PyAny>>,
+    description: Option<String>,
+    meta: Option<&Bound<'_, PyAny>>,
+    temporary: bool,
+) -> PyResult<LeaseRequest> {
+    Ok(LeaseRequest {
+        name,
+        port: convert::opt_port(port)?,
+        exact,
+        range: convert::range(range)?,
+        pid: None,
+        description,
+        meta: convert::meta(meta)?,
+        temporary,
+    })
 }

@@ -56,6 +56,7 @@ from ._native import (
     __version__,
 )
 from ._native import project as _project
+from ._native import lease_default as _lease_default
 from ._native import release_at_exit as _release_at_exit
 
 TYPE_CHECKING = False
@@ -206,15 +207,7 @@ def lease(
     the name is forgotten when the lease ends (released, or this process
     gone and ``clean`` run) instead of staying idle: for test fixtures.
     """
-    return Registry().lease(
-        name,
-        port=port,
-        exact=exact,
-        range=range,
-        description=description,
-        meta=meta,
-        temporary=temporary,
-    )
+    return _lease_default(name, port, exact, range, description, meta, temporary)
 
 
 def release(name: str, force: bool = False) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "project",
     "run_cli",
     "release_at_exit",
+    "lease_default",
 ]
 
 __version__: str
@@ -279,3 +280,12 @@ def project(
 ) -> Project: ...
 def run_cli(argv: Sequence[str]) -> int: ...
 def release_at_exit() -> int: ...
+def lease_default(
+    name: str,
+    port: Optional[int],
+    exact: bool,
+    range: _Range,
+    description: Optional[str],
+    meta: Optional[Mapping[str, str]],
+    temporary: bool,
+) -> Lease: ...
