@@ -49,15 +49,13 @@ pub(super) enum LeasesWrite {
 
 impl Store {
     /// How `bytes` will become leases.json: written over the file itself
-    /// when this Store wrote it last, it fits the in-place limit and `bytes`
-    /// fit in it (see [`LeasesCached`]), else staged in the spare.
+    /// when this Store wrote it last and `bytes` fit in it
+    /// (`write::fits_in_place`; see [`LeasesCached`]), else staged in the
+    /// spare.
     pub(super) fn prepare_leases(&self, bytes: &[u8]) -> LeasesWrite {
         let cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
-        let fits = |n: u64| n <= write::EDIT_IN_PLACE_MAX;
         if let Some(c) = cache.as_ref() {
-            if c.written
-                .is_some_and(|n| fits(n) && bytes.len() as u64 <= n)
-            {
+            if c.written.is_some_and(|n| write::fits_in_place(n, bytes)) {
                 return LeasesWrite::Edit;
             }
         }

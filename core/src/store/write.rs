@@ -339,15 +339,21 @@ fn replace_fast(tmp: &Path, dest: &Path) -> io::Result<()> {
 /// write of at most one page, at offset 0, from memory the writer has just
 /// filled, in one step, and looks for a fatal signal only between steps, so
 /// a writer killed during it leaves the old bytes or the new ones.
-pub(crate) const EDIT_IN_PLACE_MAX: u64 = 4096;
+const EDIT_IN_PLACE_MAX: u64 = 4096;
+
+/// Whether `text` may be written over a file `len` bytes long: not empty,
+/// no longer than the file, and the file at most [`EDIT_IN_PLACE_MAX`].
+pub(crate) fn fits_in_place(len: u64, text: &[u8]) -> bool {
+    !text.is_empty() && text.len() as u64 <= len && len <= EDIT_IN_PLACE_MAX
+}
 
 /// Writes `bytes` over `file` (now `len` bytes long) in one `pwrite` at
 /// offset 0, padded with spaces before its last byte to `len`, so that the
 /// file's length never changes: no truncation can leave an old tail behind
 /// a killed writer's new head, and no block has to be found on a full disk.
 /// Returns the file's new id; `Ok(None)`, having written nothing, when
-/// `bytes` is longer than the file (it grows by an exchange), the file is
-/// over [`EDIT_IN_PLACE_MAX`], or this process's file-size limit would cut
+/// [`fits_in_place`] says no (a longer text grows the file by an exchange),
+/// or this process's file-size limit would cut
 /// the write short; an error when the write fell short anyway (the caller
 /// then replaces the file whole).
 ///
@@ -356,11 +362,7 @@ pub(crate) const EDIT_IN_PLACE_MAX: u64 = 4096;
 /// bytes, and whose `]`, `}` and newline tolerate trailing spaces.
 pub(crate) fn edit_in_place(file: &File, bytes: &[u8], len: u64) -> io::Result<Option<FileId>> {
     use std::os::unix::fs::FileExt;
-    if bytes.is_empty()
-        || bytes.len() as u64 > len
-        || len > EDIT_IN_PLACE_MAX
-        || !under_size_limit(len)
-    {
+    if !fits_in_place(len, bytes) || !under_size_limit(len) {
         return Ok(None);
     }
     let mut padded;
