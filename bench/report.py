@@ -87,64 +87,8 @@ def load():
 
 # ---------------------------------------------------------------- round trips
 
-PY_ROUNDTRIP = r"""
-import os, sys, time
-d = sys.argv[1]
-os.environ["PORTREG_HOME"] = os.path.join(d, "module")
-os.environ["PORTREG_RANGE"] = "12000-12999"
-import portreg, portpicker
-reg = portreg.Registry(os.path.join(d, "kept"))
-ways = {
-    "registry": lambda: reg.lease("bench-py", range="12000-12999").release(),
-    "module": lambda: portreg.lease("bench-py-module").release(),
-    "portpicker": portpicker.pick_unused_port,
-}
-t = {k: [] for k in ways}
-for f in ways.values():
-    f()
-for _ in range(30):  # alternating blocks: every way sees the same machine
-    for k, f in ways.items():
-        for _ in range(100):
-            a = time.perf_counter(); f(); t[k].append(time.perf_counter() - a)
-print(" ".join("%s %.1f" % (k, sorted(v)[len(v) // 2] * 1e6) for k, v in t.items()))
-"""
-
-NODE_ROUNDTRIP = r"""
-const path = require('path');
-const net = require('net');
-const d = process.argv[1];
-process.env.PORTREG_HOME = path.join(d, 'module');
-process.env.PORTREG_RANGE = '12000-12999';
-const portreg = require(process.env.PORTREG_NODE);
-const probe = () => new Promise((resolve, reject) => {
-  const s = net.createServer();
-  s.on('error', reject);
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-(async () => {
-  const getPort = (await import(path.join(process.env.PEERS_DIR, 'node_modules/get-port/index.js'))).default;
-  const reg = new portreg.Registry(path.join(d, 'kept'));
-  const ways = {
-    registry: () => reg.lease('bench-js', { range: '12000-12999' }).release(),
-    module: () => portreg.lease('bench-js-module').release(),
-    'net-listen-0': probe,
-    'get-port': () => getPort(),
-  };
-  const t = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
-  for (const f of Object.values(ways)) await f();
-  for (let r = 0; r < 30; r++) {
-    for (const [k, f] of Object.entries(ways)) {
-      for (let i = 0; i < 100; i++) {
-        const a = process.hrtime.bigint();
-        await f();
-        t[k].push(Number(process.hrtime.bigint() - a) / 1000);
-      }
-    }
-  }
-  const med = (v) => v.sort((x, y) => x - y)[v.length >> 1];
-  console.log(Object.entries(t).map(([k, v]) => `${k} ${med(v).toFixed(1)}`).join(' '));
-})();
-"""
+PY_ROUNDTRIP = os.path.join(ROOT, "bench/roundtrip/roundtrip.py")
+NODE_ROUNDTRIP = os.path.join(ROOT, "bench/roundtrip/roundtrip.js")
 
 
 def pairs(line):
@@ -165,8 +109,8 @@ def roundtrips():
     claims = fresh_claims()  # empty at the start of the round trips
     ways = {
         "C": lambda: pairs(run([CBENCH, fresh_registry(), "3000"], env=claims)),
-        "Python": lambda: pairs(run([PY, "-c", PY_ROUNDTRIP, scratch()], env=claims)),
-        "Node": lambda: pairs(run(["node", "-e", NODE_ROUNDTRIP, scratch()], env=claims)),
+        "Python": lambda: pairs(run([PY, PY_ROUNDTRIP, scratch()], env=claims)),
+        "Node": lambda: pairs(run(["node", NODE_ROUNDTRIP, scratch()], env=claims)),
     }
     got = {lang: [] for lang in ways}
     for _ in range(ROUNDS):
