@@ -382,6 +382,39 @@ test('the Promise form waits off the main thread: the event loop keeps running; 
   assert.equal(l.port, reg.get('waits').port)
 })
 
+test('a Lease that is garbage-collected stays leased; its fields outlive release(); new Lease() is refused', (t) => {
+  const dir = tmpRegistry(t)
+  const script = `
+    const portreg = require(${JSON.stringify(PKG)})
+    const { setTimeout: sleep } = require('node:timers/promises')
+    ;(async () => {
+      const ports = []
+      for (let i = 0; i < 80; i++) ports.push(portreg.lease('gc-' + i).port)
+      for (let round = 0; round < 5; round++) {
+        globalThis.gc()
+        await sleep(20) // collected objects' FinalizationRegistry callbacks run
+      }
+      const held = portreg.list().filter((e) => e.state === 'active' && e.holder.pid === process.pid)
+      const kept = portreg.lease('kept')
+      kept.release()
+      let refused = null
+      try { new portreg.Lease() } catch (e) { refused = e.constructor.name + ': ' + e.message }
+      console.log(JSON.stringify({
+        held: held.length,
+        again: portreg.lease('gc-7').port === ports[7] && portreg.lease('gc-7').existing,
+        after: [kept.name, kept.port === portreg.get('kept').port, kept.released, JSON.stringify(kept).includes('"kept"')],
+        refused,
+      }))
+    })()`
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { env: childEnv(dir, RANGE2), encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  assert.equal(out.held, 80, 'every lease whose object was collected is still held by the process')
+  assert.equal(out.again, true, 'leasing a collected lease\'s name again gives the same lease back')
+  assert.deepEqual(out.after, ['kept', true, true, true])
+  assert.match(out.refused, /^TypeError: portreg: a Lease comes from lease\(\)/)
+})
+
 test('ESM: named imports work', () => {
   const names = Object.keys(require('../index.js')).filter((k) => k !== '__napiBindingTarget')
   const r = spawnSync(

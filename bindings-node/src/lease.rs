@@ -1,5 +1,17 @@
-//! Maps core's `OwnLease` to the JS `Lease` class; core remembers the leases
-//! this process took so `releaseAll` can hand them back at exit.
+//! The leases this process took, kept here by number for the `Lease` class
+//! of portreg.js (core also remembers them, so `releaseAll` hands them back
+//! at exit).
+//!
+//! `Lease` is a JavaScript class holding the number, not a class of this
+//! module: a `#[napi]` class instance costs a constructor call from native
+//! code, a wrapped reference with a finalizer and an entry in napi-rs's
+//! table of instances, about 3 µs of a lease and release that takes about
+//! 47 (bench/report.py's Node round trip). A number and a
+//! `FinalizationRegistry`, which calls `leaseDrop` once the object is
+//! collected, cost a fraction of that.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::Env;
 use napi_derive::napi;
@@ -8,10 +20,39 @@ use portreg_core::OwnLease;
 use crate::error::sync;
 use crate::types::JsHolder;
 
-/// A port leased to a name for this process. It stays leased until
-/// `release()`, or until the process exits or dies.
-#[napi]
-pub struct Lease(pub(crate) OwnLease);
+struct Table {
+    next: u32,
+    leases: HashMap<u32, Arc<OwnLease>>,
+}
+
+static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+fn table() -> MutexGuard<'static, Option<Table>> {
+    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps `lease` and returns its number (never 0, never one in use).
+pub(crate) fn keep(lease: OwnLease) -> u32 {
+    let mut guard = table();
+    let t = guard.get_or_insert_with(|| Table {
+        next: 1,
+        leases: HashMap::new(),
+    });
+    let mut id = t.next;
+    while id == 0 || t.leases.contains_key(&id) {
+        id = id.wrapping_add(1);
+    }
+    t.next = id.wrapping_add(1);
+    t.leases.insert(id, Arc::new(lease));
+    id
+}
+
+fn get(id: u32) -> napi::Result<Arc<OwnLease>> {
+    table()
+        .as_ref()
+        .and_then(|t| t.leases.get(&id).cloned())
+        .ok_or_else(|| napi::Error::from_reason(format!("portreg: no lease number {id}")))
+}
 
 /// A lease as plain data (what `JSON.stringify(lease)` shows).
 #[napi(object)]
@@ -23,59 +64,66 @@ pub struct LeaseInfo {
     pub existing: bool,
 }
 
-#[napi]
-impl Lease {
-    /// The name, spelled as the registry first saw it.
-    #[napi(getter)]
-    pub fn name(&self) -> String {
-        self.0.lease().name.clone()
-    }
+// The `Lease` class's fields and methods (its declaration, with their
+// documentation, is lease.d.ts). portreg.js takes these functions off the
+// module's exports.
 
-    #[napi(getter)]
-    pub fn port(&self) -> u32 {
-        self.0.lease().port.into()
-    }
+#[napi(skip_typescript, js_name = "leaseName")]
+pub fn name(id: u32) -> napi::Result<String> {
+    Ok(get(id)?.lease().name.clone())
+}
 
-    /// `http://127.0.0.1:PORT`
-    #[napi(getter)]
-    pub fn url(&self) -> String {
-        self.0.lease().url()
-    }
+#[napi(skip_typescript, js_name = "leasePort")]
+pub fn port(id: u32) -> napi::Result<u32> {
+    Ok(get(id)?.lease().port.into())
+}
 
-    /// This process, as the registry records it.
-    #[napi(getter)]
-    pub fn holder(&self) -> JsHolder {
-        self.0.lease().holder.clone().into()
-    }
+#[napi(skip_typescript, js_name = "leaseUrl")]
+pub fn url(id: u32) -> napi::Result<String> {
+    Ok(get(id)?.lease().url())
+}
 
-    /// True when this process already held the name and got the same lease back.
-    #[napi(getter)]
-    pub fn existing(&self) -> bool {
-        self.0.lease().existing
-    }
+#[napi(skip_typescript, js_name = "leaseHolder")]
+pub fn holder(id: u32) -> napi::Result<JsHolder> {
+    Ok(get(id)?.lease().holder.clone().into())
+}
 
-    /// True once `release()` has released it.
-    #[napi(getter)]
-    pub fn released(&self) -> bool {
-        self.0.is_released()
-    }
+#[napi(skip_typescript, js_name = "leaseExisting")]
+pub fn existing(id: u32) -> napi::Result<bool> {
+    Ok(get(id)?.lease().existing)
+}
 
-    /// Releases the lease: the name turns idle and remembers its port.
-    /// Returns true if this call released it, false if it was no longer held
-    /// (released before, forgotten, or its holder record dropped).
-    #[napi]
-    pub fn release(&self, env: Env) -> napi::Result<bool> {
-        sync(&env, || self.0.release())
-    }
+#[napi(skip_typescript, js_name = "leaseReleased")]
+pub fn released(id: u32) -> napi::Result<bool> {
+    Ok(get(id)?.is_released())
+}
 
-    #[napi(js_name = "toJSON")]
-    pub fn to_json(&self) -> LeaseInfo {
-        LeaseInfo {
-            name: self.name(),
-            port: self.port(),
-            url: self.url(),
-            holder: self.holder(),
-            existing: self.existing(),
-        }
+/// Releases the lease (outside the table's lock: other threads' leases do
+/// not wait for this one's files).
+#[napi(skip_typescript, js_name = "leaseRelease")]
+pub fn release(env: Env, id: u32) -> napi::Result<bool> {
+    let lease = get(id)?;
+    sync(&env, || lease.release())
+}
+
+#[napi(skip_typescript, js_name = "leaseInfo")]
+pub fn info(id: u32) -> napi::Result<LeaseInfo> {
+    let own = get(id)?;
+    let l = own.lease();
+    Ok(LeaseInfo {
+        name: l.name.clone(),
+        port: l.port.into(),
+        url: l.url(),
+        holder: l.holder.clone().into(),
+        existing: l.existing,
+    })
+}
+
+/// Forgets the number of a `Lease` object that was collected. The lease
+/// itself stays as it is: held until released, or until the process exits.
+#[napi(skip_typescript, js_name = "leaseDrop")]
+pub fn drop_lease(id: u32) {
+    if let Some(t) = table().as_mut() {
+        t.leases.remove(&id);
     }
 }

@@ -1,13 +1,14 @@
 //! Maps portreg-core to a Node module: module-level functions on the default
-//! registry, a `Registry` class for an explicit one, a `Lease` class, a
-//! Promise form (`...Async`) of every operation, and the `portreg` CLI.
+//! registry, a `Registry` class for an explicit one, the leases behind
+//! portreg.js's `Lease` class, a Promise form (`...Async`) of every operation, and the `portreg` CLI.
 
 // `types` first: napi's type generator must see the JS names of the record
 // types before the signatures that use them.
 mod types;
 
 mod error;
-mod lease;
+// Public: its functions are called from JavaScript only (portreg.js).
+pub mod lease;
 mod ops;
 mod project;
 mod registry;
@@ -20,7 +21,6 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::error::sync;
-use crate::lease::Lease;
 pub use crate::project::project;
 use crate::task::Job;
 use crate::types::{
@@ -33,14 +33,14 @@ use crate::types::{
 /// if free, else the lowest free port of the range. Throws `LEASE_HELD` (with
 /// the holder's `pid`, `port` and `since`) when another live process holds
 /// the name. Released on `lease.release()`, on exit and on SIGINT/SIGTERM/SIGHUP.
-#[napi]
-pub fn lease(env: Env, name: String, options: Option<LeaseOptions>) -> napi::Result<Lease> {
+#[napi(ts_return_type = "Lease")]
+pub fn lease(env: Env, name: String, options: Option<LeaseOptions>) -> napi::Result<u32> {
     sync(&env, || ops::lease(&ops::default()?, name, options))
 }
 
 /// `lease`, run off the main thread.
 #[napi(ts_return_type = "Promise<Lease>")]
-pub fn lease_async(name: String, options: Option<LeaseOptions>) -> AsyncTask<Job<Lease>> {
+pub fn lease_async(name: String, options: Option<LeaseOptions>) -> AsyncTask<Job<u32>> {
     Job::spawn(move || ops::lease(&ops::default()?, name, options))
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use napi::bindgen_prelude::Either;
 use portreg_core::{tracking, LeaseRequest, OwnLease, Registry, Result, Target};
 
-use crate::lease::Lease;
 use crate::types::{
     self, EnvVars, FindOptions, ForceOptions, JsCleaned, JsConflict, JsEntry, JsKillReport, JsWho,
     KillOptions, LeaseOptions, ReserveOptions,
@@ -19,7 +18,8 @@ pub fn default() -> Result<Arc<Registry>> {
     Registry::shared_default()
 }
 
-pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Result<Lease> {
+/// The lease's number for portreg.js's `Lease` (see lease.rs).
+pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Result<u32> {
     let o = o.unwrap_or(LeaseOptions {
         port: None,
         exact: None,
@@ -35,7 +35,7 @@ pub fn lease(reg: &Arc<Registry>, name: String, o: Option<LeaseOptions>) -> Resu
     req.description = o.description;
     req.meta = o.meta;
     req.temporary = o.temporary.unwrap_or(false);
-    Ok(Lease(OwnLease::take(reg, &req)?))
+    Ok(crate::lease::keep(OwnLease::take(reg, &req)?))
 }
 
 pub fn get(reg: &Arc<Registry>, name: String) -> Result<Option<JsEntry>> {

@@ -9,7 +9,6 @@ use napi_derive::napi;
 use portreg_core::Registry as CoreRegistry;
 
 use crate::error::sync;
-use crate::lease::Lease;
 use crate::ops;
 use crate::task::Job;
 use crate::types::{
@@ -53,22 +52,18 @@ impl Registry {
         self.inner.take_warnings()
     }
 
-    #[napi]
+    #[napi(ts_return_type = "Lease")]
     pub fn lease(
         &self,
         env: Env,
         name: String,
         options: Option<LeaseOptions>,
-    ) -> napi::Result<Lease> {
+    ) -> napi::Result<u32> {
         sync(&env, || ops::lease(&self.inner, name, options))
     }
 
     #[napi(ts_return_type = "Promise<Lease>")]
-    pub fn lease_async(
-        &self,
-        name: String,
-        options: Option<LeaseOptions>,
-    ) -> AsyncTask<Job<Lease>> {
+    pub fn lease_async(&self, name: String, options: Option<LeaseOptions>) -> AsyncTask<Job<u32>> {
         let reg = self.inner.clone();
         Job::spawn(move || ops::lease(&reg, name, options))
     }
