@@ -239,6 +239,11 @@ impl Registry {
     pub fn port_of(&self, name: &str) -> Result<Option<u16>> {
         validate_name(name)?;
         let warn = |m| self.warn(m);
+        // A first read that asks about one name (`portreg get NAME`) parses
+        // the file without building its model.
+        if let Some(port) = self.store.peek_port(name, &warn)? {
+            return Ok(port);
+        }
         match self.store.shared_registry(&warn)? {
             Some(data) => Ok(data.get(name).map(|e| e.port)),
             // A corrupt registry.json is moved aside under the exclusive lock.

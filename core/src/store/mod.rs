@@ -22,6 +22,7 @@ mod lock;
 mod model;
 mod names;
 mod order;
+mod peek;
 mod read;
 mod records;
 mod text;
@@ -175,6 +176,25 @@ impl Store {
         // Only read from (never taken apart), so kept for the next read, as
         // a caller that exits next may also leave it to the exit to free.
         self.load_registry(false, true, warn)
+    }
+
+    /// The port of `name`, read straight from registry.json's bytes by a
+    /// Store that keeps no copy of it yet (peek.rs); `Ok(None)` leaves the
+    /// answer to [`Store::shared_registry`]: a copy is kept, or the file is
+    /// not one the quick read takes (it may be corrupt, or newer).
+    pub fn peek_port(&self, name: &str, warn: &dyn Fn(String)) -> Result<Option<Option<u16>>> {
+        if self.registry_read.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let _guard = self.lock_shared(warn)?;
+        let mut bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        let found = match read::read_held(&self.registry_path, &mut bytes)? {
+            None => Some(None),
+            Some(Ok(_)) => peek::port_in(&bytes, name),
+            Some(Err(_)) => None,
+        };
+        *self.buf.lock().unwrap_or_else(|e| e.into_inner()) = bytes;
+        Ok(found)
     }
 
     /// Runs `f` on both files under the exclusive lock, then writes what
