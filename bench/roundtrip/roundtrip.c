@@ -7,7 +7,7 @@
  *             (the default registry, $PORTREG_HOME, set to REGISTRY_DIR/module);
  *   probe     the racy guess portreg is compared with: a TCP socket bound to
  *             port 0 on 127.0.0.1, its port read back, closed;
- *   calls     the 34 system calls a module round trip makes (`trace` below
+ *   calls     the 33 system calls a module round trip makes (`trace` below
  *             lists them), replayed on files of the same sizes with no
  *             logic between them: what the kernel's part costs alone.
  * Usage: roundtrip REGISTRY_DIR [RUNS]
@@ -143,14 +143,13 @@ static void replay_look(struct replay *r) {
     statx(AT_FDCWD, r->leases, AT_SYMLINK_NOFOLLOW, STATX_ALL, &sx);
 }
 
-/* The 34 calls of one module round trip, in their order. */
+/* The 33 calls of one module round trip, in their order. */
 static void replay(struct replay *r) {
     static char claim[200], leased[561], released[561];
     struct stat st;
     replay_look(r); /* lease */
     fstat(r->claims_fd, &st);
     replay_probe();
-    fstat(r->claims_fd, &st);
     pwrite(r->claim_fd, claim, sizeof claim, 0);
     fstat(r->claims_fd, &st);
     replay_leases(r, leased, sizeof leased);

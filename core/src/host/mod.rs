@@ -188,8 +188,12 @@ impl Area {
         };
         let mut races = 0;
         loop {
+            let looks = shared.lock().looks;
             let port = self.scoped(&mut choose)?;
-            match shared.claim(port, pid) {
+            // A choice that looked at the directory (every free-port search
+            // does) leaves the claim no need to look again before it writes.
+            let fresh = shared.lock().looks != looks;
+            match shared.claim(port, pid, fresh) {
                 Err(Error::ClaimedByUser { .. }) if races < MAX_RACES => {
                     races += 1;
                     step_back(port, races);
@@ -229,7 +233,7 @@ impl Area {
         let Some(shared) = self.shared()? else {
             return Ok(());
         };
-        shared.claim(port, pid)
+        shared.claim(port, pid, false)
     }
 
     /// Removes this user's claims whose holder is gone.
@@ -321,8 +325,9 @@ impl Shared {
     }
 
     /// Claims `port` for `pid` (replacing this user's earlier claim on it),
-    /// then checks that no other user claimed it meanwhile.
-    fn claim(&self, port: u16, pid: u32) -> Result<()> {
+    /// then checks that no other user claimed it meanwhile. `fresh`: the
+    /// directory was looked at since this lease began.
+    fn claim(&self, port: u16, pid: u32, fresh: bool) -> Result<()> {
         let (start_ticks, _) = claim::holder_ticks(pid).ok_or_else(|| {
             Error::Process(format!(
                 "cannot read /proc/{pid}/stat; a lease needs a live holder"
@@ -330,8 +335,12 @@ impl Shared {
         })?;
         let body = ClaimFile::new(port, self.uid, pid, start_ticks).encode();
         let mut scan = self.lock();
-        // Usually still fresh from the free-port search a moment ago.
-        scan.refresh(false).map_err(|e| self.io("read", e))?;
+        // This user's files, for the cap and for a file to rewrite; a file
+        // made or removed since the look is only rewritten or made anew.
+        // Another user's claim made since is seen by the look after ours.
+        if !fresh {
+            scan.refresh(false).map_err(|e| self.io("read", e))?;
+        }
         if scan.own.iter().filter(|(p, _)| *p != port).count() >= self.cap {
             scan.purge_dead();
             if scan.own.iter().filter(|(p, _)| *p != port).count() >= self.cap {

@@ -76,6 +76,10 @@ pub(super) struct Scan {
     /// Whether this file system gives every change a new ctime, found out
     /// once on a claim file of this user (see [`Scan::stamps_are_fine`]).
     fine: Option<bool>,
+    /// How many times the directory was looked at (its stamp, or its
+    /// files): a caller compares two counts to know whether anyone looked
+    /// in between.
+    pub looks: u64,
 }
 
 impl Scan {
@@ -90,6 +94,7 @@ impl Scan {
             own: Vec::new(),
             files: HashMap::new(),
             fine: None,
+            looks: 0,
         }
     }
 
@@ -127,6 +132,7 @@ impl Scan {
     /// its stamp, so the look that decides a claim is then always fresh).
     pub fn refresh(&mut self, force: bool) -> nix::Result<()> {
         let stamp = self.stamp_now()?;
+        self.looks += 1;
         if !force && self.stamp == Some(stamp) {
             return Ok(());
         }
