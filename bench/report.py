@@ -354,7 +354,7 @@ def write(R, started):
     m = rt["C"]["module"]
     row("C: known-name lease + release, one-call functions, <= 1.0x portpicker",
         "%.1f µs (%s)" % (m, ratio("C")),
-        "portpicker %.1f µs (C's own bind(0) probe: %.1f µs; the round trip's 34 system calls alone, "
+        "portpicker %.1f µs (C's own bind(0) probe: %.1f µs; the round trip's 33 system calls alone, "
         "replayed with nothing between them: %.1f µs)" % (pp, rt["C"]["probe"], rt["C"]["calls"]),
         rt["ratio"]["C"] <= 1.0)
     floor = wp["/bin/true (the floor: starting any process)"]
@@ -452,16 +452,16 @@ def write(R, started):
         "So no work left in user space brings a round trip to portpicker's time: only fewer system "
         "calls would, and each is part of one of the promises listed below (race-free, persistent, "
         "visible to other users).")
-    md.append(("The floor under these figures: the 34 system calls of one module round trip (listed "
+    md.append(("The floor under these figures: the 33 system calls of one module round trip (listed "
                "below), replayed by roundtrip-c in its alternating blocks on files of the same sizes, "
                "with nothing between them, take %.1f µs: %.0f%% of C's module round trip (%.1f µs) and "
                "%.2fx portpicker's `pick_unused_port()` (%.1f µs, Python's process, same rounds). "
                "Each kind alone (`roundtrip-c DIR kinds`, the mean of 20,000 in a row): a TCP socket "
                "created and closed costs %.1f µs whatever is done with it, %.1f µs bound as the probe "
                "binds it (twice a round trip); a statx of a path %.1f µs (10 times), of an open file "
-               "%.1f µs (6 with the fstats); a pwrite of 200 bytes %.1f µs (4); a flock and its unlock "
+               "%.1f µs (5 with the fstats); a pwrite of 200 bytes %.1f µs (4); a flock and its unlock "
                "%.1f µs (twice); a look at the file-size limit %.1f µs (twice). renameat2's exchange, %.1f µs, was in every lease and release until "
-               "this round (see below); it is left to one-shot processes such as the CLI and to "
+               "the round before this one (see below); it is left to one-shot processes such as the CLI and to "
                "leases.json texts over a page. %s\n")
               % ((calls, 100 * calls / rt["C"]["module"], rt["C"]["module"], calls / pp, pp)
                  + tuple(rt["kinds"][k] for k in ("socket", "probe", "statx-path", "statx-fd",
@@ -470,30 +470,43 @@ def write(R, started):
     md.append(("Node's module round trip (%.1f µs) costs %.1f µs more than C's (%.1f µs), with two "
                "system calls fewer (strace: its `release()` is the Lease object's, on the registry "
                "the lease came from, so it does not look up the default registry again as C's "
-               "`portreg_release_port(name)` does; Python's is the same). Measured this round, in a loop of 15,000 `portreg.lease(name).release()` under "
-               "`perf record --call-graph dwarf`: 88.7%% of the samples are inside the two native "
-               "calls, 78.8%% inside core's lease and release themselves; the rest of the lease call "
-               "(8.5%%) is finding the process's registry (the same two stats C makes), the name's "
-               "conversion and the Lease object (`napi_wrap` 1.1%%, `napi_new_instance` 0.4%%), and "
-               "V8's collection of those objects and their finalizers takes 2.6%%. By those shares "
-               "core's own lease and release take %.1f µs of Node's round trip, more than C's whole "
-               "round trip on a registry kept open (%.1f µs, the table above): the same code runs "
-               "slower inside Node's process, with V8's heap and threads around it. Tried: the package's JavaScript layer (argument checks, the exit hooks) is not the "
-               "cost: calling the native module directly measured 46.6-48.1 µs against 46.4-49.1 µs "
-               "through the package, three alternating blocks of 20,000; nor is the harness's `await` "
-               "of a value that is not a promise (0.05 µs). What is left is spread over the call "
-               "boundary, the object the API returns and the garbage collector, with nothing one "
-               "change removes.\n")
-              % (rt["Node"]["module"], rt["Node"]["module"] - rt["C"]["module"], rt["C"]["module"],
-                 0.788 * rt["Node"]["module"], rt["C"]["registry"]))
+               "`portreg_release_port(name)` does; Python's is the same). This round, two things "
+               "came off it. (1) The harness: Node's and Python's round trips ran as `node -e SCRIPT` "
+               "and `python -c SCRIPT`, and a lease records its holder's command line in leases.json, "
+               "which every write encodes. Node's 1.7 KB script, its newlines escaped, was that "
+               "command line: 50.4-51.5 µs that way against 47.2-47.4 µs for the same script run as "
+               "a file, in turn on one registry. An application's command line is `node server.js`; "
+               "both scripts are files now (bench/roundtrip/). (2) The Lease object: a `#[napi]` "
+               "class instance cost a constructor call from native code, a wrapped reference with a "
+               "finalizer and an entry in napi-rs's table of instances, and every method call a look "
+               "in that table. In one process, alternating blocks of 100, lease + release on such an "
+               "object took 45.8-53.1 µs against 42.7-49.5 µs for the same two core calls made in one "
+               "native call (4 runs): 3.1-3.6 µs of each round trip. `Lease` is now a JavaScript "
+               "class (portreg.js) holding a number the addon maps to the lease, and a "
+               "FinalizationRegistry drops the number once the object is collected: 1.5-2.2 µs faster "
+               "than the napi class, measured the same way (the object 44.5-46.3 µs, the one native "
+               "call 43.4-44.4 µs, the napi class 46.1-48.5 µs). The API is unchanged (fields, "
+               "`release()`, `toJSON()`, `using`, `instanceof`, types). What is left above C is the "
+               "second call into the addon and V8's objects around the two calls. Tried before and "
+               "ruled out: the package's JavaScript layer (argument checks, exit hooks): calling the "
+               "native module directly measured the same as through the package; the harness's "
+               "`await` of a value that is not a promise: 0.05-0.3 µs. A `Registry` kept open is "
+               "still a napi class, and its methods pay that class's look-up: in Node its round trip "
+               "is no faster than the module functions'.\n")
+              % (rt["Node"]["module"], rt["Node"]["module"] - rt["C"]["module"], rt["C"]["module"]))
     md.append("Where the time goes (C: `strace -o OUT bench/race/peers/roundtrip-c DIR trace` lists the "
               "system calls of one module round trip after three warm-up ones; `perf record -g` of a loop "
               "of module round trips shares them out; `valgrind --tool=callgrind` of 2,000 of them counts "
-              "the instructions). A lease + release makes 34 system calls: 12 statx, 4 each of pwrite64, "
-              "newfstatat and flock, 2 each of socket, setsockopt, bind, close and prlimit64. Three rounds "
+              "the instructions). A lease + release makes 33 system calls: 12 statx, 4 each of pwrite64 "
+              "and flock, 3 newfstatat, 2 each of socket, setsockopt, bind, close and prlimit64. Four rounds "
               "ago it went from 84 to 48 (one dual-stack bind probe instead of two, the pid asked "
               "of the kernel once per process, leases.json's spare written through the file kept open "
-              "from the last exchange), then from 48 to 35, and this round to 34 (below). registry.lock is kept open between "
+              "from the last exchange), then from 48 to 35, to 34 in the round before this one, and "
+              "this round to 33: a lease looked at the shared claims directory three times (in the "
+              "free-port search, before writing its claim, and after); the look before the write, a "
+              "probe's bind after the first, is skipped when someone looked since the lease began "
+              "(every search does), and the look after it, which catches another user's claim made "
+              "meanwhile, stays. registry.lock is kept open between "
               "calls and reused after a stat of its name shows it is still the lock file (a "
               "pthread_atfork handler closes it in a forked child, which must never share its parent's "
               "lock), so taking the lock is a stat, a lock and an unlock instead of an open, an owner "
@@ -513,7 +526,7 @@ def write(R, started):
               "the host-wide claim), bind 5%, flock and fstat 4% each, getrlimit 2%. What is left is the "
               "price of being race-free and persistent: a lock, a whole-or-nothing write, a claim "
               "visible to other users and a probe on lease and on release, against peers that write "
-              "nothing. This round: a registry kept open that wrote leases.json last (every module "
+              "nothing. The round before this one: a registry kept open that wrote leases.json last (every module "
               "function's registry, in a process that leases and releases) writes it in place, in one "
               "pwrite padded to the file's length, when the new text fits in the file and the file in a "
               "page, and the process's file-size limit (prlimit64) cannot cut the write short: "
@@ -616,7 +629,7 @@ def write(R, started):
               ".data.rel.ro). Tried last round and not kept: packed "
               "relative relocations (`-z pack-relative-relocs`: the same 183 faults, no faster) and a "
               "fat-LTO build with one codegen unit (167 faults, no faster in hyperfine).\n")
-    md.append("The round before this one cut the start-up, most of what `get` costs. Measured with "
+    md.append("Two rounds before this one cut the start-up, most of what `get` costs. Measured with "
               "`hyperfine -N --runs 1000` on one 100-name registry, the binary before the round against "
               "the one after it in one run: `get` 1.287 to 0.878 ms; in a later, noisier run `get` 1.390 "
               "to 1.075 ms and `--version` 1.218 to 0.860 ms, against a glibc Rust hello world's 0.799 "
@@ -642,7 +655,7 @@ def write(R, started):
               "linking the glibc build as a fixed-address executable (`-no-pie`), which removes those "
               "relocations: 40 to 60 µs less, but the binary, which also serves the dashboard, would "
               "lose address-space randomisation; lazy symbol binding (`-z lazy`): no faster.\n")
-    md.append("This round (the newest): the allocator, and the musl builds. musl's malloc, the static "
+    md.append("The round before this one: the allocator, and the musl builds. musl's malloc, the static "
               "build's, hands memory back to the kernel as soon as it is freed and maps it again for the "
               "next use: on 1,000 names `list` made 120 mmap and 58 munmap calls and 350 more page faults "
               "than the glibc build (`strace -c`, `perf stat`), and the static build missed the 5 ms "
@@ -664,6 +677,27 @@ def write(R, started):
               "lease (claims settings): it reads it once now. `get` on 100 names with a three-line "
               "config.toml: 1.114 M to 1.086 M instructions (callgrind), 167 to 143 page faults "
               "(`perf stat`, 200 runs); the table's registries have no config.toml.\n")
+    md.append("This round (the newest): `get NAME` without --json, the first read of registry.json "
+              "and a question about one name, parses the file's entries with their texts borrowed "
+              "from its bytes and checks each as the full read does (name, port, dates, a name "
+              "twice), building no model; anything else (a text with an escape, another version, "
+              "a file breaking a rule) goes to the full read, which says what is wrong. A property "
+              "test holds the two reads to the same answers. callgrind, 100 names: 1,082,371 to "
+              "982,250 instructions. Most of what is left of the parse is serde_json's scan of 22 KB "
+              "of text (about 350 K instructions); trying to check the entries as they stream in, "
+              "without their vector, measured no fewer (988,797). Why the glibc build stays near "
+              "1 ms on this machine: starting any glibc program is dear here. A C hello world "
+              "measured 0.570 ms dynamically linked and 0.440 ms static (`hyperfine -N`, 1,000 "
+              "runs); a Rust hello world 0.773 ms with glibc and 0.232 ms with musl. `perf record` "
+              "of 400 runs of a statically linked glibc `get` puts 16% of their samples in glibc's "
+              "start-up reading the processor's cache sizes and features (`handle_amd`, "
+              "`get_common_indices`, `update_active`, `get_extended_indices`), which issue `cpuid`, an instruction this VM's hypervisor answers "
+              "at 3.6-4.3 µs each (a loop of 1,000); musl asks nothing of the kind. `get` itself "
+              "adds 0.19-0.24 ms to `--version` in either build. Tried and not kept: the glibc "
+              "build linked statically (`-C target-feature=+crt-static`): `get` 0.950 against "
+              "1.030 ms, but glibc's user and host lookups (the `user` of every holder, "
+              "`localhost` in health checks) then load NSS modules that must match the glibc it "
+              "was linked with, which a glibc upgrade can break.\n")
 
     md.append("## Start-up cost\n")
     md.append("Median of 100 runs each (`hyperfine -N`):\n")
