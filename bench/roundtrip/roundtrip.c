@@ -70,7 +70,7 @@ static int probe(uint16_t *port) {
  * a claims directory, as a module round trip sees them. */
 struct replay {
     char dir[4096], config[4200], lock[4200], registry[4200], leases[4200], spare[4200];
-    int lock_fd, claims_fd, claim_fd, spare_fd[2];
+    int lock_fd, claims_fd, claim_fd, registry_fd, spare_fd[2];
 };
 
 static int open_file(const char *path, const char *text) {
@@ -99,9 +99,9 @@ static int replay_open(struct replay *r, const char *base) {
     r->claim_fd = open_file(claims, NULL);
     r->spare_fd[0] = open_file(r->spare, NULL);
     r->spare_fd[1] = open_file(r->leases, "{}");
-    close(open_file(r->registry, "{}"));
-    return r->lock_fd < 0 || r->claims_fd < 0 || r->claim_fd < 0 || r->spare_fd[0] < 0 ||
-                   r->spare_fd[1] < 0
+    r->registry_fd = open_file(r->registry, "{}");
+    return r->lock_fd < 0 || r->claims_fd < 0 || r->claim_fd < 0 || r->registry_fd < 0 ||
+                   r->spare_fd[0] < 0 || r->spare_fd[1] < 0
                ? -1
                : 0;
 }
@@ -132,15 +132,16 @@ static void replay_leases(struct replay *r, const char *text, size_t len) {
 
 /* Looks at the registry as a call does before deciding: the directory and
  * config.toml (did the settings change), the lock file (is it still the
- * one kept open), then, locked, registry.json and leases.json. */
+ * one kept open), then, locked, registry.json and leases.json through the
+ * files kept open (the lock file proves their directory). */
 static void replay_look(struct replay *r) {
     struct statx sx;
     statx(AT_FDCWD, r->dir, 0, STATX_ALL, &sx);
     statx(AT_FDCWD, r->config, 0, STATX_ALL, &sx);
     statx(AT_FDCWD, r->lock, AT_SYMLINK_NOFOLLOW, STATX_ALL, &sx);
     flock(r->lock_fd, LOCK_EX | LOCK_NB);
-    statx(AT_FDCWD, r->registry, 0, STATX_ALL, &sx);
-    statx(AT_FDCWD, r->leases, AT_SYMLINK_NOFOLLOW, STATX_ALL, &sx);
+    statx(r->registry_fd, "", AT_EMPTY_PATH, STATX_ALL, &sx);
+    statx(r->spare_fd[1], "", AT_EMPTY_PATH, STATX_ALL, &sx);
 }
 
 /* The 33 calls of one module round trip, in their order. */

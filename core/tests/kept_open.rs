@@ -408,3 +408,67 @@ fn a_replaced_directory_gets_the_holder_lock_again() {
     assert!(holder_lock_held(&path), "held in the new directory too");
     assert_eq!(state(&open(&path), "db"), State::Active);
 }
+
+/// A registry kept open asks the files it holds open whether they changed
+/// only while its lock file is still the one under the directory's name: a
+/// directory moved away, and another with other names put in its place,
+/// is read afresh at the next call, names and holders.
+#[test]
+fn a_directory_put_in_place_of_another_is_read_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    let r = open(&path);
+    lease(&r, "web");
+    assert_eq!(state(&r, "web"), State::Active);
+    assert_eq!(
+        state(&r, "web"),
+        State::Active,
+        "a second read, from the copy kept"
+    );
+    let other_path = dir.path().join("other");
+    let other = open(&other_path);
+    let api = lease(&other, "api");
+    other
+        .release("api", Actor::Pid(std::process::id()))
+        .unwrap();
+    drop(other);
+    std::fs::rename(&path, dir.path().join("reg.old")).unwrap();
+    std::fs::rename(&other_path, &path).unwrap();
+    assert!(
+        r.get("web").unwrap().is_none(),
+        "web was only in the old directory"
+    );
+    let e = r
+        .get("api")
+        .unwrap()
+        .expect("api, from the directory now in place");
+    assert_eq!((e.port, e.state), (api, State::Idle));
+    let names: Vec<String> = r.list().unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["api"]);
+
+    // Once more, with a torn registry.json in the directory put in place:
+    // it is moved aside and the registry starts empty, never filled again
+    // from the copy of the directory that went away.
+    let torn = dir.path().join("torn");
+    std::fs::create_dir(&torn).unwrap();
+    std::fs::set_permissions(&torn, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::write(torn.join("registry.json"), "{ torn").unwrap();
+    std::fs::set_permissions(
+        torn.join("registry.json"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::rename(&path, dir.path().join("reg.older")).unwrap();
+    std::fs::rename(&torn, &path).unwrap();
+    assert!(
+        r.get("api").unwrap().is_none(),
+        "api was only in the directory that went away"
+    );
+    lease(&r, "db");
+    let names: Vec<String> = r.list().unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["db"]);
+    assert!(
+        common::files_starting(&path, "registry.json.corrupt").len() == 1,
+        "the torn file is kept aside"
+    );
+}

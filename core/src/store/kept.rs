@@ -131,6 +131,16 @@ pub(super) struct LockGuard<'a> {
     keep: bool,
 }
 
+impl LockGuard<'_> {
+    /// Whether the lock file is the one kept from the last call, found
+    /// under its name just now: the directory is still the registry's, so
+    /// a file held open from that call may be asked about directly
+    /// ([`read::unchanged`]).
+    pub(super) fn named(&self) -> bool {
+        self.id.is_some()
+    }
+}
+
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         let Some(file) = self.held.take().and_then(lock::Held::unlock) else {

@@ -146,23 +146,27 @@ impl Store {
 
     /// Reads `leases.json`, reusing the records last read or written when
     /// the file is provably the same (see [`Cached`](super::Cached)).
-    pub(super) fn read_leases(&self, warn: &dyn Fn(String)) -> Result<LeasesRead> {
+    pub(super) fn read_leases(&self, named: bool, warn: &dyn Fn(String)) -> Result<LeasesRead> {
         let path = &self.leases_path;
         let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
         if self.fine_ctime.get() == Some(&true) {
-            if let (Some(c), Ok(meta)) = (cache.as_mut(), fs::symlink_metadata(path)) {
-                if c.id == FileId::of(&meta) {
-                    // Read a second time unchanged: this registry is kept
-                    // open, so parse every holder once rather than each call.
-                    if !c.records.raw.is_empty() {
-                        c.records = std::mem::take(&mut c.records).all().into();
-                    }
-                    return Ok(LeasesRead {
-                        records: c.records.clone(),
-                        version: c.version,
-                        warning: None,
-                    });
+            // The file held open, when the lock file proves the directory
+            // (read::unchanged); else its name.
+            let same = |c: &LeasesCached| {
+                (named && read::unchanged(&c.file, &c.id))
+                    || fs::symlink_metadata(path).is_ok_and(|m| c.id == FileId::of(&m))
+            };
+            if let Some(c) = cache.as_mut().filter(|c| same(c)) {
+                // Read a second time unchanged: this registry is kept
+                // open, so parse every holder once rather than each call.
+                if !c.records.raw.is_empty() {
+                    c.records = std::mem::take(&mut c.records).all().into();
                 }
+                return Ok(LeasesRead {
+                    records: c.records.clone(),
+                    version: c.version,
+                    warning: None,
+                });
             }
         }
         *cache = None;

@@ -56,7 +56,9 @@ use read::{FileId, Held};
 /// file, so the same id on the path means the same file; an edit made in
 /// place by something else changes its ctime. Where ctime is fine-grained,
 /// an unchanged id is therefore proof enough and the file is not read
-/// again; elsewhere the bytes are read and compared.
+/// again (the id asked of the held file itself while the lock file proves
+/// the directory: [`read::unchanged`]); elsewhere the bytes are read and
+/// compared.
 struct Cached {
     /// The bytes read, when they were read (after a write, the text that
     /// was written is kept in `data` instead).
@@ -160,11 +162,12 @@ impl Store {
         warn: &dyn Fn(String),
         f: impl FnOnce(Arc<RegData>, LeasesRead) -> Result<T>,
     ) -> Result<Option<T>> {
-        let _guard = self.lock_shared(warn)?;
-        let Some(data) = self.load_registry(false, false, warn)? else {
+        let guard = self.lock_shared(warn)?;
+        let named = guard.named();
+        let Some(data) = self.load_registry(false, false, named, warn)? else {
             return Ok(None);
         };
-        let leases = self.read_leases(warn)?;
+        let leases = self.read_leases(named, warn)?;
         f(data, leases).map(Some)
     }
 
@@ -172,10 +175,10 @@ impl Store {
     /// ports, without parsing who holds them (leases.json). `Ok(None)` when
     /// it is corrupt, as for [`Store::shared`].
     pub fn shared_registry(&self, warn: &dyn Fn(String)) -> Result<Option<Arc<RegData>>> {
-        let _guard = self.lock_shared(warn)?;
+        let guard = self.lock_shared(warn)?;
         // Only read from (never taken apart), so kept for the next read, as
         // a caller that exits next may also leave it to the exit to free.
-        self.load_registry(false, true, warn)
+        self.load_registry(false, true, guard.named(), warn)
     }
 
     /// The port of `name`, read straight from registry.json's bytes by a
@@ -215,10 +218,11 @@ impl Store {
         let held = lock::acquire(Some(file), true, &self.lock_path, self.lock_timeout, warn)?;
         *self.locked.lock().unwrap_or_else(|e| e.into_inner()) = id.filter(|_| held.first_try());
         let _guard = self.guard(held, id, true);
+        let named = id.is_some();
         let data = self
-            .load_registry(true, true, warn)?
+            .load_registry(true, true, named, warn)?
             .ok_or_else(|| Error::Internal("corrupt registry after quarantine".into()))?;
-        let leases = self.read_leases(warn)?;
+        let leases = self.read_leases(named, warn)?;
         // Under the exclusive lock nobody else can change the file: take the
         // cached copy out so a change edits it in place instead of cloning it.
         // (Its parsed form is dropped here: `f` holds the only other reference.)
@@ -324,22 +328,32 @@ impl Store {
 
     /// Reads `registry.json`, reusing the parsed form when the file has not
     /// changed since the last call. A first read keeps it only when `keep`.
+    /// `named`: this call's lock file was found under its name (see
+    /// [`read::unchanged`]).
     fn load_registry(
         &self,
         exclusive: bool,
         keep: bool,
+        named: bool,
         warn: &dyn Fn(String),
     ) -> Result<Option<Arc<RegData>>> {
         let path = &self.registry_path;
         if self.fine_ctime.get() == Some(&true) {
-            if let Ok(meta) = fs::metadata(path) {
-                let id = FileId::of(&meta);
-                let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(c) = cache.as_ref() {
-                    if c.held.as_ref().is_some_and(|(_, held)| *held == id) {
-                        return Ok(Some(c.data.clone()));
-                    }
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((c, (file, held))) =
+                cache.as_ref().and_then(|c| Some((c, c.held.as_ref()?)))
+            {
+                // The file held open, when the lock file proves the
+                // directory (read::unchanged); else its name.
+                if (named && read::unchanged(file, held))
+                    || fs::metadata(path).is_ok_and(|m| FileId::of(&m) == *held)
+                {
+                    return Ok(Some(c.data.clone()));
                 }
+                // Another file: the copy is dropped, or a later call that
+                // finds the old file unchanged where it went would take it
+                // (a first read below keeps none).
+                *cache = None;
             }
         }
         let mut bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));

@@ -46,6 +46,17 @@ impl FileId {
 /// while being read.
 pub(crate) type Held = Option<(File, FileId)>;
 
+/// Whether a file held open is as it was when its id was taken, asked of
+/// the open file (an fstat) rather than of its name (a path lookup, three
+/// times dearer). Where ctime is fine-grained this also proves that its
+/// name still leads to it: a rename, link or unlink that takes the name
+/// away (another file renamed over it, or exchanged with it) gives the file
+/// a new ctime, as any write does. It cannot see its directory moved away
+/// and another made in its place: the caller vouches for the directory.
+pub(crate) fn unchanged(file: &File, id: &FileId) -> bool {
+    file.metadata().is_ok_and(|m| FileId::of(&m) == *id)
+}
+
 /// Reads a registry file into `buf`: `None` when it does not exist,
 /// `Err(size)` when it is larger than [`MAX_FILE_BYTES`] (never read into
 /// memory). `buf` is cleared first, so a caller reading the same large
