@@ -49,6 +49,10 @@ pub fn serve(sup: Arc<Supervisor>, listener: UnixListener, quit: Arc<AtomicBool>
 }
 
 fn handle(sup: &Arc<Supervisor>, conn: UnixStream, quit: &AtomicBool) {
+    // Set once the answer is written: the supervisor exits when it sees
+    // the flag, and the client of a `down` that stopped everything would
+    // otherwise find the connection closed before its answer.
+    let mut quit_after = false;
     let mut line = String::new();
     if BufReader::new(&conn).read_line(&mut line).is_err() {
         return;
@@ -77,9 +81,7 @@ fn handle(sup: &Arc<Supervisor>, conn: UnixStream, quit: &AtomicBool) {
                 },
                 "down" => {
                     let s = sup.stop(&req.services, true);
-                    if !sup.anything_wanted() {
-                        quit.store(true, Ordering::SeqCst);
-                    }
+                    quit_after = !sup.anything_wanted();
                     (true, s, None)
                 }
                 _ => (true, vec![], None),
@@ -95,6 +97,9 @@ fn handle(sup: &Arc<Supervisor>, conn: UnixStream, quit: &AtomicBool) {
     let mut w = &conn;
     let _ = serde_json::to_writer(&mut w, &answer);
     let _ = w.write_all(b"\n");
+    if quit_after {
+        quit.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Binds the checkout's socket (a stale one from a dead supervisor is
