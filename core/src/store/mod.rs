@@ -186,7 +186,12 @@ impl Store {
     /// answer to [`Store::shared_registry`]: a copy is kept, or the file is
     /// not one the quick read takes (it may be corrupt, or newer).
     pub fn peek_port(&self, name: &str, warn: &dyn Fn(String)) -> Result<Option<Option<u16>>> {
-        if self.registry_read.load(Ordering::Relaxed) {
+        let kept = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if kept || self.registry_read.load(Ordering::Relaxed) {
             return Ok(None);
         }
         let _guard = self.lock_shared(warn)?;
