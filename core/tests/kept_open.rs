@@ -472,3 +472,31 @@ fn a_directory_put_in_place_of_another_is_read_afresh() {
         "the torn file is kept aside"
     );
 }
+
+/// The same, when the first call after the swap reads registry.json alone
+/// (`portreg get NAME` asks only for a port): leases.json's copy of the old
+/// directory must not be taken for the new one's at the call after.
+#[test]
+fn a_directory_put_in_place_shows_its_own_holders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    let r = open(&path);
+    lease(&r, "web");
+    for _ in 0..3 {
+        // From the second read on, leases.json's copy is kept.
+        assert_eq!(state(&r, "web"), State::Active);
+    }
+    let other_path = dir.path().join("other");
+    let other = open(&other_path);
+    let api = lease(&other, "api");
+    std::fs::rename(&path, dir.path().join("reg.old")).unwrap();
+    std::fs::rename(&other_path, &path).unwrap();
+    assert_eq!(r.port_of("api").unwrap(), Some(api));
+    assert_eq!(
+        state(&r, "api"),
+        State::Active,
+        "api is held in the directory now in place"
+    );
+    assert!(r.get("web").unwrap().is_none());
+    drop(other);
+}

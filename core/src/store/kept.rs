@@ -217,14 +217,23 @@ impl Store {
     }
 
     /// The lock file kept from this process's last call, with its device
-    /// and inode, when its name still points to it.
+    /// and inode, when its name still points to it. When it does not (the
+    /// directory was emptied, or another put in its place), the copies kept
+    /// of both files are dropped too: they are asked about through the
+    /// files held open while the lock file proves the directory
+    /// ([`read::unchanged`]), and a later call, with a lock file kept from
+    /// the new directory, would find the old files unchanged where they went.
     pub(super) fn kept_lock_file(&self) -> Option<(File, (u64, u64))> {
         let kept = self
             .kept_lock
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()?;
-        kept.take(&self.lock_path)
+        let found = kept.take(&self.lock_path);
+        if found.is_none() {
+            self.drop_copies();
+        }
+        found
     }
 
     /// The guard of a lock just taken on the file of `id` (`None`: opened

@@ -453,6 +453,12 @@ impl Store {
         ))))
     }
 
+    /// Forgets what both files held (see [`Store::kept_lock_file`]).
+    fn drop_copies(&self) {
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.leases_cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Remembers what registry.json holds; the buffer it replaces is kept
     /// for the next read or write.
     fn set_cache(&self, c: Cached) {
