@@ -2,7 +2,7 @@
 //! how its new text goes in (an edit in place, the spare exchanged in, or a
 //! temp file renamed over it).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::sync::atomic::Ordering;
 
 use super::read::{self, FileId};
@@ -150,12 +150,7 @@ impl Store {
         let path = &self.leases_path;
         let mut cache = self.leases_cache.lock().unwrap_or_else(|e| e.into_inner());
         if self.fine_ctime.get() == Some(&true) {
-            // The file held open, when the lock file proves the directory
-            // (read::unchanged); else its name.
-            let same = |c: &LeasesCached| {
-                (named && read::unchanged(&c.file, &c.id))
-                    || fs::symlink_metadata(path).is_ok_and(|m| c.id == FileId::of(&m))
-            };
+            let same = |c: &LeasesCached| read::still_held(&c.file, &c.id, path, named, false);
             if let Some(c) = cache.as_mut().filter(|c| same(c)) {
                 // Read a second time unchanged: this registry is kept
                 // open, so parse every holder once rather than each call.

@@ -28,7 +28,6 @@ mod records;
 mod text;
 mod write;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -46,7 +45,7 @@ use crate::config::MAX_FILE_BYTES;
 use crate::entry::LeaseRecord;
 use crate::error::{Error, Result};
 use leases::LeasesCached;
-use read::{FileId, Held};
+use read::Held;
 
 /// The last `registry.json` a Store read or wrote: its bytes, their parsed
 /// form, and the file itself held open with its [`FileId`].
@@ -348,11 +347,7 @@ impl Store {
             if let Some((c, (file, held))) =
                 cache.as_ref().and_then(|c| Some((c, c.held.as_ref()?)))
             {
-                // The file held open, when the lock file proves the
-                // directory (read::unchanged); else its name.
-                if (named && read::unchanged(file, held))
-                    || fs::metadata(path).is_ok_and(|m| FileId::of(&m) == *held)
-                {
+                if read::still_held(file, held, path, named, true) {
                     return Ok(Some(c.data.clone()));
                 }
                 // Another file: the copy is dropped, or a later call that

@@ -57,6 +57,20 @@ pub(crate) fn unchanged(file: &File, id: &FileId) -> bool {
     file.metadata().is_ok_and(|m| FileId::of(&m) == *id)
 }
 
+/// Whether the file held open as `id` is still the one at `path`,
+/// unchanged: asked of the file when `named` (the call's lock file proves
+/// the directory), else of `path`, following a symlink there when `follow`.
+pub(crate) fn still_held(file: &File, id: &FileId, path: &Path, named: bool, follow: bool) -> bool {
+    let at_path = || {
+        if follow {
+            fs::metadata(path)
+        } else {
+            fs::symlink_metadata(path)
+        }
+    };
+    (named && unchanged(file, id)) || at_path().is_ok_and(|m| FileId::of(&m) == *id)
+}
+
 /// Reads a registry file into `buf`: `None` when it does not exist,
 /// `Err(size)` when it is larger than [`MAX_FILE_BYTES`] (never read into
 /// memory). `buf` is cleared first, so a caller reading the same large
