@@ -1,8 +1,10 @@
 //! The `portreg` command line, as a library function so the Rust binary, the
 //! Python package and the npm package all run the very same CLI.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{CommandFactory, FromArgMatches};
@@ -107,23 +109,42 @@ where
 /// clap builds the definition of every command and copies the global
 /// options into each. Of a `get` on a registry of 100 names, that was
 /// 154,000 of 937,000 instructions (callgrind), 53 of 160 page faults (`perf
-/// stat`) and 0.2 of 1.0 ms (`hyperfine -N`). Taken only for exactly `get`
-/// and one UTF-8 word that is not an option, which clap reads the same way
-/// (the tests below hold the two to it); anything else, `--json` or `--help`
-/// included, goes to clap.
+/// stat`) and 0.2 of 1.0 ms (`hyperfine -N`). Taken only for the words
+/// `get` and NAME (UTF-8, not an option) with, anywhere among them, the
+/// global options once each (`--json`, `--registry DIR`, `--registry=DIR`),
+/// which clap reads the same way (the tests below hold the two to it);
+/// anything else, `--help` or a second name included, goes to clap.
 fn quick_get(argv: &[OsString]) -> Option<Cli> {
-    let [_, command, name] = argv else {
+    let mut registry: Option<PathBuf> = None;
+    let mut json = false;
+    let mut words: Vec<&str> = Vec::with_capacity(2);
+    let mut rest = argv.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let bytes = arg.as_bytes();
+        if arg == "--json" && !json {
+            json = true;
+        } else if arg == "--registry" && registry.is_none() {
+            let dir = rest.next()?;
+            if dir.is_empty() || dir.as_bytes().starts_with(b"-") {
+                return None;
+            }
+            registry = Some(dir.into());
+        } else if let Some(dir) = bytes.strip_prefix(b"--registry=") {
+            if registry.is_some() || dir.is_empty() {
+                return None;
+            }
+            registry = Some(OsStr::from_bytes(dir).into());
+        } else if bytes.starts_with(b"-") || words.len() == 2 {
+            return None;
+        } else {
+            words.push(arg.to_str()?);
+        }
+    }
+    let ["get", name] = words[..] else {
         return None;
     };
-    let name = name.to_str()?;
-    if command != "get" || name.starts_with('-') {
-        return None;
-    }
     Some(Cli {
-        global: args::Global {
-            registry: None,
-            json: false,
-        },
+        global: args::Global { registry, json },
         command: args::Command::Get {
             name: name.to_string(),
         },
@@ -184,26 +205,45 @@ mod tests {
 
     #[test]
     fn get_and_a_name_is_read_without_clap_as_clap_reads_it() {
-        for name in ["web", "Web.api-2", "help", "get", "", "ünï", "a b", "--"] {
-            let argv = os(&["portreg", "get", name]);
-            let quick = quick_get(&argv);
-            if name.starts_with('-') {
-                assert!(quick.is_none(), "{name}");
-                continue;
-            }
-            let quick = quick.unwrap_or_else(|| panic!("{name:?} went to clap"));
-            assert_eq!(format!("{quick:?}"), clap_reads(&argv), "{name:?}");
+        let mut taken: Vec<Vec<OsString>> = ["web", "Web.api-2", "help", "get", "", "ünï", "a b"]
+            .iter()
+            .map(|name| os(&["portreg", "get", name]))
+            .collect();
+        taken.extend([
+            os(&["portreg", "--registry", "/tmp/r", "get", "web"]),
+            os(&["portreg", "get", "web", "--registry=/tmp/r"]),
+            os(&["portreg", "get", "--registry", "get", "web"]),
+            os(&["portreg", "--json", "get", "web"]),
+            os(&["portreg", "get", "--json", "web", "--registry", "/tmp/r"]),
+            vec![
+                "portreg".into(),
+                "--registry".into(),
+                OsString::from_vec(vec![0xff]),
+                "get".into(),
+                "web".into(),
+            ],
+        ]);
+        for argv in &taken {
+            let quick = quick_get(argv).unwrap_or_else(|| panic!("{argv:?} went to clap"));
+            assert_eq!(format!("{quick:?}"), clap_reads(argv), "{argv:?}");
         }
         // Anything else is clap's.
         for argv in [
             os(&["portreg", "get"]),
             os(&["portreg", "get", "-web"]),
+            os(&["portreg", "get", "--"]),
+            os(&["portreg", "get", "--", "web"]),
             os(&["portreg", "get", "-h"]),
-            os(&["portreg", "get", "web", "--json"]),
-            os(&["portreg", "--json", "get", "web"]),
+            os(&["portreg", "get", "web", "--help"]),
+            os(&["portreg", "--json", "--json", "get", "web"]),
+            os(&["portreg", "--registry", "get", "web"]),
+            os(&["portreg", "--registry=", "get", "web"]),
+            os(&["portreg", "--registry", "-r", "get", "web"]),
+            os(&["portreg", "--registry=a", "--registry=b", "get", "web"]),
             os(&["portreg", "get", "web", "api"]),
             os(&["portreg", "GET", "web"]),
             os(&["portreg", "lease", "web"]),
+            os(&["portreg", "web", "get"]),
             vec![
                 "portreg".into(),
                 "get".into(),
@@ -215,16 +255,19 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
         /// On command lines made of words that clap reads in different
         /// ways, whatever the quick read answers, clap answers the same.
         #[test]
         fn the_quick_read_agrees_with_clap(
             words in prop::collection::vec(
                 prop::sample::select(vec![
-                    "get", "list", "web", "-", "--", "-w", "--json", "--registry",
-                    "/tmp/r", "--help", "-V", "", "help", "ünï", "<0xff>",
+                    "get", "get", "list", "web", "-", "--", "-w", "--json", "--registry",
+                    "--registry=/tmp/r", "--registry=", "/tmp/r", "--help", "-V", "",
+                    "help", "ünï", "<0xff>",
                 ]),
-                0..4,
+                0..6,
             ),
         ) {
             let argv: Vec<OsString> = std::iter::once("portreg")
