@@ -86,14 +86,14 @@ where
 
 /// `Cli::try_parse_from(argv)`, leaving the command definition it builds and
 /// the matches it reads (a few hundred allocations) to the exit, when the
-/// binary exits next. `portreg get NAME` is read by [`quick_get`] instead.
+/// binary exits next. `get NAME` and `list` are read by [`quick_read`] instead.
 fn parse<I, T>(argv: I) -> Result<Cli, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
-    if let Some(cli) = quick_get(&argv) {
+    if let Some(cli) = quick_read(&argv) {
         return Ok(cli);
     }
     let mut cmd = Cli::command();
@@ -104,20 +104,27 @@ where
     cli
 }
 
-/// `portreg get NAME`, the call a script makes for each port it needs
-/// (`PORT=$(portreg get web)`), read without clap. Before it reads a word,
-/// clap builds the definition of every command and copies the global
-/// options into each. Of a `get` on a registry of 100 names, that was
-/// 154,000 of 937,000 instructions (callgrind), 53 of 160 page faults (`perf
-/// stat`) and 0.2 of 1.0 ms (`hyperfine -N`). Taken only for the words
-/// `get` and NAME (UTF-8, not an option) with, anywhere among them, the
-/// global options once each (`--json`, `--registry DIR`, `--registry=DIR`),
-/// which clap reads the same way (the tests below hold the two to it);
-/// anything else, `--help` or a second name included, goes to clap.
-fn quick_get(argv: &[OsString]) -> Option<Cli> {
+/// The two commands run most, `portreg get NAME` (what a script runs for
+/// each port it needs: `PORT=$(portreg get web)`) and `portreg list`, read
+/// without clap. Before it reads a word, clap builds the definition of
+/// every command and copies the global options into each. Of a `get` on a
+/// registry of 100 names, that was 154,000 of 937,000 instructions
+/// (callgrind), 53 of 160 page faults (`perf stat`) and 0.2 of 1.0 ms
+/// (`hyperfine -N`).
+///
+/// Taken only for `get NAME` (UTF-8, not an option) and for `list` with
+/// `--all` (`-a`) and `--host` at most once each after it, with the global
+/// options anywhere, once each (`--json`, `--registry DIR`,
+/// `--registry=DIR`): words clap reads the same way (the tests below hold
+/// the two to it). Anything else, `--help` or a second name included, goes
+/// to clap, which says what is wrong.
+fn quick_read(argv: &[OsString]) -> Option<Cli> {
     let mut registry: Option<PathBuf> = None;
     let mut json = false;
+    // The command's name and its arguments, then its options (which clap
+    // takes only after its name).
     let mut words: Vec<&str> = Vec::with_capacity(2);
+    let mut options: Vec<&str> = Vec::with_capacity(2);
     let mut rest = argv.iter().skip(1);
     while let Some(arg) = rest.next() {
         let bytes = arg.as_bytes();
@@ -134,20 +141,37 @@ fn quick_get(argv: &[OsString]) -> Option<Cli> {
                 return None;
             }
             registry = Some(OsStr::from_bytes(dir).into());
-        } else if bytes.starts_with(b"-") || words.len() == 2 {
-            return None;
-        } else {
+        } else if bytes.starts_with(b"-") {
+            if words.is_empty() || options.len() == 2 {
+                return None;
+            }
+            options.push(arg.to_str()?);
+        } else if words.len() < 2 {
             words.push(arg.to_str()?);
+        } else {
+            return None;
         }
     }
-    let ["get", name] = words[..] else {
-        return None;
+    let command = match (&words[..], &options[..]) {
+        (["get", name], []) => args::Command::Get {
+            name: name.to_string(),
+        },
+        (["list"], options) => {
+            let (mut all, mut host) = (false, false);
+            for option in options {
+                match *option {
+                    "--all" | "-a" if !all => all = true,
+                    "--host" if !host => host = true,
+                    _ => return None,
+                }
+            }
+            args::Command::List { all, host }
+        }
+        _ => return None,
     };
     Some(Cli {
         global: args::Global { registry, json },
-        command: args::Command::Get {
-            name: name.to_string(),
-        },
+        command,
     })
 }
 
@@ -204,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn get_and_a_name_is_read_without_clap_as_clap_reads_it() {
+    fn get_and_list_are_read_without_clap_as_clap_reads_them() {
         let mut taken: Vec<Vec<OsString>> = ["web", "Web.api-2", "help", "get", "", "ünï", "a b"]
             .iter()
             .map(|name| os(&["portreg", "get", name]))
@@ -215,6 +239,10 @@ mod tests {
             os(&["portreg", "get", "--registry", "get", "web"]),
             os(&["portreg", "--json", "get", "web"]),
             os(&["portreg", "get", "--json", "web", "--registry", "/tmp/r"]),
+            os(&["portreg", "list"]),
+            os(&["portreg", "list", "-a"]),
+            os(&["portreg", "--json", "list", "--all", "--host"]),
+            os(&["portreg", "list", "--host", "--registry", "/tmp/r", "--all"]),
             vec![
                 "portreg".into(),
                 "--registry".into(),
@@ -224,7 +252,7 @@ mod tests {
             ],
         ]);
         for argv in &taken {
-            let quick = quick_get(argv).unwrap_or_else(|| panic!("{argv:?} went to clap"));
+            let quick = quick_read(argv).unwrap_or_else(|| panic!("{argv:?} went to clap"));
             assert_eq!(format!("{quick:?}"), clap_reads(argv), "{argv:?}");
         }
         // Anything else is clap's.
@@ -244,13 +272,20 @@ mod tests {
             os(&["portreg", "GET", "web"]),
             os(&["portreg", "lease", "web"]),
             os(&["portreg", "web", "get"]),
+            os(&["portreg", "list", "web"]),
+            os(&["portreg", "list", "-a", "--all"]),
+            os(&["portreg", "list", "--host", "--host"]),
+            os(&["portreg", "list", "-ah"]),
+            os(&["portreg", "list", "--all=true"]),
+            os(&["portreg", "--all", "list"]),
+            os(&["portreg", "get", "--all", "web"]),
             vec![
                 "portreg".into(),
                 "get".into(),
                 OsString::from_vec(vec![0xff, b'a']),
             ],
         ] {
-            assert!(quick_get(&argv).is_none(), "{argv:?}");
+            assert!(quick_read(&argv).is_none(), "{argv:?}");
         }
     }
 
@@ -259,17 +294,31 @@ mod tests {
 
         /// On command lines made of words that clap reads in different
         /// ways, whatever the quick read answers, clap answers the same.
+        /// Most start with a global option or a command the quick read
+        /// takes, so that it answers often (about one case in ten).
         #[test]
         fn the_quick_read_agrees_with_clap(
-            words in prop::collection::vec(
-                prop::sample::select(vec![
-                    "get", "get", "list", "web", "-", "--", "-w", "--json", "--registry",
-                    "--registry=/tmp/r", "--registry=", "/tmp/r", "--help", "-V", "",
-                    "help", "ünï", "<0xff>",
-                ]),
-                0..6,
+            head in prop::sample::select(vec![
+                "get", "list", "--json", "--registry", "--registry=/tmp/r", "lease", "-a",
+            ]),
+            tail in prop::collection::vec(
+                prop_oneof![
+                    // Words the quick read takes...
+                    3 => prop::sample::select(vec![
+                        "get", "list", "web", "--json", "-a", "--all", "--host",
+                        "--registry=/tmp/r",
+                    ]),
+                    // ...and words it leaves to clap, or that clap reads
+                    // in another way.
+                    1 => prop::sample::select(vec![
+                        "-", "--", "-w", "--registry", "--registry=", "/tmp/r", "--help",
+                        "-V", "", "help", "ünï", "<0xff>", "-ah",
+                    ]),
+                ],
+                0..4,
             ),
         ) {
+            let words = std::iter::once(head).chain(tail);
             let argv: Vec<OsString> = std::iter::once("portreg")
                 .chain(words)
                 .map(|w| match w {
@@ -277,7 +326,7 @@ mod tests {
                     w => w.into(),
                 })
                 .collect();
-            if let Some(quick) = quick_get(&argv) {
+            if let Some(quick) = quick_read(&argv) {
                 prop_assert_eq!(format!("{quick:?}"), clap_reads(&argv));
             }
         }
