@@ -3,10 +3,10 @@
 //! the pids that matter, never a scan of every process; or its holder lock
 //! still held), who a process is, and whose it is.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use rustc_hash::FxHashMap;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use crate::entry::Holder;
@@ -157,7 +157,7 @@ impl Context {
 /// The answer for a set of holders, read once per pid (many records may
 /// share one holder: a script that leased ten names).
 pub(crate) struct Running<'a> {
-    stats: HashMap<u32, Option<ProcStat>>,
+    stats: FxHashMap<u32, Option<ProcStat>>,
     boot_time: u64,
     ns: Option<u64>,
     boot: Option<String>,
@@ -167,13 +167,13 @@ pub(crate) struct Running<'a> {
     /// Each holder lock asked about, and whether it is held: a process that
     /// holds many names has one lock, tested once (an open, an fcntl and a
     /// close each time).
-    locks: std::cell::RefCell<HashMap<String, bool>>,
+    locks: std::cell::RefCell<FxHashMap<String, bool>>,
 }
 
 impl<'a> Running<'a> {
     /// Reads what judging `holders` needs.
     pub fn of(holders: &[&Holder], ctx: &'a Context) -> Running<'a> {
-        let mut stats = HashMap::new();
+        let mut stats = FxHashMap::default();
         let mut old = false;
         for h in holders {
             old |= h.start_ticks.is_none();
@@ -211,11 +211,14 @@ impl<'a> Running<'a> {
             return false;
         }
         if let Some(lock) = &h.lock {
-            let held = *self
-                .locks
-                .borrow_mut()
-                .entry(lock.clone())
-                .or_insert_with(|| holdlock::is_held(&self.ctx.dir, lock, self.own.as_deref()));
+            // Looked up before it is copied: a thousand names of one process
+            // share one lock.
+            let known = self.locks.borrow().get(lock.as_str()).copied();
+            let held = known.unwrap_or_else(|| {
+                let held = holdlock::is_held(&self.ctx.dir, lock, self.own.as_deref());
+                self.locks.borrow_mut().insert(lock.clone(), held);
+                held
+            });
             if held {
                 return true;
             }

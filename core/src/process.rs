@@ -3,10 +3,11 @@
 //! and conflicts between the registry and reality (stopping a process is
 //! `stop.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
@@ -240,13 +241,27 @@ fn released_listeners(mark: Option<&str>) -> Vec<(u32, u64)> {
 /// shows the server. Otherwise the recorded details stay. A process that
 /// holds many names (a test runner, a supervisor) is read once.
 pub fn refresh_holders(entries: &mut [Entry]) {
-    type Identity = (u32, Option<u64>, Option<String>, Option<u64>);
-    let mut seen: HashMap<Identity, Option<(String, Vec<String>)>> = HashMap::new();
-    for h in entries.iter_mut().filter_map(|e| e.holder.as_mut()) {
-        let current = seen
-            .entry((h.pid, h.start_ticks, h.boot_id.clone(), h.pid_ns))
-            .or_insert_with(|| current_command(h));
-        if let Some((exe, cmdline)) = current {
+    // Each distinct holder's command, read once; then every entry's
+    // holder updated from it (no key copied per entry).
+    type Identity<'a> = (u32, Option<u64>, Option<&'a str>, Option<u64>);
+    let mut commands: Vec<Option<(String, Vec<String>)>> = Vec::new();
+    let of_entries: Vec<Option<usize>> = {
+        let mut seen: FxHashMap<Identity<'_>, usize> = FxHashMap::default();
+        entries
+            .iter()
+            .map(|e| {
+                let h = e.holder.as_ref()?;
+                let key = (h.pid, h.start_ticks, h.boot_id.as_deref(), h.pid_ns);
+                Some(*seen.entry(key).or_insert_with(|| {
+                    commands.push(current_command(h));
+                    commands.len() - 1
+                }))
+            })
+            .collect()
+    };
+    for (e, i) in entries.iter_mut().zip(of_entries) {
+        if let (Some(h), Some(Some((exe, cmdline)))) = (e.holder.as_mut(), i.map(|i| &commands[i]))
+        {
             h.exe.clone_from(exe);
             h.cmdline.clone_from(cmdline);
         }
