@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use nix::libc;
 
 use crate::error::{Error, Result};
+use crate::pid::PerProcess;
 
 /// The lock file of `token` in `dir`.
 fn path(dir: &Path, token: &str) -> PathBuf {
@@ -32,13 +33,20 @@ fn valid(token: &str) -> bool {
 }
 
 struct Held {
-    pid: u32,
     dir: (u64, u64),
     token: String,
     _file: File,
 }
 
-static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+/// The locks this process holds. A forked child holds none of its parent's
+/// (they are record locks), and starts with an empty list.
+static HELD: PerProcess<Mutex<Vec<Held>>> = PerProcess::new();
+
+fn held() -> std::sync::MutexGuard<'static, Vec<Held>> {
+    HELD.get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
 
 fn dir_key(dir: &Path) -> Result<(u64, u64)> {
     let m = std::fs::metadata(dir).map_err(|source| Error::Io {
@@ -61,14 +69,11 @@ fn lock_request(kind: libc::c_short) -> libc::flock {
 /// other process of this boot shares). The lock lives as long as the
 /// process.
 pub(crate) fn hold(dir: &Path, token: &str) -> Result<()> {
-    let me = crate::pid::my_pid();
     if !valid(token) {
         return Err(Error::Internal(format!("bad holder lock token {token:?}")));
     }
     let key = dir_key(dir)?;
-    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    // A forked child inherited its parent's list but none of its locks.
-    held.retain(|h| h.pid == me);
+    let mut held = held();
     if held.iter().any(|h| h.dir == key && h.token == token) {
         return Ok(());
     }
@@ -101,7 +106,6 @@ pub(crate) fn hold(dir: &Path, token: &str) -> Result<()> {
             .ok();
         if ours.is_some() && ours == named {
             held.push(Held {
-                pid: me,
                 dir: key,
                 token: token.to_string(),
                 _file: file,
@@ -123,13 +127,8 @@ pub(crate) fn is_held(dir: &Path, token: &str, own: Option<&str>) -> bool {
     }
     if own == Some(token) {
         // Never open our own lock file: closing it would drop our lock.
-        let me = crate::pid::my_pid();
         let key = dir_key(dir).ok();
-        return HELD
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|h| h.pid == me && Some(h.dir) == key);
+        return held().iter().any(|h| Some(h.dir) == key);
     }
     let Ok(file) = OpenOptions::new()
         .read(true)

@@ -4,7 +4,6 @@
 //! still held), who a process is, and whose it is.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 
 use rustc_hash::FxHashMap;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
@@ -12,6 +11,7 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 use crate::entry::Holder;
 use crate::error::{Error, Result};
 use crate::holdlock;
+use crate::pid::PerProcess;
 
 fn system() -> Result<System> {
     System::new().map_err(|e| Error::Process(format!("cannot read the process table: {e}")))
@@ -65,7 +65,7 @@ pub fn proc_stat(pid: u32) -> Option<ProcStat> {
 /// This boot of the kernel (`/proc/sys/kernel/random/boot_id`); the same
 /// inside containers, which share the kernel.
 pub fn boot_id() -> Option<String> {
-    static ID: OnceLock<Option<String>> = OnceLock::new();
+    static ID: PerProcess<Option<String>> = PerProcess::new();
     ID.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
             .ok()
@@ -79,24 +79,17 @@ pub fn boot_id() -> Option<String> {
 /// (`/proc/self/ns/pid` reads `pid:[INODE]`). Cached per pid: a forked
 /// child asks again.
 pub fn own_pid_ns() -> Option<u64> {
-    static NS: Mutex<Option<(u32, Option<u64>)>> = Mutex::new(None);
-    let me = crate::pid::my_pid();
-    let mut cached = NS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((pid, ns)) = *cached {
-        if pid == me {
-            return ns;
-        }
-    }
-    let ns = std::fs::read_link("/proc/self/ns/pid").ok().and_then(|l| {
-        let l = l.to_string_lossy().into_owned();
-        l.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
-    });
-    *cached = Some((me, ns));
-    ns
+    static NS: PerProcess<Option<u64>> = PerProcess::new();
+    *NS.get_or_init(|| {
+        std::fs::read_link("/proc/self/ns/pid").ok().and_then(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+        })
+    })
 }
 
 fn clock_ticks_per_second() -> u64 {
-    static HZ: OnceLock<u64> = OnceLock::new();
+    static HZ: PerProcess<u64> = PerProcess::new();
     *HZ.get_or_init(|| {
         nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
@@ -373,44 +366,23 @@ pub fn check_owner(pid: u32, what: &str, root_may: bool) -> Result<()> {
 }
 
 /// How this process describes itself as a holder, shared by every Registry
-/// it opens (the module-level functions open one per call). Keyed by pid, so
-/// a forked child describes itself afresh.
-static OWN_HOLDER: Mutex<Option<Holder>> = Mutex::new(None);
-
-/// `f` of how this process describes itself, once it has (not a parent's
-/// description, inherited through fork). The description is not copied.
-fn with_own_holder<T>(f: impl FnOnce(&Holder) -> T) -> Option<T> {
-    let cached = OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner());
-    cached
-        .as_ref()
-        .filter(|h| h.pid == crate::pid::my_pid())
-        .map(f)
-}
-
-fn own_holder() -> Option<Holder> {
-    with_own_holder(Holder::clone)
-}
+/// it opens (the module-level functions open one per call). A forked child
+/// describes itself afresh.
+static OWN_HOLDER: PerProcess<Holder> = PerProcess::new();
 
 /// This process's (pid, start ticks), once it has described itself.
 pub(crate) fn me() -> Option<(u32, u64)> {
-    with_own_holder(|h| Some((h.pid, h.start_ticks?))).flatten()
+    OWN_HOLDER.get().and_then(|h| Some((h.pid, h.start_ticks?)))
 }
 
 /// This process's holder lock token: its pid namespace, pid and start
 /// ticks, once it has described itself.
 /// Made once per process (a lease asks for it each time).
 pub(crate) fn own_token() -> Option<String> {
-    static TOKEN: Mutex<Option<(u32, String)>> = Mutex::new(None);
+    static TOKEN: PerProcess<String> = PerProcess::new();
     let (pid, ticks) = me()?;
-    let mut cached = TOKEN.lock().unwrap_or_else(|e| e.into_inner());
-    match &*cached {
-        Some((p, token)) if *p == pid => Some(token.clone()),
-        _ => {
-            let token = format!("{}-{pid}-{ticks}", own_pid_ns().unwrap_or(0));
-            *cached = Some((pid, token.clone()));
-            Some(token)
-        }
-    }
+    let token = TOKEN.get_or_init(|| format!("{}-{pid}-{ticks}", own_pid_ns().unwrap_or(0)));
+    Some(token.clone())
 }
 
 /// Takes this process's holder lock in the registry `dir` (once per
@@ -429,8 +401,8 @@ pub(crate) fn hold_lock(dir: &Path) -> Result<String> {
 /// no such process runs.
 pub(crate) fn holder(pid: u32) -> Result<Holder> {
     if pid == crate::pid::my_pid() {
-        if let Some(h) = own_holder() {
-            return Ok(h);
+        if let Some(h) = OWN_HOLDER.get() {
+            return Ok(h.clone());
         }
     }
     let h = describe(pid)?.ok_or_else(|| {
@@ -439,7 +411,7 @@ pub(crate) fn holder(pid: u32) -> Result<Holder> {
         ))
     })?;
     if pid == crate::pid::my_pid() {
-        *OWN_HOLDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(h.clone());
+        return Ok(OWN_HOLDER.get_or_init(|| h).clone());
     }
     Ok(h)
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{default_dir, CONFIG_FILE, RANGE_VAR};
 use crate::error::Result;
+use crate::pid::PerProcess;
 use crate::registry::Registry;
 
 /// What opening a registry depended on.
@@ -54,7 +55,9 @@ struct Open {
     reg: Arc<Registry>,
 }
 
-static OPEN: Mutex<Vec<Open>> = Mutex::new(Vec::new());
+/// This process's own: a forked child opens its registries afresh rather
+/// than share objects a thread of its parent may have been using at the fork.
+static OPEN: PerProcess<Mutex<Vec<Open>>> = PerProcess::new();
 
 impl Registry {
     /// The process-wide registry for `dir`: opened on first use, then the
@@ -62,7 +65,10 @@ impl Registry {
     /// PORTREG_RANGE stay as they were.
     pub fn shared(dir: impl AsRef<Path>) -> Result<Arc<Registry>> {
         let dir = dir.as_ref();
-        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = OPEN
+            .get_or_init(|| Mutex::new(Vec::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // The same bytes first: comparing paths component by component is
         // dearer, and the module functions pass the same path every call.
         let same = |o: &&Open| o.dir.as_os_str() == dir.as_os_str() || o.dir == dir;

@@ -13,10 +13,10 @@
 //!
 //! Not a stable API: the registry uses it, tests and benches reach it.
 
+use crate::pid::PerProcess;
 use std::collections::HashSet;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::OnceLock;
 
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 
@@ -68,7 +68,7 @@ pub enum Source {
 
 /// The source this process settled on: netlink when the first read through
 /// it worked, procfs for the rest of the process when it was refused.
-static CHOSEN: OnceLock<Source> = OnceLock::new();
+static CHOSEN: PerProcess<Source> = PerProcess::new();
 
 /// Every listening TCP socket. `None` where neither source can be read.
 pub fn listening_sockets() -> Option<Vec<ListenSocket>> {
@@ -116,11 +116,11 @@ fn read_auto(port: Option<u16>) -> Option<Vec<ListenSocket>> {
         Some(Source::Netlink) => netlink::read(port).ok().or_else(|| procfs_text::read(port)),
         None => match netlink::read(port) {
             Ok(v) => {
-                let _ = CHOSEN.set(Source::Netlink);
+                CHOSEN.get_or_init(|| Source::Netlink);
                 Some(v)
             }
             Err(_) => {
-                let _ = CHOSEN.set(Source::Procfs);
+                CHOSEN.get_or_init(|| Source::Procfs);
                 procfs_text::read(port)
             }
         },
@@ -218,7 +218,7 @@ fn try_bind(addr: SocketAddr, v6only: bool) -> io::Result<()> {
 /// dual-stack probe sets nothing). `None` where it cannot be read: the
 /// option is then always set.
 fn v6only_default() -> Option<bool> {
-    static DEFAULT: OnceLock<Option<bool>> = OnceLock::new();
+    static DEFAULT: PerProcess<Option<bool>> = PerProcess::new();
     *DEFAULT.get_or_init(|| {
         #[cfg(target_os = "linux")]
         {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::entry::{Entry, Lease, Released};
 use crate::error::{Error, Result};
+use crate::pid::PerProcess;
 use crate::registry::Registry;
 use crate::request::{Actor, LeaseRequest};
 
@@ -16,15 +17,17 @@ use crate::request::{Actor, LeaseRequest};
 struct Tracked {
     reg: Arc<Registry>,
     name: String,
-    /// The process that took it: a forked child inherits the list but holds
-    /// none of its parent's leases.
-    pid: u32,
 }
 
-static TRACKED: Mutex<Vec<Tracked>> = Mutex::new(Vec::new());
+/// This process's own: a forked child holds none of its parent's leases,
+/// and starts with an empty list.
+static TRACKED: PerProcess<Mutex<Vec<Tracked>>> = PerProcess::new();
 
 fn tracked() -> MutexGuard<'static, Vec<Tracked>> {
-    TRACKED.lock().unwrap_or_else(|e| e.into_inner())
+    TRACKED
+        .get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 fn same(t: &Tracked, reg: &Registry, name: &str) -> bool {
@@ -32,13 +35,11 @@ fn same(t: &Tracked, reg: &Registry, name: &str) -> bool {
 }
 
 fn track(reg: &Arc<Registry>, name: &str) {
-    let me = crate::pid::my_pid();
     let mut all = tracked();
-    if !all.iter().any(|t| t.pid == me && same(t, reg, name)) {
+    if !all.iter().any(|t| same(t, reg, name)) {
         all.push(Tracked {
             reg: reg.clone(),
             name: name.to_string(),
-            pid: me,
         });
     }
 }
@@ -149,14 +150,7 @@ pub fn rename_name(reg: &Registry, old: &str, new: &str, force: bool) -> Result<
 /// release there. A forked child releases nothing of its parent's.
 pub fn release_all() -> usize {
     let me = crate::pid::my_pid();
-    let mine: Vec<Tracked> = {
-        let mut all = tracked();
-        let (mine, other) = std::mem::take(&mut *all)
-            .into_iter()
-            .partition(|t| t.pid == me);
-        *all = other;
-        mine
-    };
+    let mine: Vec<Tracked> = std::mem::take(&mut *tracked());
     mine.iter()
         .filter(|t| {
             matches!(

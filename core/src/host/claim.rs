@@ -5,9 +5,9 @@
 //! Liveness of a claim's holder: pid + start ticks from `/proc/PID/stat` and
 //! the boot id, all readable across users.
 
+use crate::pid::PerProcess;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
@@ -170,7 +170,7 @@ pub(crate) fn read(dir: BorrowedFd, name: &str, port: u16, uid: u32) -> Seen {
 
 /// This boot's id (empty where the kernel does not say).
 pub(crate) fn boot_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
+    static ID: PerProcess<String> = PerProcess::new();
     ID.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
             .map(|s| s.trim().to_string())
@@ -194,19 +194,16 @@ pub(crate) fn start_ticks(pid: u32) -> Option<(u64, bool)> {
 
 /// [`start_ticks`] of a lease's holder; this process's own are read once.
 pub(crate) fn holder_ticks(pid: u32) -> Option<(u64, bool)> {
-    static OWN: std::sync::Mutex<Option<(u32, u64)>> = std::sync::Mutex::new(None);
+    static OWN: PerProcess<Option<u64>> = PerProcess::new();
     if pid != crate::pid::my_pid() {
         return start_ticks(pid);
     }
-    let mut own = OWN.lock().unwrap_or_else(|e| e.into_inner());
-    // Keyed by pid: a forked child reads its own.
-    if let Some((p, t)) = *own {
-        if p == pid {
-            return Some((t, false));
-        }
+    // A forked child reads its own.
+    if let Some(&Some(t)) = OWN.get() {
+        return Some((t, false));
     }
     let (t, zombie) = start_ticks(pid)?;
-    *own = Some((pid, t));
+    OWN.get_or_init(|| Some(t));
     Some((t, zombie))
 }
 

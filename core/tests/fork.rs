@@ -1,0 +1,90 @@
+//! A child forked while other threads of its parent are leasing (a pre-fork
+//! server with threads, a test harness) leases at once: it never waits on a
+//! lock that one of those threads held at the fork, which no thread of the
+//! child will ever free.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+use portreg_core::{LeaseRequest, OwnLease, PortRange, Registry};
+
+const FORKS: usize = 150;
+
+fn range() -> PortRange {
+    PortRange::new(25700, 25799).unwrap()
+}
+
+/// Waits up to `limit` for `child` to exit; its exit code, or None if it
+/// still runs (it is then killed).
+fn exit_code(child: nix::unistd::Pid, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)).unwrap() {
+            WaitStatus::Exited(_, code) => return Some(code),
+            WaitStatus::Signaled(_, sig, _) => return Some(128 + sig as i32),
+            _ if start.elapsed() > limit => {
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return None;
+            }
+            _ => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+#[test]
+fn a_child_forked_next_to_leasing_threads_leases_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reg");
+    let reg = Registry::shared(&path).unwrap();
+    reg.set_print_warnings(false);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Two threads lease and release through the process-wide registry
+        // and the list of the process's own leases, as a binding does.
+        for t in 0..2 {
+            let (path, stop) = (&path, &stop);
+            s.spawn(move || {
+                let req = LeaseRequest::new(format!("thread-{t}")).range(range());
+                while !stop.load(Ordering::Relaxed) {
+                    let reg = Registry::shared(path).unwrap();
+                    let own = OwnLease::take(&reg, &req).unwrap();
+                    own.release().unwrap();
+                }
+            });
+        }
+        let mut hung = Vec::new();
+        for k in 0..FORKS {
+            // SAFETY: the child leases, releases and _exits; the allocator
+            // and the registry's files are all it touches.
+            match unsafe { fork() }.unwrap() {
+                ForkResult::Child => {
+                    let ok = Registry::shared(&path)
+                        .and_then(|reg| {
+                            let own =
+                                OwnLease::take(&reg, &LeaseRequest::new("child").range(range()))?;
+                            own.release()
+                        })
+                        .is_ok();
+                    unsafe { nix::libc::_exit(if ok { 0 } else { 1 }) };
+                }
+                ForkResult::Parent { child } => match exit_code(child, Duration::from_secs(10)) {
+                    Some(0) => {}
+                    Some(code) => panic!("child {k} failed to lease (exit {code})"),
+                    None => hung.push(k),
+                },
+            }
+            if !hung.is_empty() {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            hung.is_empty(),
+            "child {hung:?} of {FORKS} hung on a lock held by a thread of its parent at the fork"
+        );
+    });
+}
