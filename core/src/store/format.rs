@@ -175,6 +175,16 @@ pub(crate) fn parse_leases(bytes: impl Into<Vec<u8>>, path: &Path) -> LeasesRead
     let bytes = match String::from_utf8(bytes) {
         Ok(text) => {
             let text = Arc::new(text);
+            if let Some((version @ 1.., records)) = super::leases_text::split_as_written(&text) {
+                return LeasesRead {
+                    records: Records {
+                        parsed: Vec::new(),
+                        raw: RawRecord::at(&text, records),
+                    },
+                    version,
+                    warning: None,
+                };
+            }
             if let Ok(file) = serde_json::from_str::<LeasesFile<Borrowed>>(&text) {
                 if file.version >= 1 {
                     return LeasesRead {

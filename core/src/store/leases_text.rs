@@ -4,6 +4,12 @@
 //! write of the file encodes every record in it, and the pretty printer
 //! spent about 12,000 instructions on one record, most of them on dozens of
 //! small writes of indentation and keys.
+//!
+//! Read back, a file laid out exactly as written here is split into its
+//! records without serde (see [`split_as_written`]); any other text is left
+//! to serde_json.
+
+use std::ops::Range;
 
 use crate::entry::{Holder, LeaseRecord};
 
@@ -66,6 +72,93 @@ fn holder(out: &mut Vec<u8>, h: &Holder) {
     out.extend_from_slice(b",\n        \"since\": ");
     string(out, &h.since);
     out.extend_from_slice(b"\n      }");
+}
+
+/// A leases.json's version and records: each a name and its holder's place
+/// in the text.
+pub(crate) type Split = (u64, Vec<(String, Range<usize>)>);
+
+/// The version and the records (each name, and its holder's place in
+/// `text`) of a leases.json laid out exactly as [`write_leases`] lays it
+/// out, with names that need no escape; `None` for any other text, which
+/// the caller then gives to serde_json. What this returns for a text is
+/// what serde_json reads of it: the layout leaves no choice but the
+/// holders' ends, and each holder is checked to be one whole JSON value
+/// (a holder the same as the one before it, as a process's many names
+/// are, is not checked again).
+///
+/// Why: serde_json finds a raw holder's end by reading every token of it,
+/// about 6,000 instructions for a 500-byte holder: a quarter of a `list` of
+/// 1,000 names. Here the end is the next line that closes the holder's
+/// object at its indentation (JSON strings hold no raw newline).
+pub(crate) fn split_as_written(text: &str) -> Option<Split> {
+    const RECORD: &[u8] = b"{\n      \"name\": \"";
+    const HOLDER: &[u8] = b",\n      \"holder\": ";
+    const HOLDER_END: &[u8] = b"\n      }";
+    const RECORD_END: &[u8] = b"\n    }";
+    let b = text.as_bytes();
+    let mut at = 0;
+    let eat = |at: &mut usize, lit: &[u8]| -> Option<()> {
+        b.get(*at..*at + lit.len()).filter(|s| *s == lit)?;
+        *at += lit.len();
+        Some(())
+    };
+    eat(&mut at, b"{\n  \"version\": ")?;
+    let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+    // No leading zero (not JSON), and no more digits than a u64 has.
+    if digits == 0 || (digits > 1 && b[at] == b'0') || digits > 19 {
+        return None;
+    }
+    let version: u64 = text[at..at + digits].parse().ok()?;
+    at += digits;
+    eat(&mut at, b",\n  \"leases\": [")?;
+    let mut records = Vec::new();
+    let mut checked: Option<&[u8]> = None;
+    if eat(&mut at, b"]").is_none() {
+        loop {
+            eat(
+                &mut at,
+                if records.is_empty() {
+                    b"\n    "
+                } else {
+                    b",\n    "
+                },
+            )?;
+            eat(&mut at, RECORD)?;
+            // A name with an escape or a control character: serde's to read.
+            let len = memchr::memchr2(b'"', b'\\', &b[at..])?;
+            let name = &text[at..at + len];
+            if b[at + len] != b'"' || name.bytes().any(|c| c < 0x20) {
+                return None;
+            }
+            at += len + 1;
+            eat(&mut at, HOLDER)?;
+            // An object, from its first byte: serde_json's raw value starts
+            // after any whitespace.
+            let start = at;
+            if b.get(start) != Some(&b'{') {
+                return None;
+            }
+            let end = start + memchr::memmem::find(&b[start..], HOLDER_END)? + HOLDER_END.len();
+            let holder = &b[start..end];
+            if checked != Some(holder) {
+                serde_json::from_slice::<serde::de::IgnoredAny>(holder).ok()?;
+                checked = Some(holder);
+            }
+            at = end;
+            eat(&mut at, RECORD_END)?;
+            records.push((name.to_string(), start..end));
+            if eat(&mut at, b"\n  ]").is_some() {
+                break;
+            }
+        }
+    }
+    eat(&mut at, b"\n}")?;
+    // Whitespace may follow the value, as serde_json allows.
+    b[at..]
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\n' | b'\t' | b'\r'))
+        .then_some((version, records))
 }
 
 fn option<T>(out: &mut Vec<u8>, v: Option<T>, write: fn(&mut Vec<u8>, T)) {
@@ -186,6 +279,138 @@ mod tests {
                 String::from_utf8(by_serde(&refs)).unwrap()
             );
         }
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Read<'a> {
+        version: u64,
+        #[serde(borrow)]
+        leases: Vec<ReadRecord<'a>>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct ReadRecord<'a> {
+        name: String,
+        #[serde(borrow)]
+        holder: &'a serde_json::value::RawValue,
+    }
+
+    /// What serde_json reads of `text`, as [`split_as_written`] answers.
+    fn by_serde_read(text: &str) -> Option<Split> {
+        let file: Read = serde_json::from_str(text).ok()?;
+        let base = text.as_ptr() as usize;
+        let records = file
+            .leases
+            .into_iter()
+            .map(|r| {
+                let start = r.holder.get().as_ptr() as usize - base;
+                (r.name, start..start + r.holder.get().len())
+            })
+            .collect();
+        Some((file.version, records))
+    }
+
+    /// Text as written, with one byte put in, taken out or changed.
+    fn mutated() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec(record(), 0..4),
+            any::<prop::sample::Index>(),
+            0..3u8,
+            prop::sample::select(b" \n\t{}[]\",:0123456789-aez\\".to_vec()),
+        )
+            .prop_map(|(records, at, how, byte)| {
+                let refs: Vec<&LeaseRecord> = records.iter().collect();
+                let mut text = by_hand(&refs);
+                let i = at.index(text.len() + 1);
+                match how {
+                    0 => text.insert(i, byte),
+                    1 if i < text.len() => drop(text.remove(i)),
+                    _ if i < text.len() => text[i] = byte,
+                    _ => text.push(byte),
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+    }
+
+    proptest! {
+        /// Any file as written reads as serde_json reads it, and without
+        /// serde whenever no name needs an escape.
+        #[test]
+        fn a_file_as_written_splits_as_serde_reads_it(records in prop::collection::vec(record(), 0..5)) {
+            let refs: Vec<&LeaseRecord> = records.iter().collect();
+            let text = String::from_utf8(by_hand(&refs)).unwrap();
+            let fast = split_as_written(&text);
+            if records.iter().all(|r| !r.name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')) {
+                prop_assert!(fast.is_some(), "not split: {}", text);
+            }
+            if let Some(fast) = fast {
+                prop_assert_eq!(Some(fast), by_serde_read(&text));
+            }
+        }
+
+        /// Whatever a changed byte makes of the text, a split is what
+        /// serde_json reads of it (most changes leave it to serde_json).
+        #[test]
+        fn a_changed_file_splits_as_serde_reads_it_or_not_at_all(text in mutated()) {
+            if let Some(fast) = split_as_written(&text) {
+                prop_assert_eq!(Some(fast), by_serde_read(&text), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_left_to_serde() {
+        let r = |name: &str, exe: &str| LeaseRecord {
+            name: name.into(),
+            holder: Holder {
+                pid: 1,
+                start_time: 2,
+                start_ticks: Some(3),
+                boot_id: None,
+                pid_ns: None,
+                lock: None,
+                exe: exe.into(),
+                cmdline: vec!["a".into()],
+                user: String::new(),
+                cwd: String::new(),
+                since: "2026-01-01T00:00:00Z".into(),
+            },
+        };
+        let text = |records: &[LeaseRecord]| {
+            String::from_utf8(by_hand(&records.iter().collect::<Vec<_>>())).unwrap()
+        };
+        let two = text(&[r("web", "x"), r("api", "x")]);
+        let split = split_as_written(&two).unwrap();
+        assert_eq!(Some(split.clone()), by_serde_read(&two));
+        assert_eq!(&two[split.1[0].1.clone()], &two[split.1[1].1.clone()]);
+        // The final newline a writer adds, and none.
+        assert!(split_as_written(&format!("{two}\n")).is_some());
+        assert!(split_as_written(&text(&[])).is_some());
+        // An escaped name, a name with a tab, another layout, a newer
+        // field, a holder that is not one JSON value: serde_json's to read.
+        assert!(split_as_written(&text(&[r("a\"b", "x")])).is_none());
+        assert!(split_as_written(&text(&[r("a\tb", "x")])).is_none());
+        let compact =
+            serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&two).unwrap())
+                .unwrap();
+        assert!(split_as_written(&compact).is_none());
+        assert!(
+            split_as_written(&two.replacen("\"leases\"", "\"extra\": 1,\n  \"leases\"", 1))
+                .is_none()
+        );
+        let broken = two.replacen("\"pid\": 1,", "\"pid\": 1,,", 1);
+        assert!(split_as_written(&broken).is_none() && by_serde_read(&broken).is_none());
+        // A holder with a line that closes an object at its indentation
+        // before its end: not split short.
+        let nested = two.replacen("\"pid\": 1,", "\"pid\": 1,\n        \"x\": {\n      },", 1);
+        assert_eq!(split_as_written(&nested), None);
+        assert!(by_serde_read(&nested).is_some());
+        // Leading zeros in the version are not JSON.
+        assert!(split_as_written(&two.replacen("\"version\": 1", "\"version\": 01", 1)).is_none());
+        // A holder after more whitespace than written: serde_json's value
+        // starts after it.
+        let spaced = two.replacen("\"holder\": {", "\"holder\":  {", 1);
+        assert!(split_as_written(&spaced).is_none() && by_serde_read(&spaced).is_some());
     }
 
     #[test]

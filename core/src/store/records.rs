@@ -45,6 +45,18 @@ impl RawRecord {
             .collect()
     }
 
+    /// The records of `file`, each a name and its holder's place in it.
+    pub fn at(file: &Arc<String>, records: Vec<(String, Range<usize>)>) -> Vec<RawRecord> {
+        records
+            .into_iter()
+            .map(|(name, holder)| RawRecord {
+                name,
+                file: Arc::clone(file),
+                holder,
+            })
+            .collect()
+    }
+
     /// The record, when its holder parses and its `since` is a date; `None`
     /// drops it, as a record this code cannot read is always dropped.
     pub fn parse(self) -> Option<LeaseRecord> {
