@@ -112,6 +112,7 @@ pub(crate) fn split_as_written(text: &str) -> Option<Split> {
     let version: u64 = text[at..at + digits].parse().ok()?;
     at += digits;
     eat(&mut at, b",\n  \"leases\": [")?;
+    let holder_end = memchr::memmem::Finder::new(HOLDER_END);
     let mut records = Vec::new();
     let mut checked: Option<&[u8]> = None;
     if eat(&mut at, b"]").is_none() {
@@ -139,7 +140,7 @@ pub(crate) fn split_as_written(text: &str) -> Option<Split> {
             if b.get(start) != Some(&b'{') {
                 return None;
             }
-            let end = start + memchr::memmem::find(&b[start..], HOLDER_END)? + HOLDER_END.len();
+            let end = start + holder_end.find(&b[start..])? + HOLDER_END.len();
             let holder = &b[start..end];
             if checked != Some(holder) {
                 serde_json::from_slice::<serde::de::IgnoredAny>(holder).ok()?;
