@@ -47,9 +47,12 @@ pub(crate) enum RegRead {
 pub(crate) fn parse_registry(bytes: &[u8]) -> RegRead {
     // The common case, a file of this version, parses straight into entries
     // (from text checked as UTF-8 once, not string by string).
-    let parsed = std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|text| serde_json::from_str::<RegistryFile<StoredEntry>>(text).ok());
+    let text = std::str::from_utf8(bytes).ok();
+    // As written by this version (see `read_as_written`): no serde.
+    if let Some(entries) = text.and_then(super::text::read_as_written) {
+        return check_entries(RegData::from_entries(entries, FORMAT_VERSION));
+    }
+    let parsed = text.and_then(|text| serde_json::from_str::<RegistryFile<StoredEntry>>(text).ok());
     if let Some(file) = parsed {
         if file.version == FORMAT_VERSION {
             return check_entries(RegData::from_entries(file.entries, file.version));
