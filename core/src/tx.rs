@@ -6,7 +6,7 @@
 use std::cell::OnceCell;
 use std::collections::HashSet;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use crate::entry::{name_key, Cleaned, Entry, Holder, LeaseRecord, StoredEntry};
@@ -50,9 +50,15 @@ impl Tx {
         let mut leases = Vec::with_capacity(read.records.parsed.len());
         let mut unparsed = Vec::with_capacity(read.records.raw.len());
         let mut pruned = Vec::new();
-        let mut seen = FxHashSet::default();
+        // The first record of each name the registry knows, told by the
+        // entry it names (one per case-folded name), not by a folded copy.
+        let mut seen = vec![false; data.entries.len()];
+        let mut first = |name: &str| match data.position(name) {
+            Some(i) => !std::mem::replace(&mut seen[i], true),
+            None => false,
+        };
         for r in read.records.raw {
-            if data.get(&r.name).is_some() && seen.insert(name_key(&r.name)) {
+            if first(&r.name) {
                 unparsed.push(r);
             } else if let Some(r) = r.parse() {
                 pruned.push(Cleaned {
@@ -65,7 +71,7 @@ impl Tx {
         for r in read.records.parsed {
             // A record for a name the registry no longer has, or a second one
             // for the same name, is dropped without asking about its process.
-            if data.get(&r.name).is_some() && seen.insert(name_key(&r.name)) {
+            if first(&r.name) {
                 leases.push(Live {
                     rec: r,
                     checked: false,
