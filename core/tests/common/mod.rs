@@ -35,9 +35,15 @@ impl Reg {
         Reg { _dir: dir, path }
     }
 
+    /// A worker on this registry. Its claims go to a directory of this
+    /// registry's own: a test that leases hundreds of names for this test
+    /// process (its workers' holder) would otherwise fill the user's
+    /// per-user cap on the machine's shared directory, and every other
+    /// test running beside it would be refused.
     pub fn cmd(&self) -> Command {
         let mut c = worker();
         c.arg("--registry").arg(&self.path);
+        c.env("PORTREG_CLAIMS_DIR", self._dir.path().join("claims"));
         c
     }
 
