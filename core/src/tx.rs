@@ -163,6 +163,7 @@ impl Tx {
             })
             .collect();
         drop(last);
+        self.leases.reserve(chosen.len());
         for (r, holder) in chosen.into_iter().zip(holders) {
             if let Some(holder) = holder {
                 self.leases.push(Live {

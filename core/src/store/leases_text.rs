@@ -113,7 +113,8 @@ pub(crate) fn split_as_written(text: &str) -> Option<Split> {
     at += digits;
     eat(&mut at, b",\n  \"leases\": [")?;
     let holder_end = memchr::memmem::Finder::new(HOLDER_END);
-    let mut records = Vec::new();
+    // Sized once: every record's first line, which no string can hold.
+    let mut records = Vec::with_capacity(memchr::memmem::find_iter(b, RECORD).count());
     let mut checked: Option<&[u8]> = None;
     if eat(&mut at, b"]").is_none() {
         loop {

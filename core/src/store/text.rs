@@ -192,7 +192,9 @@ fn entry_text(e: &StoredEntry) -> Vec<u8> {
 pub(crate) fn read_as_written(text: &str) -> Option<Vec<StoredEntry>> {
     let mut c = Cursor { text, at: 0 };
     c.eat(HEAD)?;
-    let mut entries = Vec::new();
+    // Sized once (every entry's first line, which no string can hold): a
+    // Vec grown by doubling copied a thousand entries into fresh pages.
+    let mut entries = Vec::with_capacity(memchr::memmem::find_iter(text.as_bytes(), ENTRY).count());
     if c.eat(b"]\n}").is_none() {
         loop {
             c.eat(if entries.is_empty() { FIRST } else { NEXT })?;
@@ -208,6 +210,9 @@ pub(crate) fn read_as_written(text: &str) -> Option<Vec<StoredEntry>> {
         .all(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r'))
         .then_some(entries)
 }
+
+/// How each entry starts, after its separator.
+const ENTRY: &[u8] = b"{\n      \"name\": ";
 
 struct Cursor<'a> {
     text: &'a str,
@@ -250,7 +255,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn entry(&mut self) -> Option<StoredEntry> {
-        self.eat(b"{\n      \"name\": ")?;
+        self.eat(ENTRY)?;
         let name = self.string()?.to_string();
         self.eat(b",\n      \"port\": ")?;
         let port = self.port()?;
