@@ -13,7 +13,7 @@ use crate::entry::{name_key, Cleaned, Entry, Holder, LeaseRecord, StoredEntry};
 use crate::error::Result;
 use crate::holdlock;
 use crate::liveness::{Context, Running};
-use crate::store::{encode_leases, Changes, LeasesRead, RawRecord, RegData};
+use crate::store::{encode_leases, same_bytes, Changes, LeasesRead, RawRecord, RegData};
 
 /// The state of one locked operation.
 pub(crate) struct Tx {
@@ -153,7 +153,7 @@ impl Tx {
             .map(|r| {
                 let text = r.holder_text();
                 match &last {
-                    Some((t, h)) if *t == text => h.clone(),
+                    Some((t, h)) if same_bytes(t.as_bytes(), text.as_bytes()) => h.clone(),
                     _ => {
                         let h = r.holder();
                         last = Some((text, h.clone()));

@@ -143,7 +143,7 @@ pub(crate) fn split_as_written(text: &str) -> Option<Split> {
             }
             let end = start + holder_end.find(&b[start..])? + HOLDER_END.len();
             let holder = &b[start..end];
-            if checked != Some(holder) {
+            if !checked.is_some_and(|c| super::records::same_bytes(c, holder)) {
                 serde_json::from_slice::<serde::de::IgnoredAny>(holder).ok()?;
                 checked = Some(holder);
             }

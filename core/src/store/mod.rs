@@ -39,7 +39,7 @@ pub(crate) use model::{lookup_key, RegData};
 pub use names::{LEASES_FILE, LOCK_FILE, REGISTRY_FILE};
 pub(crate) use order::file_order;
 pub(crate) use read::ctime_is_fine;
-pub(crate) use records::RawRecord;
+pub(crate) use records::{same_bytes, RawRecord};
 
 use crate::config::MAX_FILE_BYTES;
 use crate::entry::LeaseRecord;

@@ -87,6 +87,29 @@ impl RawRecord {
     }
 }
 
+/// Whether `a` and `b` are the same bytes: how a record's holder text is
+/// found to be the one before it (a process's many names share one).
+/// glibc's memcmp compares 32 bytes at a time; musl's, which the static
+/// build links, one at a time: there the two holder comparisons of a `list`
+/// of 1,000 names were 6.9 M of its 20.5 M instructions, so other libcs
+/// compare eight bytes at a time here.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if cfg!(target_env = "gnu") {
+        a == b
+    } else {
+        same_words(a, b)
+    }
+}
+
+fn same_words(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+    (&mut x).zip(&mut y).all(|(p, q)| word(p) == word(q)) && x.remainder() == y.remainder()
+}
+
 /// The records read from `leases.json`: some parsed, the rest as read.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Records {
@@ -125,5 +148,32 @@ impl From<Vec<LeaseRecord>> for Records {
 impl FromIterator<LeaseRecord> for Records {
     fn from_iter<I: IntoIterator<Item = LeaseRecord>>(iter: I) -> Records {
         Records::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The same answer as `==`, for texts of any length, equal, of one
+        /// length, and differing in one byte anywhere (the last chunk too).
+        #[test]
+        fn same_bytes_and_same_words_are_equality(
+            a in prop::collection::vec(any::<u8>(), 0..40),
+            b in prop::collection::vec(any::<u8>(), 0..40),
+            flip in any::<prop::sample::Index>(),
+        ) {
+            for same in [same_bytes, same_words] {
+                prop_assert_eq!(same(&a, &b), a == b);
+                prop_assert!(same(&a, &a.clone()));
+                if !a.is_empty() {
+                    let mut c = a.clone();
+                    c[flip.index(a.len())] ^= 1;
+                    prop_assert!(!same(&a, &c));
+                }
+            }
+        }
     }
 }
