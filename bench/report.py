@@ -768,7 +768,11 @@ def write(R, started):
               "3.176 ms (`/bin/true` 0.778 / 0.775 / 0.785 ms in the same rounds); the table and "
               "the --json output byte for byte the same. Instructions halved and the time fell by "
               "a fifth: what is left is mostly the process's start and fresh memory (the 750 KB "
-              "of the two files read into new pages, and the entries built from them).\n")
+              "of the two files read into new pages, and the entries built from them). The static build "
+              "(musl) ran the same `list` in 20,496,584 instructions, 7.7 M of them in musl's memcmp, "
+              "which compares a byte at a time: finding each record's holder text to be the one "
+              "before it, at the split and at the parse. Outside glibc those comparisons now go "
+              "eight bytes at a time: 14,675,996 instructions, the --json output the same.\n")
 
     md.append("## Start-up cost\n")
     md.append("Median of 100 runs each (`hyperfine -N`):\n")
