@@ -314,24 +314,10 @@ mod tests {
 
     /// Text as written, with one byte put in, taken out or changed.
     fn mutated() -> impl Strategy<Value = String> {
-        (
-            prop::collection::vec(record(), 0..4),
-            any::<prop::sample::Index>(),
-            0..3u8,
-            prop::sample::select(b" \n\t{}[]\",:0123456789-aez\\".to_vec()),
+        crate::store::changed::one_byte(
+            prop::collection::vec(record(), 0..4)
+                .prop_map(|records| by_hand(&records.iter().collect::<Vec<_>>())),
         )
-            .prop_map(|(records, at, how, byte)| {
-                let refs: Vec<&LeaseRecord> = records.iter().collect();
-                let mut text = by_hand(&refs);
-                let i = at.index(text.len() + 1);
-                match how {
-                    0 => text.insert(i, byte),
-                    1 if i < text.len() => drop(text.remove(i)),
-                    _ if i < text.len() => text[i] = byte,
-                    _ => text.push(byte),
-                }
-                String::from_utf8_lossy(&text).into_owned()
-            })
     }
 
     proptest! {

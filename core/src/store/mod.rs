@@ -467,3 +467,30 @@ impl Store {
         }
     }
 }
+
+/// Texts for the property tests of the layout readers.
+#[cfg(test)]
+pub(crate) mod changed {
+    use proptest::prelude::*;
+
+    /// A file from `files`, with one byte put in, taken out or changed
+    /// anywhere (JSON's punctuation, digits, letters of its words).
+    pub fn one_byte(files: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = String> {
+        (
+            files,
+            any::<prop::sample::Index>(),
+            0..3u8,
+            prop::sample::select(b" \n\t{}[]\",:0123456789-aeflnrstuz\\".to_vec()),
+        )
+            .prop_map(|(mut text, at, how, byte)| {
+                let i = at.index(text.len() + 1);
+                match how {
+                    0 => text.insert(i, byte),
+                    1 if i < text.len() => drop(text.remove(i)),
+                    _ if i < text.len() => text[i] = byte,
+                    _ => text.push(byte),
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+    }
+}

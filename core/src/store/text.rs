@@ -370,23 +370,10 @@ mod tests {
     /// The text of `entries` as written, with one byte put in, taken out or
     /// changed.
     fn mutated() -> impl Strategy<Value = String> {
-        (
-            prop::collection::vec(entry(), 0..4),
-            any::<prop::sample::Index>(),
-            0..3u8,
-            prop::sample::select(b" \n{}[]\",:0123456789aeflnrstu\\".to_vec()),
+        crate::store::changed::one_byte(
+            prop::collection::vec(entry(), 0..4)
+                .prop_map(|entries| Text::build(&entries).bytes().to_vec()),
         )
-            .prop_map(|(entries, at, how, byte)| {
-                let mut text = Text::build(&entries).bytes().to_vec();
-                let i = at.index(text.len() + 1);
-                match how {
-                    0 => text.insert(i, byte),
-                    1 if i < text.len() => drop(text.remove(i)),
-                    _ if i < text.len() => text[i] = byte,
-                    _ => text.push(byte),
-                }
-                String::from_utf8_lossy(&text).into_owned()
-            })
     }
 
     proptest! {
