@@ -186,6 +186,22 @@ def portreg_up(root, reg, bin_):
     return took, sup_cpu, down, healthy
 
 
+def kill_leftovers(root):
+    """Kills the project's servers still running (working directory `root`).
+    honcho starts each in a session of its own and has been seen to leave
+    one of the 50 listening after it stopped, which the next launcher then
+    found on its port ("Address already in use")."""
+    root = os.path.realpath(root)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                server = b"server.py" in f.read()
+            if server and os.readlink("/proc/%s/cwd" % pid) == root:
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def honcho_up(root, honcho, ports):
     """`honcho start` until all 50 ports accept (s), and its stop (s)."""
     t = time.perf_counter()
@@ -197,6 +213,7 @@ def honcho_up(root, honcho, ports):
     p.send_signal(signal.SIGINT)
     p.wait(timeout=30)
     stop = time.perf_counter() - t
+    kill_leftovers(root)
     wait_free(ports)
     return took, stop
 
