@@ -47,6 +47,12 @@ pub(crate) fn my_pid() -> u32 {
     pid
 }
 
+/// Whether this process was made by `fork` from one that had used portreg
+/// (and so may have had threads of its own: see `store::lock`).
+pub(crate) fn forked() -> bool {
+    whoami().1 > 0
+}
+
 /// Which process a [`PerProcess`] value was made in: the pid tells a child
 /// from its parent even before the fork handler is registered, and the fork
 /// count tells a child from an ancestor whose pid it was given again.

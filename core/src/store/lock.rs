@@ -159,8 +159,17 @@ fn tell_holder(file: &File, path: &Path, timeout: Duration, notice: &dyn Fn(Stri
 struct Waiter(mpsc::Receiver<std::result::Result<Flock<File>, Errno>>);
 
 impl Waiter {
-    /// `None` when no thread could be started (the caller polls instead).
+    /// `None` when no thread could be started (the caller polls instead),
+    /// and in a child made by fork, which starts none: its parent's threads
+    /// may have held locks of Rust's standard library at the fork (the
+    /// list of threads its stack-overflow handler keeps), and a thread
+    /// started in the child would wait on them for ever. Seen: a forked
+    /// child's waiter hung in std's thread start-up, the child in turn
+    /// waiting on it until its lock timeout (core/tests/fork.rs on musl).
     fn start(file: &File, exclusive: bool) -> Option<Waiter> {
+        if crate::pid::forked() {
+            return None;
+        }
         let mut dup = file.try_clone().ok()?;
         let arg = if exclusive {
             FlockArg::LockExclusive
