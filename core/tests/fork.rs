@@ -88,20 +88,28 @@ fn a_child_forked_next_to_leasing_threads_leases_at_once() {
         for k in 0..FORKS {
             // SAFETY: the child leases, releases and _exits; the allocator
             // and the registry's files are all it touches.
+            let (rx, tx) = nix::unistd::pipe().unwrap();
             match unsafe { fork() }.unwrap() {
                 ForkResult::Child => {
-                    let ok = Registry::shared(&path)
-                        .and_then(|reg| {
-                            let own =
-                                OwnLease::take(&reg, &LeaseRequest::new("child").range(range()))?;
-                            own.release()
-                        })
-                        .is_ok();
-                    unsafe { nix::libc::_exit(if ok { 0 } else { 1 }) };
+                    let done = Registry::shared(&path).and_then(|reg| {
+                        let own =
+                            OwnLease::take(&reg, &LeaseRequest::new("child").range(range()))?;
+                        own.release()
+                    });
+                    if let Err(e) = &done {
+                        let _ = nix::unistd::write(&tx, e.to_string().as_bytes());
+                    }
+                    unsafe { nix::libc::_exit(if done.is_ok() { 0 } else { 1 }) };
                 }
                 ForkResult::Parent { child } => match exit_code(child, Duration::from_secs(40)) {
                     Ok(0) => {}
-                    Ok(code) => hung = Some(format!("child {k} failed to lease (exit {code})")),
+                    Ok(code) => {
+                        drop(tx);
+                        let mut said = Vec::new();
+                        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(rx), &mut said);
+                        let said = String::from_utf8_lossy(&said);
+                        hung = Some(format!("child {k} failed to lease (exit {code}): {said}"));
+                    }
                     Err(waits) => {
                         hung = Some(format!(
                             "child {k} of {FORKS} hung, by a lock held by a thread of its parent at the fork? {waits}"
