@@ -194,16 +194,16 @@ pub(crate) fn start_ticks(pid: u32) -> Option<(u64, bool)> {
 
 /// [`start_ticks`] of a lease's holder; this process's own are read once.
 pub(crate) fn holder_ticks(pid: u32) -> Option<(u64, bool)> {
-    static OWN: PerProcess<Option<u64>> = PerProcess::new();
+    static OWN: PerProcess<u64> = PerProcess::new();
     if pid != crate::pid::my_pid() {
         return start_ticks(pid);
     }
     // A forked child reads its own.
-    if let Some(&Some(t)) = OWN.get() {
+    if let Some(&t) = OWN.get() {
         return Some((t, false));
     }
     let (t, zombie) = start_ticks(pid)?;
-    OWN.get_or_init(|| Some(t));
+    OWN.get_or_init(|| t);
     Some((t, zombie))
 }
 

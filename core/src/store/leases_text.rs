@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 
+use super::layout::Cursor;
 use crate::entry::{Holder, LeaseRecord};
 
 use super::format::FORMAT_VERSION;
@@ -92,52 +93,34 @@ pub(crate) type Split = (u64, Vec<(String, Range<usize>)>);
 /// 1,000 names. Here the end is the next line that closes the holder's
 /// object at its indentation (JSON strings hold no raw newline).
 pub(crate) fn split_as_written(text: &str) -> Option<Split> {
-    const RECORD: &[u8] = b"{\n      \"name\": \"";
+    const RECORD: &[u8] = b"{\n      \"name\": ";
     const HOLDER: &[u8] = b",\n      \"holder\": ";
     const HOLDER_END: &[u8] = b"\n      }";
     const RECORD_END: &[u8] = b"\n    }";
     let b = text.as_bytes();
-    let mut at = 0;
-    let eat = |at: &mut usize, lit: &[u8]| -> Option<()> {
-        b.get(*at..*at + lit.len()).filter(|s| *s == lit)?;
-        *at += lit.len();
-        Some(())
-    };
-    eat(&mut at, b"{\n  \"version\": ")?;
-    let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
-    // No leading zero (not JSON), and no more digits than a u64 has.
-    if digits == 0 || (digits > 1 && b[at] == b'0') || digits > 19 {
-        return None;
-    }
-    let version: u64 = text[at..at + digits].parse().ok()?;
-    at += digits;
-    eat(&mut at, b",\n  \"leases\": [")?;
+    let mut c = Cursor::new(text);
+    c.eat(b"{\n  \"version\": ")?;
+    // No more digits than a u64 has.
+    let version = c.number(19)?;
+    c.eat(b",\n  \"leases\": [")?;
     let holder_end = memchr::memmem::Finder::new(HOLDER_END);
     // Sized once: every record's first line, which no string can hold.
     let mut records = Vec::with_capacity(memchr::memmem::find_iter(b, RECORD).count());
     let mut checked: Option<&[u8]> = None;
-    if eat(&mut at, b"]").is_none() {
+    if c.eat(b"]").is_none() {
         loop {
-            eat(
-                &mut at,
-                if records.is_empty() {
-                    b"\n    "
-                } else {
-                    b",\n    "
-                },
-            )?;
-            eat(&mut at, RECORD)?;
+            c.eat(if records.is_empty() {
+                b"\n    "
+            } else {
+                b",\n    "
+            })?;
+            c.eat(RECORD)?;
             // A name with an escape or a control character: serde's to read.
-            let len = memchr::memchr2(b'"', b'\\', &b[at..])?;
-            let name = &text[at..at + len];
-            if b[at + len] != b'"' || name.bytes().any(|c| c < 0x20) {
-                return None;
-            }
-            at += len + 1;
-            eat(&mut at, HOLDER)?;
+            let name = c.string()?;
+            c.eat(HOLDER)?;
             // An object, from its first byte: serde_json's raw value starts
             // after any whitespace.
-            let start = at;
+            let start = c.at();
             if b.get(start) != Some(&b'{') {
                 return None;
             }
@@ -147,20 +130,16 @@ pub(crate) fn split_as_written(text: &str) -> Option<Split> {
                 serde_json::from_slice::<serde::de::IgnoredAny>(holder).ok()?;
                 checked = Some(holder);
             }
-            at = end;
-            eat(&mut at, RECORD_END)?;
+            c.skip_to(end);
+            c.eat(RECORD_END)?;
             records.push((name.to_string(), start..end));
-            if eat(&mut at, b"\n  ]").is_some() {
+            if c.eat(b"\n  ]").is_some() {
                 break;
             }
         }
     }
-    eat(&mut at, b"\n}")?;
-    // Whitespace may follow the value, as serde_json allows.
-    b[at..]
-        .iter()
-        .all(|c| matches!(c, b' ' | b'\n' | b'\t' | b'\r'))
-        .then_some((version, records))
+    c.eat(b"\n}")?;
+    c.at_end().then_some((version, records))
 }
 
 fn option<T>(out: &mut Vec<u8>, v: Option<T>, write: fn(&mut Vec<u8>, T)) {

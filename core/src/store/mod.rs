@@ -16,6 +16,7 @@
 mod dir;
 mod format;
 mod kept;
+mod layout;
 mod leases;
 mod leases_text;
 mod lock;

@@ -9,6 +9,7 @@
 
 use std::cmp::Ordering;
 
+use super::layout::Cursor;
 use super::order::file_order;
 use crate::entry::StoredEntry;
 
@@ -190,7 +191,7 @@ fn entry_text(e: &StoredEntry) -> Vec<u8> {
 /// `list`, a third of it all, most of them matching keys and walking its
 /// visitors; the layout names each key in its place.
 pub(crate) fn read_as_written(text: &str) -> Option<Vec<StoredEntry>> {
-    let mut c = Cursor { text, at: 0 };
+    let mut c = Cursor::new(text);
     c.eat(HEAD)?;
     // Sized once (every entry's first line, which no string can hold): a
     // Vec grown by doubling copied a thousand entries into fresh pages.
@@ -198,113 +199,69 @@ pub(crate) fn read_as_written(text: &str) -> Option<Vec<StoredEntry>> {
     if c.eat(b"]\n}").is_none() {
         loop {
             c.eat(if entries.is_empty() { FIRST } else { NEXT })?;
-            entries.push(c.entry()?);
+            entries.push(entry(&mut c)?);
             if c.eat(b"\n  ]\n}").is_some() {
                 break;
             }
         }
     }
-    // Whitespace may follow the value, as serde_json allows.
-    c.rest()
-        .bytes()
-        .all(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r'))
-        .then_some(entries)
+    c.at_end().then_some(entries)
 }
 
 /// How each entry starts, after its separator.
 const ENTRY: &[u8] = b"{\n      \"name\": ";
 
-struct Cursor<'a> {
-    text: &'a str,
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn rest(&self) -> &'a str {
-        &self.text[self.at..]
-    }
-
-    fn eat(&mut self, lit: &[u8]) -> Option<()> {
-        self.rest()
-            .as_bytes()
-            .starts_with(lit)
-            .then(|| self.at += lit.len())
-    }
-
-    /// A JSON string with nothing escaped in it.
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b"\"")?;
-        let rest = self.rest();
-        let len = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
-        let s = &rest[..len];
-        if rest.as_bytes()[len] != b'"' || s.bytes().any(|b| b < 0x20) {
-            return None;
-        }
-        self.at += len + 1;
-        Some(s)
-    }
-
-    fn port(&mut self) -> Option<u16> {
-        let digits = self.rest().bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 5 || (digits > 1 && self.rest().starts_with('0')) {
-            return None;
-        }
-        let port = self.rest()[..digits].parse().ok()?;
-        self.at += digits;
-        Some(port)
-    }
-
-    fn entry(&mut self) -> Option<StoredEntry> {
-        self.eat(ENTRY)?;
-        let name = self.string()?.to_string();
-        self.eat(b",\n      \"port\": ")?;
-        let port = self.port()?;
-        self.eat(b",\n      \"reserved\": ")?;
-        let reserved = if self.eat(b"true").is_some() {
-            true
-        } else {
-            self.eat(b"false")?;
-            false
-        };
-        self.eat(b",\n      \"description\": ")?;
-        let description = match self.eat(b"null") {
-            Some(()) => None,
-            None => Some(self.string()?.to_string()),
-        };
-        self.eat(b",\n      \"meta\": ")?;
-        let mut meta = std::collections::BTreeMap::new();
-        if self.eat(b"{}").is_none() {
-            self.eat(b"{")?;
-            loop {
-                self.eat(b"\n        ")?;
-                let key = self.string()?.to_string();
-                self.eat(b": ")?;
-                let value = self.string()?.to_string();
-                // A key given twice: serde_json's to read (its last wins).
-                if meta.insert(key, value).is_some() {
-                    return None;
-                }
-                if self.eat(b",").is_none() {
-                    break;
-                }
+/// One entry, from its first line to its closing brace.
+fn entry(c: &mut Cursor) -> Option<StoredEntry> {
+    c.eat(ENTRY)?;
+    let name = c.string()?.to_string();
+    c.eat(b",\n      \"port\": ")?;
+    let port = c.number(5)?;
+    c.eat(b",\n      \"reserved\": ")?;
+    let reserved = if c.eat(b"true").is_some() {
+        true
+    } else {
+        c.eat(b"false")?;
+        false
+    };
+    c.eat(b",\n      \"description\": ")?;
+    let description = match c.eat(b"null") {
+        Some(()) => None,
+        None => Some(c.string()?.to_string()),
+    };
+    c.eat(b",\n      \"meta\": ")?;
+    let mut meta = std::collections::BTreeMap::new();
+    if c.eat(b"{}").is_none() {
+        c.eat(b"{")?;
+        loop {
+            c.eat(b"\n        ")?;
+            let key = c.string()?.to_string();
+            c.eat(b": ")?;
+            let value = c.string()?.to_string();
+            // A key given twice: serde_json's to read (its last wins).
+            if meta.insert(key, value).is_some() {
+                return None;
             }
-            self.eat(b"\n      }")?;
+            if c.eat(b",").is_none() {
+                break;
+            }
         }
-        self.eat(b",\n      \"created\": ")?;
-        let created = self.string()?.to_string();
-        self.eat(b",\n      \"changed\": ")?;
-        let changed = self.string()?.to_string();
-        self.eat(b"\n    }")?;
-        Some(StoredEntry {
-            name,
-            port,
-            reserved,
-            description,
-            meta,
-            created,
-            changed,
-        })
+        c.eat(b"\n      }")?;
     }
+    c.eat(b",\n      \"created\": ")?;
+    let created = c.string()?.to_string();
+    c.eat(b",\n      \"changed\": ")?;
+    let changed = c.string()?.to_string();
+    c.eat(b"\n    }")?;
+    Some(StoredEntry {
+        name,
+        port,
+        reserved,
+        description,
+        meta,
+        created,
+        changed,
+    })
 }
 
 #[cfg(test)]
